@@ -1,0 +1,75 @@
+"""Identity verification: the form validator and what follows it."""
+
+from rasa_sdk import Action, FormValidationAction
+from rasa_sdk.events import SessionStarted, SlotSet, ActionExecuted
+
+from bot.services import accounts, verification
+
+from .context import conversation_scope, first_name, say
+
+
+class ActionSessionStart(Action):
+    """Start a session with the verified slot read from the database."""
+
+    def name(self):
+        return "action_session_start"
+
+    async def run(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (_s, conversation):
+            verified = bool(conversation and verification.is_verified(conversation))
+        return [
+            SessionStarted(),
+            SlotSet("verified", verified),
+            ActionExecuted("action_listen"),
+        ]
+
+
+class ActionRememberRequest(Action):
+    """Remember what the debtor asked for, to answer it once verified."""
+
+    def name(self):
+        return "action_remember_request"
+
+    async def run(self, dispatcher, tracker, domain):
+        return [SlotSet("pending_request", tracker.latest_message["intent"].get("name"))]
+
+
+class ValidateVerificationForm(FormValidationAction):
+    def name(self):
+        return "validate_verification_form"
+
+    async def validate_id_digits(self, slot_value, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            if conversation is None:
+                return {"id_digits": None}
+            outcome, left = verification.attempt(s, conversation, str(slot_value or ""))
+            name = first_name(conversation)
+        if outcome == "verified":
+            say(dispatcher, "verify.ok", first_name=name)
+            return {"id_digits": "verified", "verified": True}
+        if outcome == "locked":
+            say(dispatcher, "verify.locked", minutes=verification.LOCK_MINUTES)
+            return {"id_digits": "locked", "verified": False}
+        if outcome == "failed":
+            say(dispatcher, "verify.failed", attempts_left=left)
+        return {"id_digits": None}
+
+
+class ActionVerificationDone(Action):
+    """After the form: answer the pending request, or offer help."""
+
+    def name(self):
+        return "action_verification_done"
+
+    async def run(self, dispatcher, tracker, domain):
+        reset = [SlotSet("id_digits", None), SlotSet("pending_request", None)]
+        if tracker.get_slot("id_digits") != "verified":
+            return reset
+        pending = tracker.get_slot("pending_request")
+        with conversation_scope(tracker) as (s, conversation):
+            if pending == "ask_balance" and conversation and conversation.debtor_id:
+                for message in accounts.balance_messages(s, conversation.debtor_id):
+                    say(dispatcher, message["template"], **message["vars"])
+            else:
+                say(dispatcher, "help.menu")
+        return reset

@@ -1,0 +1,33 @@
+"""WhatsApp collections bot: the Flask app factory."""
+
+import logging
+
+from flask import Flask, jsonify
+
+from .config import load_config
+from .db import Database
+
+
+def create_app(config=None):
+    """Build the app from the environment; config (a dict) overrides it, for tests."""
+    app = Flask(__name__, instance_relative_config=False)
+    settings = load_config(config)
+    app.config.update(settings)
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
+    logging.basicConfig(
+        level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    Database(settings["DATABASE_URL"]).init_app(app)
+
+    from . import cli, sandbox, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(sandbox.api)
+    app.register_blueprint(sandbox.simulator)
+    cli.init_app(app)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok", "sandbox": app.config["SANDBOX"]})
+
+    return app

@@ -1,0 +1,79 @@
+"""Configuration from environment variables only (see .env.example)."""
+
+import hashlib
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Secrets a production deployment must set; sandbox/development derives harmless stand-ins.
+PRODUCTION_SECRETS = ("SECRET_KEY", "RASA_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration cannot work."""
+
+
+def _env(name, default=None):
+    value = os.environ.get(name, "").strip()
+    return value if value else default
+
+
+def load_config(overrides=None):
+    """Build the settings dict from the environment, then apply overrides (tests)."""
+    env = _env("APP_ENV", "development")
+    cfg = {
+        "APP_ENV": env,
+        "SECRET_KEY": _env("SECRET_KEY"),
+        "DATABASE_URL": _env("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'bot.db'}"),
+        "REDIS_URL": _env("REDIS_URL", "redis://localhost:6379/0"),
+        "RASA_URL": _env("RASA_URL", "http://localhost:5005"),
+        "RASA_TOKEN": _env("RASA_TOKEN"),
+        "ACTION_SERVER_URL": _env("ACTION_SERVER_URL", "http://localhost:5055/webhook"),
+        "TWILIO_ACCOUNT_SID": _env("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": _env("TWILIO_AUTH_TOKEN"),
+        "TWILIO_WHATSAPP_FROM": _env("TWILIO_WHATSAPP_FROM", "whatsapp:+14155238886"),
+        "TWILIO_SMS_FROM": _env("TWILIO_SMS_FROM", "+15005550006"),
+        "TWILIO_API_BASE_URL": _env("TWILIO_API_BASE_URL"),
+        "PUBLIC_BASE_URL": _env("PUBLIC_BASE_URL", "http://localhost:5000").rstrip("/"),
+        "DEFAULT_LOCALE": _env("DEFAULT_LOCALE", "es"),
+        "RASA_TIMEOUT": float(_env("RASA_TIMEOUT", "10")),
+        "TWILIO_TIMEOUT": float(_env("TWILIO_TIMEOUT", "10")),
+        "MAX_INBOUND_BODY": int(_env("MAX_INBOUND_BODY", "4096")),
+        "SWEEP_INTERVAL": int(_env("SWEEP_INTERVAL", "30")),
+        "SWEEP_MIN_AGE": int(_env("SWEEP_MIN_AGE", "60")),
+        "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+    }
+    if overrides:
+        cfg.update(overrides)
+    _finish(cfg)
+    return cfg
+
+
+def _finish(cfg):
+    production = cfg["APP_ENV"] == "production"
+    if production:
+        missing = [name for name in PRODUCTION_SECRETS if not cfg.get(name)]
+        missing += [n for n in ("PUBLIC_BASE_URL",) if not os.environ.get(n) and not cfg.get(n)]
+        if missing:
+            raise ConfigError(
+                "Missing required setting(s) for production: "
+                + ", ".join(missing)
+                + ". Set them in the environment (see .env.example)."
+            )
+    if not cfg["SECRET_KEY"]:
+        # Development only: stable per checkout so sessions and signatures survive restarts.
+        cfg["SECRET_KEY"] = hashlib.sha256(f"dev-secret:{ROOT}".encode()).hexdigest()
+    if not cfg["RASA_TOKEN"]:
+        cfg["RASA_TOKEN"] = hashlib.sha256(f"rasa:{cfg['SECRET_KEY']}".encode()).hexdigest()[:32]
+    cfg["SANDBOX"] = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
+    if cfg["SANDBOX"]:
+        if production:
+            raise ConfigError("Sandbox mode is not allowed in production: set TWILIO_* settings.")
+        cfg["TWILIO_ACCOUNT_SID"] = "AC" + "0" * 32
+        cfg["TWILIO_AUTH_TOKEN"] = hashlib.sha256(
+            f"sandbox:{cfg['SECRET_KEY']}".encode()
+        ).hexdigest()[:32]
+        if not cfg["TWILIO_API_BASE_URL"]:
+            cfg["TWILIO_API_BASE_URL"] = cfg["PUBLIC_BASE_URL"] + "/sandbox/twilio"
+    return cfg

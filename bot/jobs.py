@@ -1,0 +1,204 @@
+"""RQ jobs: plain functions that take ids, open their own app context and re-read rows."""
+
+import logging
+from datetime import timedelta
+
+from redis.exceptions import LockError
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import select
+
+from . import queues, rasa_client
+from .db import session as db_session
+from .models import Message, utcnow
+from .services import audit, messaging
+from .twilio_client import get_client
+
+log = logging.getLogger(__name__)
+_app = None
+
+
+def job_app():
+    """The app for jobs: built once per worker process (before fork), reused by every job."""
+    global _app
+    if _app is None:
+        from . import create_app
+
+        _app = create_app()
+    return _app
+
+
+def set_job_app(app):
+    global _app
+    _app = app
+
+
+class ConversationBusy(RuntimeError):
+    """Another worker holds the conversation; the job retries."""
+
+
+def _lock(conversation_id):
+    from flask import current_app
+
+    ttl = current_app.config.get("CONVERSATION_LOCK_TTL", 30)
+    return queues.redis_conn().lock(f"lock:conversation:{conversation_id}", timeout=ttl)
+
+
+def _final_attempt():
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def process_inbound(message_id):
+    """Answer every unprocessed message of the message's conversation, in arrival order."""
+    with job_app().app_context():
+        s = db_session()
+        message = s.get(Message, message_id)
+        if message is None or message.direction != "in":
+            return
+        conversation_id = message.conversation_id
+        s.commit()
+        lock = _lock(conversation_id)
+        if not lock.acquire(blocking=True, blocking_timeout=lock.timeout + 5):
+            raise ConversationBusy(f"conversation {conversation_id} is busy")
+        try:
+            _process_pending(s, conversation_id, lock)
+        finally:
+            try:
+                lock.release()
+            except LockError:
+                log.warning("conversation %s lock expired during processing", conversation_id)
+
+
+def _next_pending(s, conversation_id):
+    stmt = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == "in")
+        .where(Message.status == "received")
+        .order_by(Message.id)
+        .limit(1)
+    )
+    return s.execute(stmt).scalar_one_or_none()
+
+
+def _process_pending(s, conversation_id, lock):
+    while (message := _next_pending(s, conversation_id)) is not None:
+        _handle(s, message, lock)
+
+
+def _handle(s, message, lock):
+    conversation = message.conversation
+    if conversation.state == "agent":
+        message.status = "for_agent"
+        s.commit()
+        return
+    replies = (
+        s.execute(select(Message).where(Message.reply_to_id == message.id).order_by(Message.seq))
+        .scalars()
+        .all()
+    )
+    if not replies:
+        metadata = {
+            "channel": conversation.channel,
+            "locale": messaging.debtor_locale(conversation),
+            "message_id": message.id,
+        }
+        text = message.button_payload or message.body or ""
+        message.attempts += 1
+        s.commit()  # never hold a database transaction across an outside call
+        lock.reacquire()
+        try:
+            answers = rasa_client.send(conversation.id, text, metadata)
+        except rasa_client.RasaUnavailable as exc:
+            if not _final_attempt():
+                raise
+            _give_up(s, message, "bot_unavailable", exc)
+            return
+        replies = messaging.record_replies(s, message, rasa_client.to_template_messages(answers))
+        s.commit()
+    client = get_client()
+    for row in replies:
+        lock.reacquire()
+        try:
+            messaging.deliver(s, row, client)
+        except messaging.ProviderUnavailable as exc:
+            if not _final_attempt():
+                raise
+            row.status, row.error_message = "failed", str(exc)[:256]
+            _give_up(s, message, "delivery_failure", exc)
+            return
+    message.status = "processed"
+    message.processed_at = utcnow()
+    s.commit()
+
+
+def _give_up(s, message, reason, exc):
+    """Retries are spent: keep the message for agents, lose nothing."""
+    log.error("message %s handed to agents after retries: %s", message.id, exc)
+    message.status = "failed"
+    message.error_message = str(exc)[:256]
+    messaging.mark_for_agent(s, message.conversation, reason)
+    audit.record(s, "worker", "message.failed", message, {"reason": reason})
+    s.commit()
+
+
+def sweep():
+    """Re-enqueue inbound messages left unprocessed, e.g. after Redis lost its queue."""
+    from flask import current_app
+
+    s = db_session()
+    cutoff = utcnow() - timedelta(seconds=current_app.config["SWEEP_MIN_AGE"])
+    stale = s.execute(
+        select(Message.id, Message.conversation_id)
+        .where(Message.direction == "in", Message.status == "received")
+        .where(Message.created_at < cutoff)
+        .order_by(Message.id)
+        .limit(1000)
+    ).all()
+    s.commit()
+    redis = queues.redis_conn()
+    requeued = 0
+    for message_id, conversation_id in stale:
+        if not _job_alive(redis, message_id, conversation_id):
+            queues.enqueue_inbound(message_id)
+            requeued += 1
+    if requeued:
+        log.warning("sweep re-enqueued %d unprocessed message(s)", requeued)
+    return requeued
+
+
+def _job_alive(redis, message_id, conversation_id):
+    job_id = redis.get(queues.job_marker(message_id))
+    if not job_id:
+        return False
+    try:
+        job = Job.fetch(job_id.decode(), connection=redis)
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    if status in ("queued", "scheduled", "deferred"):
+        return True
+    if status == "started":
+        # A started job whose worker died leaves the conversation lock to expire.
+        return redis.exists(f"lock:conversation:{conversation_id}") == 1
+    return False
+
+
+def schedule_sweep():
+    """Keep one sweep scheduled per interval slot; called by every worker and every sweep."""
+    from flask import current_app
+
+    interval = current_app.config["SWEEP_INTERVAL"]
+    slot = int(utcnow().timestamp()) // interval + 1
+    queues.queue(queues.MAINTENANCE).enqueue_in(
+        timedelta(seconds=interval), run_sweep, job_id=f"sweep-{slot}", result_ttl=60
+    )
+
+
+def run_sweep():
+    with job_app().app_context():
+        try:
+            return sweep()
+        finally:
+            schedule_sweep()

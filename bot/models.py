@@ -1,0 +1,239 @@
+"""SQLAlchemy models. Money is integer minor units beside its currency, never a float."""
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class TimestampMixin:
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Debtor(TimestampMixin, Base):
+    __tablename__ = "debtors"
+
+    id = Column(Integer, primary_key=True)
+    full_name = Column(String(200), nullable=False)
+    phone = Column(String(20), nullable=False, unique=True)  # E.164
+    email = Column(String(254))
+    locale = Column(String(16), nullable=False, default="es")
+    country = Column(String(2), nullable=False)
+    timezone = Column(String(64))  # None when the number spans several zones
+    # HMAC of the last four ID characters with a per-debtor salt; the key is SECRET_KEY.
+    id_secret_hash = Column(String(128), nullable=False)
+    id_secret_salt = Column(String(32), nullable=False)
+    segment = Column(String(64))
+    opted_out_whatsapp_at = Column(DateTime)
+    opted_out_sms_at = Column(DateTime)
+    wrong_number_at = Column(DateTime)
+
+    accounts = relationship("Account", back_populates="debtor", order_by="Account.id")
+
+
+class Account(TimestampMixin, Base):
+    """One debt owed to the creditor, identified by the creditor's reference."""
+
+    __tablename__ = "accounts"
+
+    id = Column(Integer, primary_key=True)
+    debtor_id = Column(ForeignKey("debtors.id"), nullable=False, index=True)
+    external_id = Column(String(64), nullable=False, unique=True)
+    currency = Column(String(3), nullable=False)
+    amount_due_minor = Column(BigInteger, nullable=False)
+    balance_minor = Column(BigInteger, nullable=False)
+    due_date = Column(Date, nullable=False)
+    status = Column(String(16), nullable=False, default="open")  # open/plan/disputed/paid/closed
+    segment = Column(String(64))
+
+    debtor = relationship("Debtor", back_populates="accounts")
+    plans = relationship("PaymentPlan", back_populates="account")
+
+
+class Conversation(TimestampMixin, Base):
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_conversation_address"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(16), nullable=False)  # whatsapp / sms
+    address = Column(String(20), nullable=False)  # the debtor's E.164 number
+    debtor_id = Column(ForeignKey("debtors.id"), index=True)
+    state = Column(String(16), nullable=False, default="bot")  # bot / agent / closed
+    last_inbound_at = Column(DateTime)  # opens WhatsApp's 24-hour window
+    verified_at = Column(DateTime)
+    verification_failures = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)
+    needs_agent = Column(Boolean, nullable=False, default=False)
+    agent_reason = Column(String(64))
+
+    debtor = relationship("Debtor")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("reply_to_id", "seq", name="uq_message_reply_seq"),
+        Index("ix_messages_conversation_direction_status", "conversation_id", "direction", "status"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(ForeignKey("conversations.id"), nullable=False)
+    direction = Column(String(8), nullable=False)  # in / out
+    provider_sid = Column(String(64), unique=True)
+    body = Column(Text)
+    button_payload = Column(String(256))
+    template_key = Column(String(128))
+    variables = Column(JSON)
+    # in: received -> processed | for_agent | failed; out: pending -> sending -> queued/sent/...
+    status = Column(String(16), nullable=False)
+    error_code = Column(String(16))
+    error_message = Column(String(256))
+    reply_to_id = Column(ForeignKey("messages.id"))  # the inbound message this answers
+    seq = Column(Integer)  # order of the reply among those to one inbound message
+    attempts = Column(Integer, nullable=False, default=0)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    processed_at = Column(DateTime)
+
+    conversation = relationship("Conversation")
+
+
+class PaymentPlan(TimestampMixin, Base):
+    __tablename__ = "payment_plans"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
+    status = Column(String(16), nullable=False, default="active")  # active/completed/broken/cancelled
+    total_minor = Column(BigInteger, nullable=False)
+    fee_minor = Column(BigInteger, nullable=False, default=0)
+    created_by = Column(String(64), nullable=False)
+
+    account = relationship("Account", back_populates="plans")
+    installments = relationship(
+        "Installment", back_populates="plan", order_by="Installment.seq", cascade="all"
+    )
+
+
+class Installment(Base):
+    __tablename__ = "installments"
+    __table_args__ = (UniqueConstraint("plan_id", "seq", name="uq_installment_seq"),)
+
+    id = Column(Integer, primary_key=True)
+    plan_id = Column(ForeignKey("payment_plans.id"), nullable=False)
+    seq = Column(Integer, nullable=False)
+    due_date = Column(Date, nullable=False)
+    amount_minor = Column(BigInteger, nullable=False)
+    paid_minor = Column(BigInteger, nullable=False, default=0)
+    status = Column(String(16), nullable=False, default="due")  # due/paid/late
+
+    plan = relationship("PaymentPlan", back_populates="installments")
+
+
+class Promise(TimestampMixin, Base):
+    __tablename__ = "promises"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
+    amount_minor = Column(BigInteger, nullable=False)
+    promised_date = Column(Date, nullable=False)
+    status = Column(String(16), nullable=False, default="pending")  # pending/kept/broken
+    created_by = Column(String(64), nullable=False)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("provider", "provider_ref", name="uq_payment_provider_ref"),)
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
+    amount_minor = Column(BigInteger, nullable=False)
+    currency = Column(String(3), nullable=False)
+    provider = Column(String(32), nullable=False)
+    provider_ref = Column(String(128), nullable=False)
+    status = Column(String(16), nullable=False, default="succeeded")
+    received_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Append-only: who did what, when, to which record. Never updated or deleted."""
+
+    __tablename__ = "audit_events"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    actor = Column(String(64), nullable=False)  # system, worker, import, debtor:<id>, agent:<id>
+    action = Column(String(64), nullable=False)
+    subject_type = Column(String(32), nullable=False)
+    subject_id = Column(String(64), nullable=False)
+    data = Column(JSON)
+
+
+class TemplateKey(Base):
+    """A debtor-facing text's key and the variables it may use ({"amount": "money", ...})."""
+
+    __tablename__ = "template_keys"
+
+    key = Column(String(128), primary_key=True)
+    description = Column(String(256))
+    variables = Column(JSON, nullable=False, default=dict)
+
+
+class MessageTemplate(Base):
+    """One version of a text for (key, locale); the live one is the latest published."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (
+        UniqueConstraint("key", "locale", "version", name="uq_template_version"),
+        Index("ix_template_lookup", "key", "locale", "published", "version"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    key = Column(ForeignKey("template_keys.key"), nullable=False)
+    locale = Column(String(16), nullable=False)
+    version = Column(Integer, nullable=False)
+    body = Column(Text, nullable=False)
+    published = Column(Boolean, nullable=False, default=True)
+    source = Column(String(16), nullable=False, default="seed")  # seed / admin
+    created_by = Column(String(64), nullable=False, default="seed")
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class SandboxMessage(Base):
+    """Outbound messages captured by the built-in Twilio-compatible sandbox (no credentials)."""
+
+    __tablename__ = "sandbox_messages"
+
+    id = Column(Integer, primary_key=True)
+    sid = Column(String(34), nullable=False, unique=True)
+    to = Column(String(40), nullable=False, index=True)
+    from_ = Column("from", String(40), nullable=False)
+    body = Column(Text)
+    status_callback = Column(String(512))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_is_append_only(_mapper, _conn, target):
+    raise PermissionError(f"audit events are append-only (event {target.id})")

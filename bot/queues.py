@@ -1,0 +1,44 @@
+"""Redis connection, queue names and the enqueue helpers (timeouts and retries live here)."""
+
+from flask import current_app
+from redis import Redis
+from rq import Queue, Retry
+
+INBOUND = "inbound"
+OUTBOUND = "outbound"
+MAINTENANCE = "maintenance"
+ALL = (INBOUND, OUTBOUND, MAINTENANCE)
+
+# Rasa or Twilio down: back off for about 10 minutes in all before handing to agents.
+INBOUND_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
+
+
+def redis_conn():
+    ext = current_app.extensions
+    if "redis" not in ext:
+        ext["redis"] = Redis.from_url(current_app.config["REDIS_URL"])
+    return ext["redis"]
+
+
+def queue(name):
+    return Queue(name, connection=redis_conn())
+
+
+def job_marker(message_id):
+    """Redis key naming the job that owns an inbound message (the sweep checks it)."""
+    return f"inbound:job:{message_id}"
+
+
+def enqueue_inbound(message_id):
+    from .jobs import process_inbound
+
+    job = queue(INBOUND).enqueue(
+        process_inbound,
+        message_id,
+        job_timeout=120,
+        retry=INBOUND_RETRY,
+        failure_ttl=7 * 24 * 3600,
+        description=f"inbound message {message_id}",
+    )
+    redis_conn().set(job_marker(message_id), job.id, ex=24 * 3600)
+    return job

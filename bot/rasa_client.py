@@ -1,0 +1,51 @@
+"""Rasa's REST channel: send one debtor message, get the bot's template messages back."""
+
+import requests
+from flask import current_app
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa could not be reached or answered with an error; the job retries."""
+
+
+_session = requests.Session()
+
+
+def send(sender_id, text, metadata):
+    url = current_app.config["RASA_URL"].rstrip("/") + "/webhooks/rest/webhook"
+    try:
+        response = _session.post(
+            url,
+            json={"sender": str(sender_id), "message": text, "metadata": metadata},
+            timeout=current_app.config["RASA_TIMEOUT"],
+        )
+    except requests.RequestException as exc:
+        raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise RasaUnavailable("Rasa answered with something that is not JSON") from exc
+
+
+def to_template_messages(rasa_messages):
+    """Turn Rasa's REST answers into template messages: {template, vars, buttons}.
+
+    Responses carry a custom payload {"template": key, "vars": {...}}; plain text (which the
+    domain should never produce) is passed through under the "raw" key so nothing is lost.
+    """
+    out = []
+    for item in rasa_messages or []:
+        custom = item.get("custom")
+        if isinstance(custom, dict) and custom.get("template"):
+            out.append(
+                {
+                    "template": custom["template"],
+                    "vars": custom.get("vars") or {},
+                    "buttons": custom.get("buttons") or item.get("buttons") or [],
+                }
+            )
+        elif item.get("text"):
+            out.append({"template": None, "raw": item["text"], "vars": {}, "buttons": []})
+    return out

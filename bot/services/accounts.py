@@ -1,0 +1,47 @@
+"""Balances and account look-ups."""
+
+from datetime import date
+
+from sqlalchemy import select
+
+from ..models import Account
+from ..money import money_var
+
+OPEN_STATUSES = ("open", "plan")
+
+
+def open_accounts(session, debtor_id):
+    stmt = (
+        select(Account)
+        .where(Account.debtor_id == debtor_id, Account.status.in_(OPEN_STATUSES))
+        .where(Account.balance_minor > 0)
+        .order_by(Account.due_date, Account.id)
+    )
+    return session.execute(stmt).scalars().all()
+
+
+def days_overdue(account, today=None):
+    today = today or date.today()
+    return max((today - account.due_date).days, 0)
+
+
+def balance_messages(session, debtor_id, today=None):
+    """Template messages describing what the debtor owes: one per open account."""
+    accounts = open_accounts(session, debtor_id)
+    if not accounts:
+        return [{"template": "balance.none", "vars": {}}]
+    messages = []
+    for account in accounts:
+        overdue = days_overdue(account, today)
+        messages.append(
+            {
+                "template": "balance.overdue" if overdue else "balance.current",
+                "vars": {
+                    "amount": money_var(account.balance_minor, account.currency),
+                    "due_date": account.due_date.isoformat(),
+                    "days_overdue": overdue,
+                    "reference": account.external_id,
+                },
+            }
+        )
+    return messages

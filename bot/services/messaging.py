@@ -1,0 +1,261 @@
+"""Inbound storage, outbound delivery through Twilio, and delivery-status updates."""
+
+import logging
+from datetime import timedelta
+
+import requests
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from twilio.base.exceptions import TwilioRestException
+
+from ..models import Conversation, Debtor, Message, utcnow
+from . import audit, phones, templates
+
+log = logging.getLogger(__name__)
+
+CHANNELS = {"whatsapp": "whatsapp:"}
+# Delivery statuses in the order they can happen; a callback never moves a message backwards.
+STATUS_RANK = {
+    "pending": 0,
+    "sending": 1,
+    "accepted": 2,
+    "scheduled": 2,
+    "queued": 3,
+    "sent": 4,
+    "delivered": 5,
+    "undelivered": 5,
+    "failed": 5,
+    "read": 6,
+}
+FINAL_FAILURES = ("undelivered", "failed")
+
+
+class BadInbound(ValueError):
+    """A webhook payload that is not a usable message (answered with 400)."""
+
+
+class ProviderUnavailable(RuntimeError):
+    """Twilio could not take the message now; the job retries."""
+
+
+def parse_address(raw):
+    """Split Twilio's From/To into (channel, E.164): 'whatsapp:+57...' or '+57...' (SMS)."""
+    raw = (raw or "").strip()
+    if not raw:
+        raise BadInbound("From is missing")
+    channel, number = "sms", raw
+    if ":" in raw:
+        prefix, number = raw.split(":", 1)
+        if prefix != "whatsapp":
+            raise BadInbound(f"unknown channel {prefix!r}")
+        channel = "whatsapp"
+    if not number.startswith("+"):
+        raise BadInbound("From is not an E.164 number")
+    try:
+        return channel, phones.normalise(number)
+    except phones.PhoneError as exc:
+        raise BadInbound("From is not a valid phone number") from exc
+
+
+def channel_address(channel, e164):
+    return CHANNELS.get(channel, "") + e164
+
+
+def get_or_create_conversation(session, channel, address):
+    stmt = select(Conversation).where(
+        Conversation.channel == channel, Conversation.address == address
+    )
+    conversation = session.execute(stmt).scalar_one_or_none()
+    if conversation is not None:
+        return conversation
+    debtor = session.execute(select(Debtor).where(Debtor.phone == address)).scalar_one_or_none()
+    conversation = Conversation(channel=channel, address=address, debtor=debtor)
+    session.add(conversation)
+    try:
+        session.flush()
+    except IntegrityError:  # another request created it first
+        session.rollback()
+        conversation = session.execute(stmt).scalar_one()
+    return conversation
+
+
+def store_inbound(session, form, max_body):
+    """Store a Twilio inbound message; return (message, created). Raises BadInbound."""
+    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    if not sid or len(sid) > 64:
+        raise BadInbound("MessageSid is missing")
+    body = form.get("Body") or ""
+    if len(body) > max_body:
+        raise BadInbound(f"Body is longer than {max_body} characters")
+    channel, address = parse_address(form.get("From"))
+    existing = session.execute(select(Message).where(Message.provider_sid == sid)).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    conversation = get_or_create_conversation(session, channel, address)
+    now = utcnow()
+    conversation.last_inbound_at = now
+    if conversation.state == "closed":
+        conversation.state = "bot"
+    message = Message(
+        conversation_id=conversation.id,
+        direction="in",
+        provider_sid=sid,
+        body=body,
+        button_payload=(form.get("ButtonPayload") or "").strip()[:256] or None,
+        status="received",
+        created_at=now,
+    )
+    session.add(message)
+    try:
+        session.commit()
+    except IntegrityError:  # the same MessageSid raced in on another request
+        session.rollback()
+        existing = session.execute(select(Message).where(Message.provider_sid == sid)).scalar_one()
+        return existing, False
+    return message, True
+
+
+def debtor_locale(conversation):
+    if conversation.debtor is not None:
+        return conversation.debtor.locale
+    return current_app.config["DEFAULT_LOCALE"]
+
+
+def record_replies(session, inbound, template_messages):
+    """Render the bot's answers and store them as pending outbound rows, in order."""
+    conversation = inbound.conversation
+    locale = debtor_locale(conversation)
+    rows = []
+    for seq, item in enumerate(template_messages):
+        row = Message(
+            conversation_id=conversation.id,
+            direction="out",
+            reply_to_id=inbound.id,
+            seq=seq,
+            template_key=item.get("template"),
+            variables=item.get("vars") or {},
+            status="pending",
+        )
+        try:
+            if item.get("template"):
+                row.body, _used = templates.render(session, item["template"], locale, row.variables)
+            else:
+                row.body = item["raw"]
+            row.body = append_choices(session, row.body, item.get("buttons"), locale)
+        except (templates.TemplateError, ValueError, KeyError) as exc:
+            log.error("cannot render %s for message %s: %s", item.get("template"), inbound.id, exc)
+            row.status, row.error_message = "failed", str(exc)[:256]
+            mark_for_agent(session, conversation, "render_error")
+        session.add(row)
+        rows.append(row)
+    return rows
+
+
+def append_choices(session, body, buttons, locale):
+    """Quick-reply choices as numbered text lines (works on SMS and WhatsApp session messages)."""
+    if not buttons:
+        return body
+    lines = [body, ""]
+    for number, button in enumerate(buttons, start=1):
+        title = button.get("title")
+        if button.get("title_template"):
+            title, _ = templates.render(session, button["title_template"], locale)
+        lines.append(f"{number}. {title}")
+    return "\n".join(lines)
+
+
+def mark_for_agent(session, conversation, reason):
+    if not conversation.needs_agent:
+        conversation.needs_agent = True
+        conversation.agent_reason = reason
+        audit.record(session, "system", "conversation.needs_agent", conversation, {"reason": reason})
+
+
+def _status_callback_url():
+    return current_app.config["PUBLIC_BASE_URL"] + "/webhooks/twilio/status"
+
+
+def _sender(channel):
+    cfg = current_app.config
+    return cfg["TWILIO_WHATSAPP_FROM"] if channel == "whatsapp" else cfg["TWILIO_SMS_FROM"]
+
+
+def _definitely_not_sent(exc):
+    """True when the request never reached Twilio (refused connection, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text
+
+
+def _reconcile(client, row, to, sender):
+    """A send was interrupted: ask the provider whether it took the message."""
+    since = (row.updated_at or row.created_at) - timedelta(minutes=5)
+    for sent in client.messages.list(to=to, from_=sender, date_sent_after=since, limit=50):
+        if sent.body == row.body:
+            return sent
+    return None
+
+
+def deliver(session, row, client):
+    """Send one pending outbound row with the twilio client; never twice.
+
+    The row is marked 'sending' (committed) before the request. If the outcome of that request
+    is unknown (timeout, worker killed), a later attempt first asks Twilio whether the message
+    exists before sending again.
+    """
+    if row.status not in ("pending", "sending"):
+        return
+    conversation = row.conversation
+    to = channel_address(conversation.channel, conversation.address)
+    sender = _sender(conversation.channel)
+    if row.status == "sending":
+        try:
+            found = _reconcile(client, row, to, sender)
+        except (TwilioRestException, requests.RequestException) as exc:
+            raise ProviderUnavailable(f"cannot check an interrupted send: {exc}") from exc
+        if found is not None:
+            row.provider_sid, row.status = found.sid, found.status or "queued"
+            session.commit()
+            return
+    row.status = "sending"
+    row.attempts += 1
+    session.commit()
+    try:
+        sent = client.messages.create(
+            to=to, from_=sender, body=row.body, status_callback=_status_callback_url()
+        )
+    except TwilioRestException as exc:
+        if exc.status == 429 or exc.status >= 500:
+            row.status = "pending"
+            session.commit()
+            raise ProviderUnavailable(f"Twilio answered HTTP {exc.status}") from exc
+        row.status, row.error_code = "failed", str(exc.code or exc.status)
+        row.error_message = (exc.msg or "")[:256]
+        mark_for_agent(session, conversation, "delivery_failure")
+        session.commit()
+        return
+    except requests.RequestException as exc:
+        if _definitely_not_sent(exc):
+            row.status = "pending"
+        session.commit()
+        raise ProviderUnavailable(f"Twilio not reachable: {type(exc).__name__}") from exc
+    row.provider_sid, row.status = sent.sid, sent.status or "queued"
+    session.commit()
+
+
+def apply_status(session, sid, status, error_code=None):
+    """Apply a delivery-status callback; return False when the SID is unknown."""
+    row = session.execute(select(Message).where(Message.provider_sid == sid)).scalar_one_or_none()
+    if row is None or row.direction != "out":
+        return False
+    status = (status or "").lower()
+    if STATUS_RANK.get(status, -1) > STATUS_RANK.get(row.status, -1):
+        row.status = status
+        if error_code:
+            row.error_code = str(error_code)[:16]
+        if status in FINAL_FAILURES:
+            mark_for_agent(session, row.conversation, "delivery_failure")
+    session.commit()
+    return True

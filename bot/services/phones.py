@@ -1,0 +1,31 @@
+"""Phone numbers: E.164 normalisation and privacy-safe display."""
+
+import phonenumbers
+from phonenumbers import timezone as pn_timezone
+
+
+class PhoneError(ValueError):
+    """A phone number that cannot be used."""
+
+
+def normalise(raw, country=None):
+    """Return the E.164 form of raw, reading national numbers in country's plan."""
+    try:
+        number = phonenumbers.parse((raw or "").strip(), (country or "").upper() or None)
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneError(f"phone {mask(raw)} cannot be read ({exc.args[0]})") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneError(f"phone {mask(raw)} is not a valid number for {country or 'any country'}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def time_zone(e164):
+    """The number's single time zone, or None when it spans several (or none is known)."""
+    zones = [z for z in pn_timezone.time_zones_for_number(phonenumbers.parse(e164)) if "/" in z]
+    return zones[0] if len(zones) == 1 else None
+
+
+def mask(raw):
+    """Show only the last 3 digits, for logs and reports."""
+    digits = "".join(ch for ch in str(raw or "") if ch.isdigit())
+    return ("*" * max(len(digits) - 3, 0) + digits[-3:]) if digits else "''"
