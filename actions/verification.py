@@ -1,7 +1,7 @@
 """Identity verification: the form validator and what follows it."""
 
 from rasa_sdk import Action, FormValidationAction
-from rasa_sdk.events import SessionStarted, SlotSet, ActionExecuted
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 
 from bot.services import accounts, verification
 

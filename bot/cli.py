@@ -5,17 +5,29 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .config import ROOT
 from .db import session
 
 
 def init_app(app):
-    for command in (import_debts, db_upgrade, seed_templates, load_demo, worker, sweep_command):
+    commands = (
+        import_debts,
+        db_upgrade,
+        seed_templates,
+        load_demo,
+        worker,
+        sweep_command,
+        dev_redis,
+        announce,
+    )
+    for command in commands:
         app.cli.add_command(command)
 
 
 @click.command("import-debts")
+@with_appcontext
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_debts(path):
     """Import debts from a CSV file; bad rows are reported by line, good rows load."""
@@ -40,6 +52,7 @@ def alembic_config():
 
 
 @click.command("db-upgrade")
+@with_appcontext
 def db_upgrade():
     """Apply migrations and load new seed templates (the release step)."""
     from alembic import command
@@ -56,6 +69,7 @@ def db_upgrade():
 
 
 @click.command("seed-templates")
+@with_appcontext
 def seed_templates():
     """Load templates from bot/message_templates that are new or changed since the last seed."""
     from .services import templates
@@ -64,6 +78,7 @@ def seed_templates():
 
 
 @click.command("load-demo")
+@with_appcontext
 def load_demo():
     """Load the demo debtors (bot/demo/debtors.csv) used by sandbox mode and the simulator."""
     from .sandbox import DEMO_CSV
@@ -77,6 +92,7 @@ def load_demo():
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking.")
 def worker(burst, simple):
@@ -94,8 +110,67 @@ def worker(burst, simple):
 
 
 @click.command("sweep")
+@with_appcontext
 def sweep_command():
     """Re-enqueue inbound messages left unprocessed (also runs inside every worker)."""
     from . import jobs
 
     click.echo(f"{jobs.sweep()} message(s) re-enqueued")
+
+
+@click.command("dev-redis")
+@with_appcontext
+def dev_redis():
+    """Run a local redis-server for REDIS_URL's port, or reuse one already answering there."""
+    import os
+    import shutil
+    import time
+    from urllib.parse import urlparse
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    url = current_app.config["REDIS_URL"]
+    try:
+        Redis.from_url(url, socket_connect_timeout=1).ping()
+    except RedisError:
+        server = shutil.which("redis-server")
+        if not server:
+            raise click.ClickException(
+                "redis-server is not installed (apt-get install redis-server)"
+            ) from None
+        port = str(urlparse(url).port or 6379)
+        os.execv(server, [server, "--port", port, "--save", "", "--appendonly", "no"])
+    click.echo(f"using the Redis already running at {url}")
+    while True:
+        time.sleep(3600)
+
+
+@click.command("announce")
+@with_appcontext
+@click.option("--timeout", default=180, help="Seconds to wait for the stack.")
+def announce(timeout):
+    """Wait until web and Rasa answer, then print the simulator URL."""
+    import time
+
+    import requests
+
+    base = current_app.config["PUBLIC_BASE_URL"]
+    checks = {"web": base + "/healthz", "rasa": current_app.config["RASA_URL"] + "/version"}
+    deadline = time.monotonic() + timeout
+    pending = dict(checks)
+    while pending and time.monotonic() < deadline:
+        for name, url in list(pending.items()):
+            try:
+                if requests.get(url, timeout=2).ok:
+                    pending.pop(name)
+            except requests.RequestException:
+                pass
+        time.sleep(1)
+    if pending:
+        click.echo(f"still waiting for: {', '.join(pending)} (see their logs above)")
+    else:
+        mode = "sandbox (no Twilio credentials)" if current_app.config["SANDBOX"] else "live Twilio"
+        click.echo(f"Ready in {mode} mode. Simulator: {base}/simulator")
+    while True:
+        time.sleep(3600)

@@ -94,7 +94,9 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("reply_to_id", "seq", name="uq_message_reply_seq"),
-        Index("ix_messages_conversation_direction_status", "conversation_id", "direction", "status"),
+        Index(
+            "ix_messages_conversation_direction_status", "conversation_id", "direction", "status"
+        ),
     )
 
     id = Column(Integer, primary_key=True)
@@ -124,7 +126,9 @@ class PaymentPlan(TimestampMixin, Base):
 
     id = Column(Integer, primary_key=True)
     account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
-    status = Column(String(16), nullable=False, default="active")  # active/completed/broken/cancelled
+    status = Column(
+        String(16), nullable=False, default="active"
+    )  # active/completed/broken/cancelled
     total_minor = Column(BigInteger, nullable=False)
     fee_minor = Column(BigInteger, nullable=False, default=0)
     created_by = Column(String(64), nullable=False)

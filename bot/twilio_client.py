@@ -31,7 +31,9 @@ def make_client(config):
         http_client = RebasedHttpClient(config["TWILIO_API_BASE_URL"], timeout=timeout)
     else:
         http_client = TwilioHttpClient(timeout=timeout)
-    return Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http_client)
+    return Client(
+        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http_client
+    )
 
 
 def get_client():

@@ -100,7 +100,9 @@ def parse_row(row):
 
 
 def _upsert_debtor(session, values):
-    debtor = session.execute(select(Debtor).where(Debtor.phone == values["phone"])).scalar_one_or_none()
+    debtor = session.execute(
+        select(Debtor).where(Debtor.phone == values["phone"])
+    ).scalar_one_or_none()
     fields = {
         "full_name": values["full_name"],
         "email": values["email"],

@@ -89,7 +89,9 @@ def store_inbound(session, form, max_body):
     if len(body) > max_body:
         raise BadInbound(f"Body is longer than {max_body} characters")
     channel, address = parse_address(form.get("From"))
-    existing = session.execute(select(Message).where(Message.provider_sid == sid)).scalar_one_or_none()
+    existing = session.execute(
+        select(Message).where(Message.provider_sid == sid)
+    ).scalar_one_or_none()
     if existing is not None:
         return existing, False
     conversation = get_or_create_conversation(session, channel, address)
@@ -169,7 +171,9 @@ def mark_for_agent(session, conversation, reason):
     if not conversation.needs_agent:
         conversation.needs_agent = True
         conversation.agent_reason = reason
-        audit.record(session, "system", "conversation.needs_agent", conversation, {"reason": reason})
+        audit.record(
+            session, "system", "conversation.needs_agent", conversation, {"reason": reason}
+        )
 
 
 def _status_callback_url():

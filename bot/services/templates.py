@@ -181,9 +181,7 @@ def seed(session, seed_dir=SEED_DIR):
                 ).scalar()
                 or 0
             )
-            session.add(
-                MessageTemplate(key=key, locale=locale, version=version + 1, body=body)
-            )
+            session.add(MessageTemplate(key=key, locale=locale, version=version + 1, body=body))
             added += 1
     session.commit()
     return added

@@ -1,0 +1,87 @@
+# Two commands on a fresh machine: `make run` (the bot in sandbox mode) and `make test`.
+# Both do all set-up first through `make install`, which is idempotent and quick when done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMPS  := .make
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+# python3.10 on PATH when it really runs (a pyenv shim may not), else pyenv's newest 3.10.
+PYTHON310 := $(shell if python3.10 -c pass >/dev/null 2>&1; then command -v python3.10; \
+  else ls -d $(PYENV_ROOT)/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n 1; fi)
+
+# The model is named by a hash of everything that trains it: retrain only when that changes.
+TRAIN_FILES := dialogue/config.yml dialogue/domain.yml $(sort $(wildcard dialogue/rules/*.yml dialogue/stories/*.yml nlu_data/*/*.yml))
+MODEL_HASH   = $(shell cat $(TRAIN_FILES) | sha256sum | cut -c1-16)
+MODEL        = models/$(MODEL_HASH).tar.gz
+
+export FLASK_APP := bot
+export ACTION_SERVER_URL ?= http://localhost:5055/webhook
+export RASA_TOKEN ?= dev-rasa-token
+
+.PHONY: help install python deps redis migrate model demo run test lint validate clean
+
+help:
+	@echo "make run    set up everything, then start the bot in sandbox mode (simulator URL printed)"
+	@echo "make test   set up everything, then lint, validate the Rasa data and run all tests"
+	@echo "make install / migrate / model / demo / lint / clean"
+
+install: deps redis migrate model
+
+python:
+	@if [ -z "$(PYTHON310)" ]; then \
+	  echo "Python 3.10 not found: put python3.10 on PATH or install it with pyenv (pyenv install 3.10)."; \
+	  echo "Rasa Open Source 3.6 supports Python 3.8 to 3.10 only."; exit 1; fi
+
+$(BIN)/python: | python
+	$(PYTHON310) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip<25" "setuptools<71" wheel
+
+deps: $(STAMPS)/deps
+$(STAMPS)/deps: requirements.txt requirements-dev.txt constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing redis-server with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "redis-server is missing: install Redis (e.g. apt-get install redis-server) and retry."; exit 1; \
+	  fi; \
+	fi
+
+migrate: deps
+	@$(BIN)/flask db-upgrade
+
+model: $(MODEL)
+$(MODEL): | deps
+	@echo "training the Rasa model ($(MODEL))"
+	@rm -f models/*.tar.gz
+	$(BIN)/rasa train --quiet --config dialogue/config.yml --domain dialogue/domain.yml \
+	  --data nlu_data dialogue/rules --out models --fixed-model-name $(MODEL_HASH)
+
+demo: migrate
+	@$(BIN)/flask load-demo
+
+run: install demo
+	@echo "starting web, worker, rasa, actions and redis; simulator at http://localhost:5000/simulator"
+	$(BIN)/honcho start -f Procfile.dev
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+validate: deps
+	$(BIN)/rasa data validate --fail-on-warnings --domain dialogue/domain.yml \
+	  --data nlu_data dialogue/rules --config dialogue/config.yml
+
+test: install lint validate
+	MODEL_PATH=$(MODEL) $(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(STAMPS) .rasa models/*.tar.gz instance .pytest_cache .ruff_cache

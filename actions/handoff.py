@@ -1,0 +1,47 @@
+"""Requests the bot does not automate yet go to the agent queue; opt-outs are honoured."""
+
+from rasa_sdk import Action
+
+from bot.services import contact, messaging
+
+from .context import conversation_scope, say
+
+
+class ActionHandToAgent(Action):
+    """Queue the conversation for an agent with the debtor's intent as the reason."""
+
+    def name(self):
+        return "action_hand_to_agent"
+
+    async def run(self, dispatcher, tracker, domain):
+        reason = tracker.latest_message.get("intent", {}).get("name") or "request_agent"
+        with conversation_scope(tracker) as (s, conversation):
+            if conversation is not None:
+                messaging.mark_for_agent(s, conversation, reason)
+        say(dispatcher, "agent.handoff")
+        return []
+
+
+class ActionOptOut(Action):
+    """Stop proactive messages on this channel and confirm once."""
+
+    def name(self):
+        return "action_opt_out"
+
+    async def run(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            if conversation is not None:
+                contact.opt_out(s, conversation, actor="debtor")
+        say(dispatcher, "opt_out.confirmed")
+        return []
+
+
+class ActionAskIdDigits(Action):
+    """The verification form's question (a custom action so the prompt can vary later)."""
+
+    def name(self):
+        return "action_ask_id_digits"
+
+    async def run(self, dispatcher, tracker, domain):
+        say(dispatcher, "verify.ask")
+        return []

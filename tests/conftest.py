@@ -1,0 +1,111 @@
+"""Shared fixtures: a real redis-server per session, a migrated SQLite database per test."""
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from twilio.request_validator import RequestValidator
+
+from bot import create_app
+from bot.db import session as db_session
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server on a free port for the whole session."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed; run `make install`")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except Exception:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory):
+    """A database file migrated to head once; each test gets its own copy."""
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "APP_ENV": "test"})
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db-upgrade"])
+    assert result.exit_code == 0, result.output
+    app.extensions["db"].engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(tmp_path, migrated_db, redis_server):
+    path = tmp_path / "bot.db"
+    shutil.copy(migrated_db, path)
+    app = create_app(
+        {
+            "APP_ENV": "test",
+            "DATABASE_URL": f"sqlite:///{path}",
+            "REDIS_URL": redis_server,
+            "PUBLIC_BASE_URL": "https://bot.example.test",
+        }
+    )
+    Redis.from_url(redis_server).flushdb()
+    yield app
+    app.extensions["db"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    with app.app_context():
+        yield db_session()
+
+
+@pytest.fixture
+def sign(app):
+    """Sign form params the way Twilio does for a path under PUBLIC_BASE_URL."""
+
+    def _sign(path, params):
+        url = app.config["PUBLIC_BASE_URL"] + path
+        return RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(url, params)
+
+    return _sign
+
+
+DEMO_CSV = ROOT / "bot" / "demo" / "debtors.csv"
+
+
+@pytest.fixture
+def demo_debtors(db):
+    from bot.services.imports import import_csv
+
+    with DEMO_CSV.open("rb") as fh:
+        report = import_csv(db, fh)
+    assert not report.errors
+    return report

@@ -1,0 +1,134 @@
+import asyncio
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions import context
+from actions.balance import ActionGreetVerified, ActionTellBalance
+from actions.handoff import ActionHandToAgent, ActionOptOut
+from actions.verification import ActionVerificationDone, ValidateVerificationForm
+from bot.models import Conversation, Debtor
+from bot.services import verification
+
+
+@pytest.fixture
+def conversation(app, db, demo_debtors):
+    context._app = app
+    debtor = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
+    conv = Conversation(channel="whatsapp", address=debtor.phone, debtor=debtor)
+    db.add(conv)
+    db.commit()
+    yield conv
+    context._app = None
+
+
+def tracker(conversation, slots=None, intent="inform", text=""):
+    return Tracker(
+        str(conversation.id),
+        slots or {},
+        {"intent": {"name": intent}, "entities": [], "text": text},
+        [],
+        False,
+        None,
+        {"name": "verification_form"},
+        "action_listen",
+    )
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def templates_sent(dispatcher):
+    return [(m["custom"]["template"], m["custom"]["vars"]) for m in dispatcher.messages]
+
+
+def test_validator_verifies_the_right_digits(db, conversation):
+    dispatcher = CollectingDispatcher()
+    result = run(
+        ValidateVerificationForm().validate_id_digits(
+            "termina en 4821", dispatcher, tracker(conversation), {}
+        )
+    )
+    assert result == {"id_digits": "verified", "verified": True}
+    assert templates_sent(dispatcher) == [("verify.ok", {"first_name": "Camila"})]
+    db.expire_all()
+    assert verification.is_verified(db.get(Conversation, conversation.id))
+
+
+def test_validator_counts_failures_then_locks(db, conversation):
+    validate = ValidateVerificationForm().validate_id_digits
+    sent = []
+    for _ in range(3):
+        dispatcher = CollectingDispatcher()
+        result = run(validate("0000", dispatcher, tracker(conversation), {}))
+        sent += templates_sent(dispatcher)
+    assert sent == [
+        ("verify.failed", {"attempts_left": 2}),
+        ("verify.failed", {"attempts_left": 1}),
+        ("verify.locked", {"minutes": verification.LOCK_MINUTES}),
+    ]
+    assert result == {"id_digits": "locked", "verified": False}
+
+
+def test_validator_reasks_without_counting_on_bad_format(conversation):
+    dispatcher = CollectingDispatcher()
+    result = run(
+        ValidateVerificationForm().validate_id_digits("hola", dispatcher, tracker(conversation), {})
+    )
+    assert result == {"id_digits": None} and dispatcher.messages == []
+
+
+def test_balance_requires_verification(db, conversation):
+    dispatcher = CollectingDispatcher()
+    events = run(ActionTellBalance().run(dispatcher, tracker(conversation, {"verified": True}), {}))
+    assert templates_sent(dispatcher) == [("verify.ask", {})]
+    assert events == [SlotSet("verified", False)]
+
+
+def test_balance_of_a_verified_debtor(db, conversation):
+    conversation.verified_at = verification.utcnow()
+    db.commit()
+    dispatcher = CollectingDispatcher()
+    run(ActionTellBalance().run(dispatcher, tracker(conversation, {"verified": True}), {}))
+    [(template, variables)] = templates_sent(dispatcher)
+    assert template == "balance.overdue"
+    assert variables["amount"] == {"amount": "150000.00", "currency": "COP"}
+    assert variables["due_date"] == "2026-11-10" and variables["reference"] == "DEMO-CO-001"
+
+
+def test_after_verification_the_pending_request_is_answered(db, conversation):
+    conversation.verified_at = verification.utcnow()
+    db.commit()
+    dispatcher = CollectingDispatcher()
+    slots = {"id_digits": "verified", "pending_request": "ask_balance"}
+    events = run(ActionVerificationDone().run(dispatcher, tracker(conversation, slots), {}))
+    assert templates_sent(dispatcher)[0][0] == "balance.overdue"
+    assert SlotSet("pending_request", None) in events and SlotSet("id_digits", None) in events
+
+
+def test_greet_verified_uses_first_name(conversation):
+    dispatcher = CollectingDispatcher()
+    run(ActionGreetVerified().run(dispatcher, tracker(conversation), {}))
+    assert templates_sent(dispatcher) == [("greet.verified", {"first_name": "Camila"})]
+
+
+def test_hand_to_agent_records_the_reason(db, conversation):
+    dispatcher = CollectingDispatcher()
+    run(ActionHandToAgent().run(dispatcher, tracker(conversation, intent="dispute_debt"), {}))
+    assert templates_sent(dispatcher) == [("agent.handoff", {})]
+    db.expire_all()
+    conv = db.get(Conversation, conversation.id)
+    assert conv.needs_agent and conv.agent_reason == "dispute_debt"
+
+
+def test_opt_out_is_recorded_for_the_channel(db, conversation):
+    dispatcher = CollectingDispatcher()
+    run(ActionOptOut().run(dispatcher, tracker(conversation, intent="opt_out"), {}))
+    assert templates_sent(dispatcher) == [("opt_out.confirmed", {})]
+    db.expire_all()
+    debtor = db.get(Conversation, conversation.id).debtor
+    assert debtor.opted_out_whatsapp_at is not None and debtor.opted_out_sms_at is None

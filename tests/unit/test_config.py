@@ -1,0 +1,36 @@
+import pytest
+
+from bot.config import ConfigError, load_config
+
+
+def test_production_names_each_missing_secret(monkeypatch):
+    for name in ("SECRET_KEY", "RASA_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.raises(ConfigError) as err:
+        load_config()
+    for name in ("SECRET_KEY", "RASA_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        assert name in str(err.value)
+
+
+def test_production_starts_with_secrets(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 32)
+    monkeypatch.setenv("RASA_TOKEN", "r" * 32)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "t" * 32)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.com/")
+    cfg = load_config()
+    assert cfg["SANDBOX"] is False
+    assert cfg["PUBLIC_BASE_URL"] == "https://bot.example.com"
+    assert cfg["TWILIO_API_BASE_URL"] is None
+
+
+def test_development_without_credentials_is_sandbox(monkeypatch):
+    for name in ("APP_ENV", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://localhost:5000")
+    cfg = load_config()
+    assert cfg["SANDBOX"] is True
+    assert cfg["TWILIO_API_BASE_URL"] == "http://localhost:5000/sandbox/twilio"
+    assert cfg["DATABASE_URL"].startswith("sqlite:///") and cfg["DATABASE_URL"].endswith("bot.db")

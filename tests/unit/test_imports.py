@@ -1,0 +1,101 @@
+import io
+
+from sqlalchemy import func, select
+
+from bot.models import Account, AuditEvent, Debtor
+from bot.services import verification
+from bot.services.imports import import_csv
+
+HEADER = (
+    "external_id,full_name,phone,country,locale,currency,amount_due,due_date,id_last4,"
+    "email,segment\n"
+)
+GOOD = (
+    "A-1,Ana Pérez,3001234567,CO,es-CO,COP,150000.00,2026-11-10,4821,ana@example.com,retail\n"
+    "A-2,John Smith,(202) 555-0143,US,en-US,USD,420.50,2026-12-01,9911,,\n"
+)
+
+
+def run(db, text):
+    return import_csv(db, io.BytesIO(text.encode("utf-8")))
+
+
+def test_good_rows_load_normalised(db):
+    report = run(db, HEADER + GOOD)
+    assert (report.created, report.updated, report.rejected) == (2, 0, 0)
+    ana = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
+    assert ana.locale == "es-CO" and ana.timezone == "America/Bogota"
+    assert "4821" not in ana.id_secret_hash and verification.secret_matches(ana, "4821")
+    account = db.execute(select(Account).where(Account.external_id == "A-1")).scalar_one()
+    assert (account.balance_minor, account.currency) == (15000000, "COP")
+    john = db.execute(select(Debtor).where(Debtor.phone == "+12025550143")).scalar_one()
+    assert john.accounts[0].amount_due_minor == 42050
+
+
+def test_same_file_twice_changes_nothing(db):
+    run(db, HEADER + GOOD)
+    events = db.execute(select(func.count()).select_from(AuditEvent)).scalar()
+    report = run(db, HEADER + GOOD)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 2)
+    assert db.execute(select(func.count()).select_from(AuditEvent)).scalar() == events
+    assert db.execute(select(func.count()).select_from(Account)).scalar() == 2
+
+
+def test_bad_rows_reported_by_line_and_good_rows_load(db):
+    bad = (
+        "B-1,No Phone,,CO,es-CO,COP,100.00,2026-11-10,1234,,\n"
+        "B-2,Bad Country,3001234567,XX,es-CO,COP,100.00,2026-11-10,1234,,\n"
+        "B-3,Bad Amount,3001234568,CO,es-CO,COP,1.000,50,2026-11-10,1234,,\n"
+        "B-4,Bad Date,3001234569,CO,es-CO,COP,100.00,10/11/2026,1234,,\n"
+        "B-5,Bad Currency,3001234570,CO,es-CO,ZZZ,100.00,2026-11-10,1234,,\n"
+        "B-6,Bad Phone,12,CO,es-CO,COP,100.00,2026-11-10,1234,,\n"
+        "B-7,Bad Id,3001234571,CO,es-CO,COP,100.00,2026-11-10,12345,,\n"
+        "A-1,Duplicate,3001234572,CO,es-CO,COP,100.00,2026-11-10,1234,,\n"
+        "B-9,Bad Locale,3001234573,CO,zz-QQ,COP,100.00,2026-11-10,1234,,\n"
+    )
+    report = run(db, HEADER + GOOD + bad)
+    assert (report.created, report.rejected) == (2, 9)
+    by_line = dict(report.errors)
+    assert "phone" in by_line[4]
+    assert "country 'XX'" in by_line[5]
+    assert "more fields than the header" in by_line[6]
+    assert "due_date" in by_line[7]
+    assert "ZZZ" in by_line[8]
+    assert "phone" in by_line[9]
+    assert "id_last4" in by_line[10]
+    assert "already appears on line 2" in by_line[11]
+    assert "locale" in by_line[12]
+    assert db.execute(select(func.count()).select_from(Account)).scalar() == 2
+    # The phone of the rejected duplicate must not have been written.
+    assert db.execute(select(Debtor).where(Debtor.phone == "+573001234572")).first() is None
+
+
+def test_changed_amount_updates_balance_and_audits(db):
+    run(db, HEADER + GOOD)
+    report = run(db, HEADER + GOOD.replace("150000.00", "120000.00"))
+    assert (report.updated, report.unchanged) == (1, 1)
+    account = db.execute(select(Account).where(Account.external_id == "A-1")).scalar_one()
+    assert account.balance_minor == 12000000
+    event = db.execute(
+        select(AuditEvent).where(AuditEvent.action == "account.updated")
+    ).scalar_one()
+    assert event.data["amount_due_minor"] == ["15000000", "12000000"]
+
+
+def test_missing_header_column_rejects_file(db):
+    report = run(db, "external_id,full_name\nA-1,Ana\n")
+    assert report.errors == [(1, report.errors[0][1])]
+    assert "phone" in report.errors[0][1]
+
+
+def test_non_utf8_file_is_reported(db):
+    report = import_csv(db, io.BytesIO(HEADER.encode() + "Ñandú".encode("latin-1")))
+    assert report.errors == [(1, "file is not UTF-8 text")]
+
+
+def test_cli_prints_errors_and_summary(app, tmp_path):
+    path = tmp_path / "debts.csv"
+    path.write_text(HEADER + GOOD + "B-1,No Phone,,CO,es-CO,COP,1.00,2026-11-10,1234,,\n")
+    result = app.test_cli_runner().invoke(args=["import-debts", str(path)])
+    assert "debts.csv:4: missing value for phone" in result.output
+    assert "2 created, 0 updated, 0 unchanged, 1 rejected" in result.output

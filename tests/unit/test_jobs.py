@@ -1,0 +1,207 @@
+from types import SimpleNamespace
+
+import pytest
+import requests
+from sqlalchemy import select
+from twilio.base.exceptions import TwilioRestException
+
+from bot import jobs, rasa_client
+from bot.models import Conversation, Message
+from bot.services import messaging
+
+
+class FakeMessages:
+    """Stands in for client.messages: records creates, can fail, can list."""
+
+    def __init__(self):
+        self.created = []
+        self.failures = []
+
+    def create(self, **kwargs):
+        if self.failures:
+            raise self.failures.pop(0)
+        self.created.append(kwargs)
+        return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
+
+    def list(self, to, from_, **_):
+        return [
+            SimpleNamespace(sid=f"SM{i + 1:032d}", status="sent", body=c["body"])
+            for i, c in enumerate(self.created)
+            if c["to"] == to and c["from_"] == from_
+        ]
+
+
+@pytest.fixture
+def twilio(monkeypatch):
+    fake = SimpleNamespace(messages=FakeMessages())
+    monkeypatch.setattr(jobs, "get_client", lambda: fake)
+    return fake.messages
+
+
+@pytest.fixture
+def rasa(monkeypatch):
+    calls = []
+    answers = {"hola": [{"custom": {"template": "greet"}}, {"custom": {"template": "verify.ask"}}]}
+
+    def send(sender_id, text, metadata):
+        calls.append((sender_id, text, metadata))
+        if isinstance(answers.get(text), Exception):
+            raise answers[text]
+        return answers.get(text, [{"custom": {"template": "fallback"}}])
+
+    monkeypatch.setattr(rasa_client, "send", send)
+    return SimpleNamespace(calls=calls, answers=answers)
+
+
+@pytest.fixture
+def inbound(app, db, demo_debtors):
+    jobs.set_job_app(app)
+
+    def _inbound(body="hola", sid=None):
+        form = {
+            "MessageSid": sid or f"SM{abs(hash((body, len(db.new)))) % 10**32:032d}",
+            "From": "whatsapp:+573001234567",
+            "Body": body,
+        }
+        message, _ = messaging.store_inbound(db, form, 4096)
+        return message
+
+    yield _inbound
+    jobs.set_job_app(None)
+
+
+def replies(db, message_id):
+    db.expire_all()
+    return (
+        db.execute(select(Message).where(Message.reply_to_id == message_id).order_by(Message.seq))
+        .scalars()
+        .all()
+    )
+
+
+def test_message_answered_in_order_with_rendered_templates(db, inbound, rasa, twilio):
+    message = inbound("hola")
+    jobs.process_inbound(message.id)
+    assert [c["body"][:5] for c in twilio.created] == ["¡Hola", "Por t"]
+    assert all(c["to"] == "whatsapp:+573001234567" for c in twilio.created)
+    assert twilio.created[0]["status_callback"] == "https://bot.example.test/webhooks/twilio/status"
+    sender_id, text, metadata = rasa.calls[0]
+    assert (text, metadata["channel"], metadata["locale"]) == ("hola", "whatsapp", "es-CO")
+    assert sender_id == message.conversation_id
+    rows = replies(db, message.id)
+    assert [r.status for r in rows] == ["queued", "queued"]
+    assert rows[0].provider_sid and rows[0].template_key == "greet"
+    assert db.get(Message, message.id).status == "processed"
+
+
+def test_running_twice_sends_once(db, inbound, rasa, twilio):
+    message = inbound("hola")
+    jobs.process_inbound(message.id)
+    jobs.process_inbound(message.id)
+    assert len(twilio.created) == 2 and len(rasa.calls) == 1
+
+
+def test_pending_messages_of_a_conversation_go_in_arrival_order(db, inbound, rasa, twilio):
+    first, second, third = inbound("uno", "SM1"), inbound("dos", "SM2"), inbound("tres", "SM3")
+    jobs.process_inbound(third.id)  # the last job to arrive still answers the first message first
+    assert [c[1] for c in rasa.calls] == ["uno", "dos", "tres"]
+    db.expire_all()
+    for message in (first, second, third):
+        assert db.get(Message, message.id).status == "processed"
+
+
+def test_twilio_5xx_keeps_the_reply_pending_for_retry(db, inbound, rasa, twilio, monkeypatch):
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    twilio.failures.append(TwilioRestException(503, "uri", "unavailable"))
+    message = inbound("hola")
+    with pytest.raises(messaging.ProviderUnavailable):
+        jobs.process_inbound(message.id)
+    assert [r.status for r in replies(db, message.id)] == ["pending", "pending"]
+    jobs.process_inbound(message.id)  # the retry
+    assert len(twilio.created) == 2 and len(rasa.calls) == 1
+
+
+def test_interrupted_send_is_reconciled_not_repeated(db, inbound, rasa, twilio, monkeypatch):
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    message = inbound("hola")
+    original = twilio.create
+
+    def accepted_then_timeout(**kwargs):
+        original(**kwargs)  # Twilio took it, but the answer never came back
+        raise requests.ReadTimeout("read timed out")
+
+    twilio.create = accepted_then_timeout
+    with pytest.raises(messaging.ProviderUnavailable):
+        jobs.process_inbound(message.id)
+    assert [r.status for r in replies(db, message.id)] == ["sending", "pending"]
+    twilio.create = original
+    jobs.process_inbound(message.id)
+    assert [c["body"][:5] for c in twilio.created] == ["¡Hola", "Por t"]
+    rows = replies(db, message.id)
+    assert rows[0].provider_sid == "SM" + "1".zfill(32) and rows[0].status == "sent"
+
+
+def test_refused_connection_is_not_an_uncertain_send(db, inbound, rasa, twilio, monkeypatch):
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    twilio.failures.append(requests.ConnectionError("NewConnectionError: Connection refused"))
+    message = inbound("hola")
+    with pytest.raises(messaging.ProviderUnavailable):
+        jobs.process_inbound(message.id)
+    assert replies(db, message.id)[0].status == "pending"
+
+
+def test_rasa_down_retries_then_hands_to_agents(db, inbound, rasa, twilio, monkeypatch):
+    rasa.answers["hola"] = rasa_client.RasaUnavailable("down")
+    message = inbound("hola")
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    with pytest.raises(rasa_client.RasaUnavailable):
+        jobs.process_inbound(message.id)
+    db.expire_all()
+    assert db.get(Message, message.id).status == "received"
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: True)
+    jobs.process_inbound(message.id)
+    db.expire_all()
+    stored = db.get(Message, message.id)
+    assert stored.status == "failed" and stored.body == "hola"
+    assert stored.conversation.needs_agent and stored.conversation.agent_reason == "bot_unavailable"
+    assert twilio.created == []
+
+
+def test_agent_held_conversation_gets_no_bot_reply(db, inbound, rasa, twilio):
+    message = inbound("hola")
+    db.get(Conversation, message.conversation_id).state = "agent"
+    db.commit()
+    jobs.process_inbound(message.id)
+    assert rasa.calls == [] and twilio.created == []
+    db.expire_all()
+    assert db.get(Message, message.id).status == "for_agent"
+
+
+def test_unknown_template_fails_that_reply_and_flags_agents(db, inbound, rasa, twilio):
+    rasa.answers["hola"] = [
+        {"custom": {"template": "no.such.key"}},
+        {"custom": {"template": "greet"}},
+    ]
+    message = inbound("hola")
+    jobs.process_inbound(message.id)
+    rows = replies(db, message.id)
+    assert [r.status for r in rows] == ["failed", "queued"]
+    assert rows[0].conversation.agent_reason == "render_error"
+
+
+def test_sweep_requeues_only_orphans(app, db, inbound, rasa, twilio):
+    from redis import Redis
+    from rq import Queue
+
+    from bot import queues
+
+    app.config["SWEEP_MIN_AGE"] = 0
+    orphan = inbound("hola")
+    owned = inbound("otra", "SM-owned")
+    queues_conn = Redis.from_url(app.config["REDIS_URL"])
+    with app.app_context():
+        queues.enqueue_inbound(owned.id)
+        assert jobs.sweep() == 1
+        assert jobs.sweep() == 0  # now it has a live job too
+    queued = Queue(queues.INBOUND, connection=queues_conn).jobs
+    assert sorted(job.args[0] for job in queued) == sorted([orphan.id, owned.id])

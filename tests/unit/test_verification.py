@@ -1,0 +1,63 @@
+import pytest
+from sqlalchemy import select
+
+from bot.models import AuditEvent, Conversation
+from bot.services import verification
+
+
+@pytest.mark.parametrize(
+    ("text", "candidate"),
+    [
+        ("4821", "4821"),
+        ("mi cedula termina en 4821", "4821"),
+        ("son 4 8 2 1", "4821"),
+        ("123k", "123K"),
+        ("mi rut termina en 872K!", "872K"),
+        ("hola", None),
+        ("12345", None),
+    ],
+)
+def test_extract_candidate(text, candidate):
+    assert verification.extract_candidate(text) == candidate
+
+
+@pytest.fixture
+def conversation(db, demo_debtors):
+    conv = Conversation(channel="whatsapp", address="+573001234567")
+    db.add(conv)
+    db.flush()
+    from bot.models import Debtor
+
+    conv.debtor = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
+    db.commit()
+    return conv
+
+
+def test_right_digits_verify(db, conversation):
+    assert verification.attempt(db, conversation, "termina en 4821")[0] == "verified"
+    assert verification.is_verified(conversation)
+
+
+def test_bad_format_is_not_an_attempt(db, conversation):
+    assert verification.attempt(db, conversation, "no se") == ("invalid_format", 3)
+    assert conversation.verification_failures == 0
+
+
+def test_three_failures_lock_and_hand_to_agent(db, conversation):
+    assert verification.attempt(db, conversation, "1111") == ("failed", 2)
+    assert verification.attempt(db, conversation, "2222") == ("failed", 1)
+    assert verification.attempt(db, conversation, "3333") == ("locked", 0)
+    assert verification.is_locked(conversation)
+    assert conversation.needs_agent and conversation.agent_reason == "failed_verification"
+    # Even the right digits are refused while locked.
+    assert verification.attempt(db, conversation, "4821") == ("locked", 0)
+    db.commit()
+    actions = db.execute(select(AuditEvent.action)).scalars().all()
+    assert actions.count("verification.failed") == 3 and "conversation.locked" in actions
+
+
+def test_unknown_number_never_verifies(db):
+    conv = Conversation(channel="sms", address="+573009999999")
+    db.add(conv)
+    db.flush()
+    assert verification.attempt(db, conv, "4821") == ("failed", 2)

@@ -1,0 +1,170 @@
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import func, select
+
+from bot import queues
+from bot.models import Conversation, Message
+
+PATH = "/webhooks/twilio/messages"
+
+
+def inbound_form(sid="SM" + "a" * 32, sender="whatsapp:+573001234567", body="hola", **extra):
+    form = {
+        "MessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": sender,
+        "To": "whatsapp:+14155238886",
+        "Body": body,
+        "NumMedia": "0",
+    }
+    form.update(extra)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def post_signed(client, sign, form, path=PATH):
+    return client.post(path, data=form, headers={"X-Twilio-Signature": sign(path, form)})
+
+
+def count(db, model):
+    return db.execute(select(func.count()).select_from(model)).scalar()
+
+
+def inbound_jobs(app):
+    return Queue(queues.INBOUND, connection=Redis.from_url(app.config["REDIS_URL"])).count
+
+
+def test_signed_inbound_is_stored_enqueued_and_answered_with_empty_twiml(app, client, db, sign):
+    response = post_signed(client, sign, inbound_form())
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    assert response.data.endswith(b"<Response></Response>")
+    message = db.execute(select(Message)).scalar_one()
+    assert (message.direction, message.status, message.body) == ("in", "received", "hola")
+    conversation = db.get(Conversation, message.conversation_id)
+    assert (conversation.channel, conversation.address) == ("whatsapp", "+573001234567")
+    assert conversation.last_inbound_at is not None
+    assert inbound_jobs(app) == 1
+
+
+def test_sms_and_button_payload(client, db, sign):
+    form = inbound_form(sender="+573001234567", body="Ver saldo", ButtonPayload="/ask_balance")
+    assert post_signed(client, sign, form).status_code == 200
+    message = db.execute(select(Message)).scalar_one()
+    assert message.conversation.channel == "sms"
+    assert message.button_payload == "/ask_balance"
+
+
+@pytest.mark.parametrize("signature", [None, "", "bm90IGEgc2lnbmF0dXJl"])
+def test_missing_or_wrong_signature_is_403_and_stores_nothing(app, client, db, signature):
+    headers = {} if signature is None else {"X-Twilio-Signature": signature}
+    response = client.post(PATH, data=inbound_form(), headers=headers)
+    assert response.status_code == 403
+    assert count(db, Message) == 0 and count(db, Conversation) == 0
+    assert inbound_jobs(app) == 0
+
+
+def test_signature_over_another_url_is_rejected(client, db, sign):
+    form = inbound_form()
+    signature = sign("/webhooks/twilio/status", form)
+    response = client.post(PATH, data=form, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+    assert count(db, Message) == 0
+
+
+def test_tampered_body_is_rejected(client, db, sign):
+    form = inbound_form()
+    signature = sign(PATH, form)
+    form["Body"] = "otra cosa"
+    assert (
+        client.post(PATH, data=form, headers={"X-Twilio-Signature": signature}).status_code == 403
+    )
+
+
+def test_repeat_delivery_is_acknowledged_once(app, client, db, sign):
+    for _ in range(5):
+        assert post_signed(client, sign, inbound_form()).status_code == 200
+    assert count(db, Message) == 1
+    assert inbound_jobs(app) == 1
+
+
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        (inbound_form(sender=None), b"From is missing"),
+        (inbound_form(sender="messenger:12345"), b"unknown channel"),
+        (inbound_form(sender="whatsapp:12345"), b"E.164"),
+        (inbound_form(sender="whatsapp:+999"), b"valid phone"),
+        (inbound_form(body="x" * 5000), b"longer than"),
+        (inbound_form(sid=None), b"MessageSid"),
+    ],
+)
+def test_malformed_input_is_400(app, client, db, sign, form, reason):
+    response = post_signed(client, sign, form)
+    assert response.status_code == 400
+    assert reason in response.data
+    assert count(db, Message) == 0
+    assert inbound_jobs(app) == 0
+
+
+def test_oversized_request_is_4xx_not_500(client, sign):
+    form = inbound_form(body="x" * 300_000)
+    response = post_signed(client, sign, form)
+    assert 400 <= response.status_code < 500
+
+
+def test_redis_down_still_stores_and_acknowledges(app, client, db, sign, monkeypatch):
+    from redis.exceptions import ConnectionError
+
+    def refuse(message_id):
+        raise ConnectionError("down")
+
+    monkeypatch.setattr(queues, "enqueue_inbound", refuse)
+    assert post_signed(client, sign, inbound_form()).status_code == 200
+    assert db.execute(select(Message)).scalar_one().status == "received"
+
+
+def outbound(db, sid="SM" + "b" * 32, status="queued"):
+    conversation = Conversation(channel="whatsapp", address="+573001234567")
+    db.add(conversation)
+    db.flush()
+    row = Message(
+        conversation_id=conversation.id, direction="out", provider_sid=sid, body="x", status=status
+    )
+    db.add(row)
+    db.commit()
+    return row
+
+
+def post_status(client, sign, sid, status, **extra):
+    form = {"MessageSid": sid, "MessageStatus": status, **extra}
+    return post_signed(client, sign, form, "/webhooks/twilio/status")
+
+
+def test_status_moves_forward_never_backward(client, db, sign):
+    row = outbound(db)
+    assert post_status(client, sign, row.provider_sid, "sent").status_code == 204
+    assert post_status(client, sign, row.provider_sid, "delivered").status_code == 204
+    assert post_status(client, sign, row.provider_sid, "sent").status_code == 204
+    db.expire_all()
+    assert db.get(Message, row.id).status == "delivered"
+    post_status(client, sign, row.provider_sid, "read")
+    db.expire_all()
+    assert db.get(Message, row.id).status == "read"
+
+
+def test_failed_status_keeps_error_code_and_flags_agents(client, db, sign):
+    row = outbound(db)
+    post_status(client, sign, row.provider_sid, "undelivered", ErrorCode="63016")
+    db.expire_all()
+    row = db.get(Message, row.id)
+    assert (row.status, row.error_code) == ("undelivered", "63016")
+    assert row.conversation.needs_agent and row.conversation.agent_reason == "delivery_failure"
+
+
+def test_status_callback_requires_signature_and_fields(client, db, sign):
+    row = outbound(db)
+    form = {"MessageSid": row.provider_sid, "MessageStatus": "delivered"}
+    assert client.post("/webhooks/twilio/status", data=form).status_code == 403
+    assert post_status(client, sign, row.provider_sid, "").status_code == 400
+    assert post_status(client, sign, "SM" + "c" * 32, "delivered").status_code == 202
