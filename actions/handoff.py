@@ -34,14 +34,3 @@ class ActionOptOut(Action):
                 contact.opt_out(s, conversation, actor="debtor")
         say(dispatcher, "opt_out.confirmed")
         return []
-
-
-class ActionAskIdDigits(Action):
-    """The verification form's question (a custom action so the prompt can vary later)."""
-
-    def name(self):
-        return "action_ask_id_digits"
-
-    async def run(self, dispatcher, tracker, domain):
-        say(dispatcher, "verify.ask")
-        return []

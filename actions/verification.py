@@ -44,11 +44,12 @@ class ValidateVerificationForm(FormValidationAction):
                 return {"id_digits": None}
             outcome, left = verification.attempt(s, conversation, str(slot_value or ""))
             name = first_name(conversation)
+            minutes = verification.minutes_locked(conversation)
         if outcome == "verified":
             say(dispatcher, "verify.ok", first_name=name)
             return {"id_digits": "verified", "verified": True}
         if outcome == "locked":
-            say(dispatcher, "verify.locked", minutes=verification.LOCK_MINUTES)
+            say(dispatcher, "verify.locked", minutes=minutes)
             return {"id_digits": "locked", "verified": False}
         if outcome == "failed":
             say(dispatcher, "verify.failed", attempts_left=left)
@@ -73,3 +74,19 @@ class ActionVerificationDone(Action):
             else:
                 say(dispatcher, "help.menu")
         return reset
+
+
+class ActionAskIdDigits(Action):
+    """The form's question; while verification is locked, say so instead of asking."""
+
+    def name(self):
+        return "action_ask_id_digits"
+
+    async def run(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (_s, conversation):
+            minutes = verification.minutes_locked(conversation) if conversation else 0
+        if minutes:
+            say(dispatcher, "verify.locked", minutes=minutes)
+        else:
+            say(dispatcher, "verify.ask")
+        return []

@@ -96,16 +96,13 @@ def load_demo():
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking.")
 def worker(burst, simple):
-    """Run an RQ worker (with the scheduler) on all queues, with the app preloaded."""
-    from rq import SimpleWorker, Worker
-
-    from . import jobs, queues
+    """Run an RQ worker (with RQ's scheduler and the sweep) on all queues, app preloaded."""
+    from . import jobs
+    from .worker import build
 
     # Jobs reuse this app: imports and connection set-up happen once, not once per job.
     jobs.set_job_app(current_app._get_current_object())
-    jobs.schedule_sweep()
-    cls = SimpleWorker if simple else Worker
-    w = cls([queues.queue(name) for name in queues.ALL], connection=queues.redis_conn())
+    w = build(current_app._get_current_object(), simple=simple)
     w.work(burst=burst, with_scheduler=True, logging_level=current_app.config["LOG_LEVEL"])
 
 

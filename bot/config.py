@@ -42,6 +42,7 @@ def load_config(overrides=None):
         "MAX_INBOUND_BODY": int(_env("MAX_INBOUND_BODY", "4096")),
         "SWEEP_INTERVAL": int(_env("SWEEP_INTERVAL", "30")),
         "SWEEP_MIN_AGE": int(_env("SWEEP_MIN_AGE", "60")),
+        "CONVERSATION_LOCK_TTL": int(_env("CONVERSATION_LOCK_TTL", "30")),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
     }
     if overrides:

@@ -41,7 +41,7 @@ class ConversationBusy(RuntimeError):
 def _lock(conversation_id):
     from flask import current_app
 
-    ttl = current_app.config.get("CONVERSATION_LOCK_TTL", 30)
+    ttl = current_app.config["CONVERSATION_LOCK_TTL"]
     return queues.redis_conn().lock(f"lock:conversation:{conversation_id}", timeout=ttl)
 
 
@@ -183,22 +183,3 @@ def _job_alive(redis, message_id, conversation_id):
         # A started job whose worker died leaves the conversation lock to expire.
         return redis.exists(f"lock:conversation:{conversation_id}") == 1
     return False
-
-
-def schedule_sweep():
-    """Keep one sweep scheduled per interval slot; called by every worker and every sweep."""
-    from flask import current_app
-
-    interval = current_app.config["SWEEP_INTERVAL"]
-    slot = int(utcnow().timestamp()) // interval + 1
-    queues.queue(queues.MAINTENANCE).enqueue_in(
-        timedelta(seconds=interval), run_sweep, job_id=f"sweep-{slot}", result_ttl=60
-    )
-
-
-def run_sweep():
-    with job_app().app_context():
-        try:
-            return sweep()
-        finally:
-            schedule_sweep()

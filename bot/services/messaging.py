@@ -222,6 +222,7 @@ def deliver(session, row, client):
         if found is not None:
             row.provider_sid, row.status = found.sid, found.status or "queued"
             session.commit()
+            apply_early_status(session, row)
             return
     row.status = "sending"
     row.attempts += 1
@@ -247,13 +248,52 @@ def deliver(session, row, client):
         raise ProviderUnavailable(f"Twilio not reachable: {type(exc).__name__}") from exc
     row.provider_sid, row.status = sent.sid, sent.status or "queued"
     session.commit()
+    apply_early_status(session, row)
+
+
+def _early_key(sid):
+    return f"status:early:{sid}"
+
+
+def hold_early_status(sid, status, error_code=None):
+    """Keep a callback that beat the API response (the SID is not recorded yet) for an hour."""
+    from ..queues import redis_conn
+
+    key = _early_key(sid)
+    redis = redis_conn()
+    redis.rpush(key, f"{status}|{error_code or ''}")
+    redis.expire(key, 3600)
+
+
+def apply_early_status(session, row):
+    """Apply callbacks held for row's SID. Both the sender and a late callback drain the list
+    (LPOP is atomic), so a callback racing the SID's commit is applied by one side or the other.
+    """
+    from ..queues import redis_conn
+
+    redis = redis_conn()
+    while (item := redis.lpop(_early_key(row.provider_sid))) is not None:
+        status, _, error_code = item.decode().partition("|")
+        _apply(session, row, status, error_code or None)
 
 
 def apply_status(session, sid, status, error_code=None):
-    """Apply a delivery-status callback; return False when the SID is unknown."""
-    row = session.execute(select(Message).where(Message.provider_sid == sid)).scalar_one_or_none()
-    if row is None or row.direction != "out":
+    """Apply a delivery-status callback; return False when the SID is not (yet) known."""
+    stmt = select(Message).where(Message.provider_sid == sid)
+    row = session.execute(stmt).scalar_one_or_none()
+    if row is None:
+        hold_early_status(sid, status, error_code)
+        session.rollback()
+        row = session.execute(stmt).scalar_one_or_none()
+        if row is not None:  # the sender recorded the SID meanwhile: drain for it
+            apply_early_status(session, row)
         return False
+    if row.direction == "out":
+        _apply(session, row, status, error_code)
+    return True
+
+
+def _apply(session, row, status, error_code):
     status = (status or "").lower()
     if STATUS_RANK.get(status, -1) > STATUS_RANK.get(row.status, -1):
         row.status = status
@@ -262,4 +302,3 @@ def apply_status(session, sid, status, error_code=None):
         if status in FINAL_FAILURES:
             mark_for_agent(session, row.conversation, "delivery_failure")
     session.commit()
-    return True

@@ -56,6 +56,14 @@ def is_locked(conversation, now=None):
     return bool(conversation.locked_until and conversation.locked_until > now)
 
 
+def minutes_locked(conversation, now=None):
+    """Whole minutes until verification unlocks (0 when it is not locked)."""
+    now = now or utcnow()
+    if not is_locked(conversation, now):
+        return 0
+    return max(1, -(-int((conversation.locked_until - now).total_seconds()) // 60))
+
+
 def attempt(session, conversation, text, now=None):
     """Check a verification attempt; return (outcome, attempts_left).
 

@@ -9,7 +9,11 @@ from sqlalchemy import select
 from actions import context
 from actions.balance import ActionGreetVerified, ActionTellBalance
 from actions.handoff import ActionHandToAgent, ActionOptOut
-from actions.verification import ActionVerificationDone, ValidateVerificationForm
+from actions.verification import (
+    ActionAskIdDigits,
+    ActionVerificationDone,
+    ValidateVerificationForm,
+)
 from bot.models import Conversation, Debtor
 from bot.services import verification
 
@@ -132,3 +136,14 @@ def test_opt_out_is_recorded_for_the_channel(db, conversation):
     db.expire_all()
     debtor = db.get(Conversation, conversation.id).debtor
     assert debtor.opted_out_whatsapp_at is not None and debtor.opted_out_sms_at is None
+
+
+def test_ask_says_locked_while_locked(db, conversation):
+    dispatcher = CollectingDispatcher()
+    run(ActionAskIdDigits().run(dispatcher, tracker(conversation), {}))
+    assert templates_sent(dispatcher) == [("verify.ask", {})]
+    conversation.locked_until = verification.utcnow() + verification.timedelta(minutes=10)
+    db.commit()
+    dispatcher = CollectingDispatcher()
+    run(ActionAskIdDigits().run(dispatcher, tracker(conversation), {}))
+    assert templates_sent(dispatcher) == [("verify.locked", {"minutes": 10})]

@@ -168,3 +168,17 @@ def test_status_callback_requires_signature_and_fields(client, db, sign):
     assert client.post("/webhooks/twilio/status", data=form).status_code == 403
     assert post_status(client, sign, row.provider_sid, "").status_code == 400
     assert post_status(client, sign, "SM" + "c" * 32, "delivered").status_code == 202
+
+
+def test_callback_that_beats_the_api_response_is_applied_later(app, client, db, sign):
+    from bot.services import messaging
+
+    sid = "SM" + "d" * 32
+    assert post_status(client, sign, sid, "delivered").status_code == 202
+    row = outbound(db, sid=None, status="sending")
+    with app.app_context():
+        row.provider_sid, row.status = sid, "queued"
+        db.commit()
+        messaging.apply_early_status(db, row)
+    db.expire_all()
+    assert db.get(Message, row.id).status == "delivered"

@@ -1,0 +1,52 @@
+"""The RQ worker: the app preloaded once, and the sweep run in the worker's maintenance loop."""
+
+import logging
+
+from rq import SimpleWorker, Worker
+
+from . import jobs, queues
+
+log = logging.getLogger(__name__)
+
+
+class SweepingMixin:
+    """Run the unprocessed-message sweep every sweep_interval seconds from the idle loop.
+
+    RQ wakes an idle worker every dequeue_timeout (worker_ttl - 15) seconds and runs
+    maintenance every maintenance_interval; both are set to the sweep interval. A Redis lock
+    lets one worker of many sweep per interval. Unlike a job scheduled with enqueue_in, this
+    does not stall for minutes when a crashed worker still holds RQ's scheduler lock.
+    """
+
+    sweep_interval = 30
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        lock_key = "lock:sweep"
+        if self.connection.set(lock_key, self.name, nx=True, ex=max(self.sweep_interval - 1, 1)):
+            try:
+                with jobs.job_app().app_context():
+                    jobs.sweep()
+            except Exception:  # the worker must keep serving jobs whatever the sweep meets
+                log.exception("sweep failed")
+
+
+class BotWorker(SweepingMixin, Worker):
+    """Forks a work-horse per job (a crashing job cannot take the worker down)."""
+
+
+class BotSimpleWorker(SweepingMixin, SimpleWorker):
+    """Runs jobs in-process: no fork per job."""
+
+
+def build(app, simple=False):
+    interval = app.config["SWEEP_INTERVAL"]
+    cls = BotSimpleWorker if simple else BotWorker
+    worker = cls(
+        [queues.queue(name) for name in queues.ALL],
+        connection=queues.redis_conn(),
+        worker_ttl=interval + 15,
+        maintenance_interval=interval,
+    )
+    worker.sweep_interval = interval
+    return worker

@@ -1,0 +1,171 @@
+"""End to end: signed webhooks in, replies out through the real twilio client."""
+
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+pytestmark = pytest.mark.e2e
+
+CAMILA = "+573001234567"  # es-CO, COP 150000.00 due 2026-11-10, ID ends 4821
+EMILY = "+12025550143"  # en-US, USD 420.00 due 2026-11-01, ID ends 5512
+JORGE = "+525512345678"  # es-MX, MXN 2350.50, ID ends 7730
+VALENTINA = "+56987654321"  # es-CL, CLP 89990, ID ends 123K
+
+
+def turn(stack, phone, body, expect, channel="whatsapp"):
+    """Send one message and return the new replies once `expect` of them have arrived."""
+    address = f"whatsapp:{phone}" if channel == "whatsapp" else phone
+    before = len(stack.twilio.to(address))
+    response = stack.post(stack.inbound_form(phone, body, channel))
+    assert response.status_code == 200
+    replies = stack.twilio.wait_for(address, before + expect)[before:]
+    assert len(replies) == expect, f"expected {expect} replies to {body!r}, got {replies}"
+    return [r["body"] for r in replies]
+
+
+def settle(stack, address, count, seconds=3.0):
+    """Wait a little longer and check that no extra message arrives."""
+    time.sleep(seconds)
+    assert len(stack.twilio.to(address)) == count
+
+
+def db_rows(stack, sql, **params):
+    engine = create_engine(stack.env["DATABASE_URL"], future=True)
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), params).all()
+    engine.dispose()
+    return rows
+
+
+def test_verification_then_balance_in_spanish(stack):
+    greet = turn(stack, CAMILA, "hola buenas", 2)
+    assert greet[0].startswith("¡Hola!") and "4 dígitos" in greet[1]
+    assert "150.000" not in " ".join(greet)  # nothing about the debt before verification
+    verified = turn(stack, CAMILA, "mi cedula termina en 4821", 2)
+    assert verified[0] == "¡Gracias, Camila! Ya confirmamos tu identidad. ✅"
+    [balance] = turn(stack, CAMILA, "cuanto debo?", 1)
+    assert "$150.000" in balance and "10 de noviembre de 2026" in balance
+    assert "DEMO-CO-001" in balance
+
+
+def test_verification_then_balance_in_english_over_sms(stack):
+    greet = turn(stack, EMILY, "hi there", 2, channel="sms")
+    assert greet[0].startswith("Hi!") and "last 4 digits" in greet[1]
+    verified = turn(stack, EMILY, "5512", 2, channel="sms")
+    assert verified[0] == "Thank you, Emily! Your identity is confirmed. ✅"
+    [balance] = turn(stack, EMILY, "how much do I owe?", 1, channel="sms")
+    assert "$420.00" in balance and "November 1, 2026" in balance
+    # Replies went from the SMS sender, with a status callback that Twilio then called.
+    sent = stack.twilio.to(EMILY)
+    assert {m["from"] for m in sent} == {"+15005550006"}
+    assert all(m["status_callback"].endswith("/webhooks/twilio/status") for m in sent)
+    time.sleep(1.0)
+    statuses = db_rows(
+        stack,
+        "SELECT m.status FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE c.address = :a AND m.direction = 'out'",
+        a=EMILY,
+    )
+    assert {s for (s,) in statuses} == {"delivered"}
+
+
+def test_three_wrong_answers_lock_and_reveal_nothing(stack):
+    turn(stack, VALENTINA, "hola", 2)
+    first = turn(stack, VALENTINA, "0000", 2)
+    assert "2 intentos" in first[0]
+    turn(stack, VALENTINA, "1111", 2)
+    [locked] = turn(stack, VALENTINA, "2222", 1)
+    assert "pausamos la verificación" in locked
+    [still_locked] = turn(stack, VALENTINA, "123K", 1)
+    assert "pausamos" in still_locked
+    everything = " ".join(m["body"] for m in stack.twilio.to(f"whatsapp:{VALENTINA}"))
+    assert "89.990" not in everything and "DEMO-CL" not in everything
+    [(needs_agent, reason)] = db_rows(
+        stack,
+        "SELECT needs_agent, agent_reason FROM conversations WHERE address = :a",
+        a=VALENTINA,
+    )
+    assert needs_agent and reason == "failed_verification"
+
+
+def test_wrong_signature_is_403_and_gets_no_reply(stack):
+    phone = "+573001230001"
+    form = stack.inbound_form(phone, "hola")
+    assert stack.post(form, signature="d3Jvbmc=").status_code == 403
+    assert stack.post(form, signature="").status_code == 403
+    settle(stack, f"whatsapp:{phone}", 0)
+    assert db_rows(stack, "SELECT id FROM conversations WHERE address = :a", a=phone) == []
+
+
+def test_same_message_sid_five_times_gets_one_reply(stack):
+    phone = "+573001230002"
+    form = stack.inbound_form(phone, "hola")
+    for _ in range(5):
+        assert stack.post(form).status_code == 200
+    assert len(stack.twilio.wait_for(f"whatsapp:{phone}", 2)) == 2
+    settle(stack, f"whatsapp:{phone}", 2)
+
+
+def test_malformed_webhook_is_400(stack):
+    form = stack.inbound_form("+573001230003", "hola")
+    form["From"] = "telegram:+573001230003"
+    response = stack.post(form)
+    assert response.status_code == 400 and b"unknown channel" in response.content
+
+
+def test_twilio_outage_is_retried_and_sent_once(stack):
+    stack.twilio.failures.extend([503, 503])
+    phone = "+573001230004"
+    stack.post(stack.inbound_form(phone, "hola"))
+    replies = stack.twilio.wait_for(f"whatsapp:{phone}", 2, timeout=60)
+    assert len(replies) == 2
+    settle(stack, f"whatsapp:{phone}", 2)
+
+
+def test_killed_worker_mid_send_yields_exactly_one_reply(stack):
+    """SIGKILL every worker while the first reply is inside the Twilio request, restart them:
+    the interrupted send is reconciled with Twilio's message list, not repeated."""
+    address = f"whatsapp:{JORGE}"
+    stack.twilio.delay_next = 30.0
+    stack.post(stack.inbound_form(JORGE, "hola"))
+    assert len(stack.twilio.wait_for(address, 1, timeout=30)) == 1  # in flight at "Twilio"
+    for i in range(stack.n_workers):
+        stack.kill_worker(i)
+    for i in range(stack.n_workers):
+        stack.start_worker(i)
+    replies = stack.twilio.wait_for(address, 2, timeout=60)
+    assert [r["body"][:5] for r in replies] == ["¡Hola", "Por t"]
+    settle(stack, address, 2, seconds=5)
+    rows = db_rows(
+        stack,
+        "SELECT m.status, m.attempts FROM messages m JOIN conversations c "
+        "ON c.id = m.conversation_id WHERE c.address = :a AND m.direction = 'in'",
+        a=JORGE,
+    )
+    assert [r[0] for r in rows] == ["processed"]
+
+
+def test_queue_lost_with_redis_is_recovered_by_the_sweep(stack):
+    """Stop the workers, let a message be stored and enqueued, wipe Redis, restart: the sweep
+    finds the unprocessed message in the database and it is answered once."""
+    for i in range(stack.n_workers):
+        stack.kill_worker(i)
+    phone = "+573001230005"
+    stack.post(stack.inbound_form(phone, "hola"))
+    stack.redis.flushall()
+    for i in range(stack.n_workers):
+        stack.start_worker(i)
+    replies = stack.twilio.wait_for(f"whatsapp:{phone}", 2, timeout=60)
+    assert len(replies) == 2
+    settle(stack, f"whatsapp:{phone}", 2)
+
+
+def test_messages_of_one_conversation_are_answered_in_order(stack):
+    phone = "+573001230006"
+    address = f"whatsapp:{phone}"
+    for body in ("hola", "no se", "9999"):  # posted back to back; two workers are running
+        assert stack.post(stack.inbound_form(phone, body)).status_code == 200
+    replies = stack.twilio.wait_for(address, 5, timeout=60)
+    # greet + ask; "no se" is not an ID, so ask again; "9999" is a failed attempt, then ask.
+    assert [r["body"][:6] for r in replies] == ["¡Hola!", "Por tu", "Por tu", "Los da", "Por tu"]
