@@ -183,3 +183,11 @@ def _job_alive(redis, message_id, conversation_id):
         # A started job whose worker died leaves the conversation lock to expire.
         return redis.exists(f"lock:conversation:{conversation_id}") == 1
     return False
+
+
+def sandbox_status_callbacks(sandbox_message_id):
+    """Sandbox mode: deliver the status callbacks Twilio would send for a message."""
+    from .sandbox import post_status_callbacks
+
+    with job_app().app_context():
+        post_status_callbacks(sandbox_message_id)

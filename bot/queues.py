@@ -42,3 +42,15 @@ def enqueue_inbound(message_id):
     )
     redis_conn().set(job_marker(message_id), job.id, ex=24 * 3600)
     return job
+
+
+def enqueue_sandbox_callbacks(sandbox_message_id):
+    from .jobs import sandbox_status_callbacks
+
+    return queue(OUTBOUND).enqueue(
+        sandbox_status_callbacks,
+        sandbox_message_id,
+        job_timeout=30,
+        retry=Retry(max=3, interval=[1, 5, 15]),
+        result_ttl=0,
+    )

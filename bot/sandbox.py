@@ -112,6 +112,10 @@ def create_message(account_sid):
     s = session()
     s.add(row)
     s.commit()
+    if row.status_callback:
+        from .queues import enqueue_sandbox_callbacks
+
+        enqueue_sandbox_callbacks(row.id)
     resource = message_resource(account_sid, row.sid, to, from_, row.body, "queued", row.created_at)
     return jsonify(resource), 201
 
@@ -140,12 +144,12 @@ def _simulator_sandbox_only():
 
 
 def demo_debtors():
-    """The demo debtors with their ID hint (demo data only; real ID digits are never shown)."""
+    """The demo debtors with their ID hint (demo data from the repo; never a real debtor's)."""
     with DEMO_CSV.open(encoding="utf-8") as fh:
         return [
             {
                 "name": row["full_name"],
-                "phone": row["phone"],
+                "phone_e164": messaging.phones.normalise(row["phone"], row["country"]),
                 "country": row["country"],
                 "locale": row["locale"],
                 "id_last4": row["id_last4"],
@@ -219,3 +223,23 @@ def messages():
     ] + [{"from": "bot", "body": m.body, "at": m.created_at.isoformat()} for m in outbound]
     items.sort(key=lambda item: item["at"])
     return jsonify({"messages": items, "now": datetime.now(timezone.utc).isoformat()})
+
+
+def post_status_callbacks(message_id):
+    """Do what Twilio does after accepting a message: post signed 'sent', then 'delivered'."""
+    row = session().get(SandboxMessage, message_id)
+    if row is None or not row.status_callback:
+        return
+    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
+    for status in ("sent", "delivered"):
+        form = {
+            "MessageSid": row.sid,
+            "MessageStatus": status,
+            "AccountSid": current_app.config["TWILIO_ACCOUNT_SID"],
+            "To": row.to,
+            "From": row.from_,
+        }
+        signature = validator.compute_signature(row.status_callback, form)
+        requests.post(
+            row.status_callback, data=form, headers={"X-Twilio-Signature": signature}, timeout=10
+        ).raise_for_status()

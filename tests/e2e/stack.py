@@ -174,6 +174,39 @@ class Stack:
     def start_worker(self, i=0):
         return self._spawn(f"worker{i}", [str(BIN / "flask"), "worker"])
 
+    def start_sandbox(self):
+        """A second web app and worker in sandbox mode (no Twilio credentials), sharing this
+        stack's database, Rasa and action server, with their own Redis database."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {
+            "TWILIO_ACCOUNT_SID": "",
+            "TWILIO_AUTH_TOKEN": "",
+            "TWILIO_API_BASE_URL": "",
+            "PUBLIC_BASE_URL": url,
+            "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/1",
+        }
+        saved, self.env = self.env, {**self.env, **env}
+        try:
+            self._spawn(
+                "sandbox-web",
+                [
+                    str(BIN / "gunicorn"),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--threads",
+                    "4",
+                    "bot:create_app()",
+                ],
+            )
+            self._spawn("sandbox-worker", [str(BIN / "flask"), "worker"])
+        finally:
+            self.env = saved
+        self._wait(
+            lambda: requests.get(url + "/healthz", timeout=1).json()["sandbox"], "sandbox-web"
+        )
+        return url
+
     def kill_worker(self, i=0):
         """SIGKILL the worker's whole process group: the worker, its work-horse, its scheduler."""
         proc = self.procs.pop(f"worker{i}")
