@@ -20,12 +20,12 @@ export FLASK_APP := bot
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 export RASA_TOKEN ?= dev-rasa-token
 
-.PHONY: help install python deps redis migrate model demo run test lint validate clean
+.PHONY: help install python deps redis migrate model demo run test lint validate stories clean
 
 help:
 	@echo "make run    set up everything, then start the bot in sandbox mode (simulator URL printed)"
 	@echo "make test   set up everything, then lint, validate the Rasa data and run all tests"
-	@echo "make install / migrate / model / demo / lint / clean"
+	@echo "make install / migrate / model / demo / lint / validate / stories / clean"
 
 install: deps redis migrate model
 
@@ -80,7 +80,13 @@ validate: deps
 	$(BIN)/rasa data validate --fail-on-warnings --domain dialogue/domain.yml \
 	  --data nlu_data dialogue/rules --config dialogue/config.yml
 
-test: install lint validate
+stories: model
+	$(BIN)/rasa test core --stories tests/stories --model $(MODEL) \
+	  --fail-on-prediction-errors --out $(STAMPS)/rasa-results >$(STAMPS)/rasa-test.log 2>&1 \
+	  || { tail -n 40 $(STAMPS)/rasa-test.log; cat $(STAMPS)/rasa-results/failed_test_stories.yml; exit 1; }
+	@grep -h "Correct:" $(STAMPS)/rasa-test.log | tail -n 1
+
+test: install lint validate stories
 	MODEL_PATH=$(MODEL) $(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

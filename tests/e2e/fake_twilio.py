@@ -4,6 +4,7 @@ It records what the real twilio client sends (TWILIO_API_BASE_URL points here), 
 Twilio, posts signed status callbacks (sent, delivered), and can be told to fail or stall.
 """
 
+import logging
 import threading
 import time
 import uuid
@@ -32,6 +33,7 @@ class FakeTwilio:
 
     # -- control -------------------------------------------------------------------------
     def start(self, port=0):
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.server = make_server("127.0.0.1", port, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -28,6 +28,20 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def _children(pid):
+    """All descendants of pid (gunicorn workers, RQ's scheduler, Rasa's helpers)."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            kids = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(k) for k in kids]
+        frontier += [int(k) for k in kids]
+    return found
+
+
 def find_model():
     if os.environ.get("MODEL_PATH"):
         return ROOT / os.environ["MODEL_PATH"]
@@ -38,7 +52,7 @@ def find_model():
 
 
 class Stack:
-    def __init__(self, workdir, workers=1, web_workers=2, extra_env=None):
+    def __init__(self, workdir, workers=1, web_workers=2, extra_env=None, worker_args=()):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ports = {n: free_port() for n in ("redis", "rasa", "actions", "web")}
@@ -46,6 +60,7 @@ class Stack:
         self.twilio = FakeTwilio(self.account_sid, self.auth_token)
         self.base_url = f"http://127.0.0.1:{self.ports['web']}"
         self.n_workers = workers
+        self.worker_args = list(worker_args)
         self.web_workers = web_workers
         self.procs = {}
         self.env = {
@@ -172,7 +187,23 @@ class Stack:
         return response.ok
 
     def start_worker(self, i=0):
-        return self._spawn(f"worker{i}", [str(BIN / "flask"), "worker"])
+        return self._spawn(f"worker{i}", [str(BIN / "flask"), "worker", *self.worker_args])
+
+    def peak_memory(self):
+        """Peak resident memory (VmHWM, MiB) of each running process and its children."""
+        peaks = {}
+        for name, proc in self.procs.items():
+            total = 0.0
+            for pid in [proc.pid, *_children(proc.pid)]:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1]) / 1024
+            peaks[name] = round(total, 1)
+        return peaks
 
     def start_sandbox(self):
         """A second web app and worker in sandbox mode (no Twilio credentials), sharing this

@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmarks: percentiles and the stack they run against."""
+
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.stack import Stack  # noqa: E402
+
+
+def percentile(values, pct):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * pct / 100
+    low, high = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def summary(name, seconds):
+    ms = [s * 1000 for s in seconds]
+    return (
+        f"{name}: n={len(ms)} p50={percentile(ms, 50):.1f} ms p95={percentile(ms, 95):.1f} ms "
+        f"p99={percentile(ms, 99):.1f} ms max={max(ms):.1f} ms mean={statistics.mean(ms):.1f} ms"
+    )
+
+
+def start_stack(tmpdir, workers, fork):
+    return Stack(tmpdir, workers=workers, worker_args=["--fork"] if fork else []).start()
+
+
+def print_memory(stack):
+    peaks = stack.peak_memory()
+    print("peak memory (VmHWM, MiB, process + children):")
+    for name, mib in sorted(peaks.items()):
+        print(f"  {name:10s} {mib:8.1f}")
