@@ -4,7 +4,13 @@ Each request is a correctly signed Twilio inbound webhook with a fresh MessageSi
 aiohttp from one client process; workers, Rasa and the action server answer meanwhile, as in
 production. Prints p50/p95/p99 and the peak memory of each process.
 
-    .venv/bin/python -m bench.webhook_ack [--senders 50] [--per-sender 20]
+Two modes:
+- closed loop (default): every sender posts its next message as soon as the last is
+  acknowledged: the saturation throughput, latency mostly queueing;
+- open loop (--rate R): the senders together post R messages per second on a fixed schedule,
+  as debtors do, whatever the server's speed: the latency a debtor's message meets.
+
+    .venv/bin/python -m bench.webhook_ack [--senders 50] [--per-sender 20] [--rate 20]
 """
 
 import argparse
@@ -18,9 +24,14 @@ import aiohttp
 from .common import print_memory, start_stack, summary
 
 
-async def sender(session, stack, forms, latencies, errors):
+async def sender(session, stack, forms, latencies, errors, interval=0.0, offset=0.0):
     url = stack.base_url + "/webhooks/twilio/messages"
+    loop = asyncio.get_running_loop()
+    due = loop.time() + offset
     for form in forms:
+        if interval:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            due += interval
         headers = {"X-Twilio-Signature": stack.sign("/webhooks/twilio/messages", form)}
         start = time.perf_counter()
         async with session.post(url, data=form, headers=headers) as response:
@@ -30,7 +41,7 @@ async def sender(session, stack, forms, latencies, errors):
         latencies.append(time.perf_counter() - start)
 
 
-async def run(stack, senders, per_sender):
+async def run(stack, senders, per_sender, rate=0.0):
     plans = []
     for i in range(senders):
         phone = f"+5730012{i:05d}"
@@ -46,7 +57,13 @@ async def run(stack, senders, per_sender):
         # Warm up: connections and the web workers' first requests.
         await sender(session, stack, [stack.inbound_form("+573001299999", "hola")], [], [])
         started = time.perf_counter()
-        await asyncio.gather(*(sender(session, stack, p, latencies, errors) for p in plans))
+        interval = senders / rate if rate else 0.0
+        await asyncio.gather(
+            *(
+                sender(session, stack, p, latencies, errors, interval, interval * i / senders)
+                for i, p in enumerate(plans)
+            )
+        )
         elapsed = time.perf_counter() - started
     return latencies, errors, elapsed
 
@@ -55,14 +72,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--per-sender", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: messages/s in all")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--fork", action="store_true", help="fork a work-horse per job")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         stack = start_stack(tmp, args.workers, args.fork)
         try:
-            latencies, errors, elapsed = asyncio.run(run(stack, args.senders, args.per_sender))
-            print(f"{args.senders} concurrent senders, {len(latencies)} signed webhooks")
+            latencies, errors, elapsed = asyncio.run(
+                run(stack, args.senders, args.per_sender, args.rate)
+            )
+            mode = f"open loop at {args.rate:g} messages/s" if args.rate else "closed loop"
+            print(f"{args.senders} concurrent senders, {len(latencies)} signed webhooks, {mode}")
             print(summary("acknowledgement", latencies))
             print(f"throughput: {len(latencies) / elapsed:.0f} requests/s; non-200: {len(errors)}")
             print_memory(stack)
