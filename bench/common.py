@@ -2,6 +2,8 @@
 
 import statistics
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +29,21 @@ def summary(name, seconds):
     )
 
 
-def start_stack(tmpdir, workers, fork):
-    return Stack(tmpdir, workers=workers, worker_args=["--fork"] if fork else []).start()
+def stack_arguments(parser):
+    parser.add_argument("--workers", type=int, default=2, help="RQ workers")
+    parser.add_argument("--fork", action="store_true", help="fork a work-horse per job")
+
+
+@contextmanager
+def running_stack(args):
+    """Start the real stack in a scratch folder; print peak memory and stop it afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(tmp, workers=args.workers, worker_args=["--fork"] if args.fork else [])
+        try:
+            yield stack.start()
+            print_memory(stack)
+        finally:
+            stack.stop()
 
 
 def print_memory(stack):

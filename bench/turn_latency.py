@@ -9,13 +9,12 @@ template store and sent with the real twilio client).
 """
 
 import argparse
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from .common import print_memory, start_stack, summary
+from .common import running_stack, stack_arguments, summary
 
 
 def one_turn(stack, i, session):
@@ -36,35 +35,29 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--fork", action="store_true", help="fork a work-horse per job")
+    stack_arguments(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(tmp, args.workers, args.fork)
-        try:
-            sessions = [requests.Session() for _ in range(args.concurrency)]
-            for i in range(5):  # warm-up turns, not counted
-                one_turn(stack, 90000 + i, sessions[0])
-            started = time.perf_counter()
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                results = list(
-                    pool.map(
-                        lambda i: one_turn(stack, i, sessions[i % args.concurrency]),
-                        range(args.conversations),
-                    )
+    with running_stack(args) as stack:
+        sessions = [requests.Session() for _ in range(args.concurrency)]
+        for i in range(5):  # warm-up turns, not counted
+            one_turn(stack, 90000 + i, sessions[0])
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            results = list(
+                pool.map(
+                    lambda i: one_turn(stack, i, sessions[i % args.concurrency]),
+                    range(args.conversations),
                 )
-            elapsed = time.perf_counter() - started
-            mode = "forking work-horse per job" if args.fork else "jobs in-process"
-            print(
-                f"{args.conversations} conversations, {args.concurrency} at a time, "
-                f"{args.workers} RQ workers ({mode})"
             )
-            print(summary("turn, first reply", [r[0] for r in results]))
-            print(summary("turn, last reply ", [r[1] for r in results]))
-            print(f"throughput: {args.conversations / elapsed:.1f} turns/s")
-            print_memory(stack)
-        finally:
-            stack.stop()
+        elapsed = time.perf_counter() - started
+        mode = "forking work-horse per job" if args.fork else "jobs in-process"
+        print(
+            f"{args.conversations} conversations, {args.concurrency} at a time, "
+            f"{args.workers} RQ workers ({mode})"
+        )
+        print(summary("turn, first reply", [r[0] for r in results]))
+        print(summary("turn, last reply ", [r[1] for r in results]))
+        print(f"throughput: {args.conversations / elapsed:.1f} turns/s")
 
 
 if __name__ == "__main__":

@@ -15,13 +15,12 @@ Two modes:
 
 import argparse
 import asyncio
-import tempfile
 import time
 import uuid
 
 import aiohttp
 
-from .common import print_memory, start_stack, summary
+from .common import running_stack, stack_arguments, summary
 
 
 async def sender(session, stack, forms, latencies, errors, interval=0.0, offset=0.0):
@@ -73,22 +72,16 @@ def main():
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--per-sender", type=int, default=20)
     parser.add_argument("--rate", type=float, default=0.0, help="open loop: messages/s in all")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--fork", action="store_true", help="fork a work-horse per job")
+    stack_arguments(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(tmp, args.workers, args.fork)
-        try:
-            latencies, errors, elapsed = asyncio.run(
-                run(stack, args.senders, args.per_sender, args.rate)
-            )
-            mode = f"open loop at {args.rate:g} messages/s" if args.rate else "closed loop"
-            print(f"{args.senders} concurrent senders, {len(latencies)} signed webhooks, {mode}")
-            print(summary("acknowledgement", latencies))
-            print(f"throughput: {len(latencies) / elapsed:.0f} requests/s; non-200: {len(errors)}")
-            print_memory(stack)
-        finally:
-            stack.stop()
+    with running_stack(args) as stack:
+        latencies, errors, elapsed = asyncio.run(
+            run(stack, args.senders, args.per_sender, args.rate)
+        )
+        mode = f"open loop at {args.rate:g} messages/s" if args.rate else "closed loop"
+        print(f"{args.senders} concurrent senders, {len(latencies)} signed webhooks, {mode}")
+        print(summary("acknowledgement", latencies))
+        print(f"throughput: {len(latencies) / elapsed:.0f} requests/s; non-200: {len(errors)}")
 
 
 if __name__ == "__main__":
