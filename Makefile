@@ -18,7 +18,6 @@ MODEL        = models/$(MODEL_HASH).tar.gz
 
 export FLASK_APP := bot
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
-export RASA_TOKEN ?= dev-rasa-token
 
 .PHONY: help install python deps redis migrate model demo run test lint validate stories clean
 
@@ -35,8 +34,12 @@ python:
 	  echo "Rasa Open Source 3.6 supports Python 3.8 to 3.10 only."; exit 1; fi
 
 $(BIN)/python: | python
-	$(PYTHON310) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade "pip<25" "setuptools<71" wheel
+	@$(PYTHON310) -c 'import sqlite3, ssl, ctypes, lzma, bz2' || { \
+	  echo "$(PYTHON310) lacks a standard module (sqlite3, ssl, ctypes, lzma or bz2):"; \
+	  echo "install the Debian -dev packages (libsqlite3-dev libssl-dev libffi-dev liblzma-dev"; \
+	  echo "libbz2-dev) and rebuild that Python (pyenv install --force 3.10)."; exit 1; }
+	$(PYTHON310) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	$(BIN)/pip install --quiet --upgrade "pip<25" "setuptools<71" wheel || { rm -rf $(VENV); exit 1; }
 
 deps: $(STAMPS)/deps
 $(STAMPS)/deps: requirements.txt requirements-dev.txt constraints.txt | $(BIN)/python

@@ -43,6 +43,9 @@ class ValidateVerificationForm(FormValidationAction):
             if conversation is None:
                 return {"id_digits": None}
             outcome, left = verification.attempt(s, conversation, str(slot_value or ""))
+            if outcome != "invalid_format":
+                message_id = (tracker.latest_message.get("metadata") or {}).get("message_id")
+                verification.redact_answer(s, message_id)
             name = first_name(conversation)
             minutes = verification.minutes_locked(conversation)
         if outcome == "verified":

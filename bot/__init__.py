@@ -17,6 +17,8 @@ def create_app(config=None):
     logging.basicConfig(
         level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The twilio client logs request parameters (full phone numbers) at INFO.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     Database(settings["DATABASE_URL"]).init_app(app)
 
     from . import cli, sandbox, webhooks

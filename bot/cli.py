@@ -21,6 +21,7 @@ def init_app(app):
         sweep_command,
         dev_redis,
         announce,
+        rasa_token,
     )
     for command in commands:
         app.cli.add_command(command)
@@ -128,6 +129,14 @@ def _wait_for_redis(url, timeout=30):
             if time.monotonic() > deadline:
                 raise click.ClickException(f"Redis at REDIS_URL is not reachable: {exc}") from None
             time.sleep(0.5)
+
+
+@click.command("rasa-token")
+@with_appcontext
+def rasa_token():
+    """Print the token for Rasa's HTTP API (RASA_TOKEN, or the development one derived from
+    SECRET_KEY), so that Rasa and the worker agree on it."""
+    click.echo(current_app.config["RASA_TOKEN"])
 
 
 @click.command("sweep")

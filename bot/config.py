@@ -47,21 +47,29 @@ def load_config(overrides=None):
     }
     if overrides:
         cfg.update(overrides)
-    _finish(cfg)
+    _finish(cfg, overrides)
     return cfg
 
 
-def _finish(cfg):
+def _finish(cfg, overrides=None):
     production = cfg["APP_ENV"] == "production"
     if production:
         missing = [name for name in PRODUCTION_SECRETS if not cfg.get(name)]
-        missing += [n for n in ("PUBLIC_BASE_URL",) if not os.environ.get(n) and not cfg.get(n)]
+        # PUBLIC_BASE_URL has a development default; production must say where Twilio calls.
+        if not (_env("PUBLIC_BASE_URL") or (overrides or {}).get("PUBLIC_BASE_URL")):
+            missing.append("PUBLIC_BASE_URL")
         if missing:
             raise ConfigError(
                 "Missing required setting(s) for production: "
                 + ", ".join(missing)
                 + ". Set them in the environment (see .env.example)."
             )
+    live = bool(cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
+    if live and not production and not cfg["SECRET_KEY"]:
+        raise ConfigError(
+            "SECRET_KEY is required when Twilio credentials are set: it keys the hash of the "
+            "debtors' ID digits and must not be the development default."
+        )
     if not cfg["SECRET_KEY"]:
         # Development only: stable per checkout so sessions and signatures survive restarts.
         cfg["SECRET_KEY"] = hashlib.sha256(f"dev-secret:{ROOT}".encode()).hexdigest()

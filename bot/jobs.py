@@ -17,6 +17,8 @@ from .twilio_client import get_client
 
 log = logging.getLogger(__name__)
 _app = None
+# A message that has reached Rasa this many times without completing goes to the agents.
+MAX_ATTEMPTS = 10
 
 
 def job_app():
@@ -84,11 +86,18 @@ def _next_pending(s, conversation_id):
 
 def _process_pending(s, conversation_id, lock):
     while (message := _next_pending(s, conversation_id)) is not None:
-        _handle(s, message, lock)
+        try:
+            _handle(s, message, lock)
+        except Exception as exc:
+            if not _final_attempt():
+                raise
+            s.rollback()
+            _give_up(s, message, "processing_error", exc)
 
 
 def _handle(s, message, lock):
     conversation = message.conversation
+    s.refresh(conversation)  # an agent may have taken it, or an action flagged it, meanwhile
     if conversation.state == "agent":
         message.status = "for_agent"
         s.commit()
@@ -109,7 +118,11 @@ def _handle(s, message, lock):
         s.commit()  # never hold a database transaction across an outside call
         lock.reacquire()
         try:
-            answers = rasa_client.send(conversation.id, text, metadata)
+            answers = None
+            if message.attempts > 1:  # an earlier attempt may have reached Rasa
+                answers = rasa_client.answers_already_given(conversation.id, message.id)
+            if answers is None:
+                answers = rasa_client.send(conversation.id, text, metadata)
         except rasa_client.RasaUnavailable as exc:
             if not _final_attempt():
                 raise
@@ -150,7 +163,7 @@ def sweep():
     s = db_session()
     cutoff = utcnow() - timedelta(seconds=current_app.config["SWEEP_MIN_AGE"])
     stale = s.execute(
-        select(Message.id, Message.conversation_id)
+        select(Message.id, Message.conversation_id, Message.attempts)
         .where(Message.direction == "in", Message.status == "received")
         .where(Message.created_at < cutoff)
         .order_by(Message.id)
@@ -159,7 +172,11 @@ def sweep():
     s.commit()
     redis = queues.redis_conn()
     requeued = 0
-    for message_id, conversation_id in stale:
+    for message_id, conversation_id, attempts in stale:
+        if attempts >= MAX_ATTEMPTS:
+            message = s.get(Message, message_id)
+            _give_up(s, message, "too_many_attempts", RuntimeError(f"{attempts} attempts"))
+            continue
         if not _job_alive(redis, message_id, conversation_id):
             queues.enqueue_inbound(message_id)
             requeued += 1

@@ -29,6 +29,35 @@ def send(sender_id, text, metadata):
         raise RasaUnavailable("Rasa answered with something that is not JSON") from exc
 
 
+def answers_already_given(sender_id, message_id):
+    """Rasa's answers to an inbound message it has already processed, or None if it has not.
+
+    A retried job asks this before sending the text again, so that a turn Rasa completed but
+    the worker did not record (timeout, crash) is not run twice (a verification attempt counted
+    twice, say). The user event carries our message id in its metadata.
+    """
+    cfg = current_app.config
+    url = f"{cfg['RASA_URL'].rstrip('/')}/conversations/{sender_id}/tracker"
+    try:
+        response = _session.get(
+            url, params={"token": cfg["RASA_TOKEN"]}, timeout=cfg["RASA_TIMEOUT"]
+        )
+    except requests.RequestException as exc:
+        raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise RasaUnavailable(f"Rasa tracker answered HTTP {response.status_code}")
+    answers, found = [], False
+    for event in response.json().get("events") or []:
+        if event.get("event") == "user":
+            if found:
+                break
+            found = (event.get("metadata") or {}).get("message_id") == message_id
+        elif found and event.get("event") == "bot":
+            data = event.get("data") or {}
+            answers.append({"text": event.get("text"), "custom": data.get("custom")})
+    return answers if found else None
+
+
 def to_template_messages(rasa_messages):
     """Turn Rasa's REST answers into template messages: {template, vars, buttons}.
 

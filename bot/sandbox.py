@@ -3,6 +3,7 @@ the real twilio client sends, and /simulator, where a person chats as a demo deb
 the same signed webhook Twilio would call."""
 
 import csv
+import ipaddress
 import secrets
 import uuid
 from datetime import datetime, timezone
@@ -89,10 +90,17 @@ def _authorised(account_sid):
     )
 
 
-@api.before_request
-def _sandbox_only():
+def _local_sandbox_only():
+    """Sandbox endpoints exist only in sandbox mode and answer only this machine: the
+    simulator can post as any number, so it must never face the internet."""
     if not current_app.config["SANDBOX"]:
         abort(404)
+    if not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback:
+        abort(403)
+
+
+api.before_request(_local_sandbox_only)
+simulator.before_request(_local_sandbox_only)
 
 
 @api.post(MESSAGES_PATH)
@@ -135,12 +143,6 @@ def list_messages(account_sid):
         for r in rows
     ]
     return jsonify(message_page(account_sid, resources))
-
-
-@simulator.before_request
-def _simulator_sandbox_only():
-    if not current_app.config["SANDBOX"]:
-        abort(404)
 
 
 def demo_debtors():

@@ -63,5 +63,9 @@ def status():
     new_status = (request.form.get("MessageStatus") or "").strip()
     if not sid or not new_status:
         return Response("Bad request: MessageSid and MessageStatus are required\n", 400)
-    known = messaging.apply_status(session(), sid, new_status, request.form.get("ErrorCode"))
+    try:
+        known = messaging.apply_status(session(), sid, new_status, request.form.get("ErrorCode"))
+    except RedisError as exc:  # an early callback could not be held; Twilio will not resend
+        log.error("could not hold an early status callback: %s", type(exc).__name__)
+        known = False
     return Response(status=204 if known else 202)

@@ -99,6 +99,27 @@ def parse_row(row):
     }
 
 
+def _check_against_stored(session, values):
+    """Refuse a row that contradicts what is stored: two people on one number (the bot would
+    show one person's debt to the other), or an account changing currency."""
+    debtor = session.execute(
+        select(Debtor).where(Debtor.phone == values["phone"])
+    ).scalar_one_or_none()
+    if debtor is not None and not verification.secret_matches(debtor, values["id_last4"]):
+        raise RowError(
+            f"phone {phones.mask(values['phone'])} belongs to a debtor with a different ID; "
+            "a number cannot be shared by two people"
+        )
+    account = session.execute(
+        select(Account).where(Account.external_id == values["external_id"])
+    ).scalar_one_or_none()
+    if account is not None and account.currency != values["currency"]:
+        raise RowError(
+            f"currency of {values['external_id']} is {account.currency}; it cannot change to "
+            f"{values['currency']} (import it under a new external_id)"
+        )
+
+
 def _upsert_debtor(session, values):
     debtor = session.execute(
         select(Debtor).where(Debtor.phone == values["phone"])
@@ -126,9 +147,6 @@ def _upsert_debtor(session, values):
         if getattr(debtor, name) != value:
             setattr(debtor, name, value)
             changed = True
-    if not verification.secret_matches(debtor, values["id_last4"]):
-        debtor.id_secret_hash = verification.hash_secret(values["id_last4"], debtor.id_secret_salt)
-        changed = True
     return debtor, changed
 
 
@@ -214,7 +232,8 @@ def import_csv(session, stream):
                     f"{seen[values['external_id']]}"
                 )
             seen[values["external_id"]] = line
-            # parse_row has raised for anything wrong, so the writes below cannot half-apply.
+            _check_against_stored(session, values)
+            # Every check has passed: the writes below cannot half-apply a row.
             debtor, debtor_changed = _upsert_debtor(session, values)
             outcome = _upsert_account(session, debtor, values)
             if outcome == "unchanged" and debtor_changed:

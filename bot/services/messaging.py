@@ -1,11 +1,11 @@
 """Inbound storage, outbound delivery through Twilio, and delivery-status updates."""
 
 import logging
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from twilio.base.exceptions import TwilioRestException
 
@@ -95,6 +95,10 @@ def store_inbound(session, form, max_body):
     if existing is not None:
         return existing, False
     conversation = get_or_create_conversation(session, channel, address)
+    if conversation.debtor_id is None:  # the debt may have been imported since the first message
+        conversation.debtor = session.execute(
+            select(Debtor).where(Debtor.phone == address)
+        ).scalar_one_or_none()
     now = utcnow()
     conversation.last_inbound_at = now
     if conversation.state == "closed":
@@ -145,8 +149,8 @@ def record_replies(session, inbound, template_messages):
             else:
                 row.body = item["raw"]
             row.body = append_choices(session, row.body, item.get("buttons"), locale)
-        except (templates.TemplateError, ValueError, KeyError) as exc:
-            log.error("cannot render %s for message %s: %s", item.get("template"), inbound.id, exc)
+        except Exception as exc:  # a bad template or variable fails this reply, not the turn
+            log.error("cannot render %s for message %s: %r", item.get("template"), inbound.id, exc)
             row.status, row.error_message = "failed", str(exc)[:256]
             mark_for_agent(session, conversation, "render_error")
         session.add(row)
@@ -193,11 +197,33 @@ def _definitely_not_sent(exc):
     return "NewConnectionError" in text or "Connection refused" in text
 
 
-def _reconcile(client, row, to, sender):
-    """A send was interrupted: ask the provider whether it took the message."""
-    since = (row.updated_at or row.created_at) - timedelta(minutes=5)
-    for sent in client.messages.list(to=to, from_=sender, date_sent_after=since, limit=50):
-        if sent.body == row.body:
+def _naive_utc(moment):
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _reconcile(session, client, row, to, sender):
+    """A send was interrupted: find the message Twilio took, if it took one.
+
+    A match has the same body, was created at or after the row went to 'sending' (less a
+    minute for clock skew) and carries a SID no other message of ours has recorded, so an
+    earlier reply with the same words is never mistaken for this one. Twilio lists newest
+    first; queued messages have no date sent yet, so the filter is on the date created.
+    """
+    since = row.updated_at - timedelta(minutes=1)
+    known = set(
+        session.execute(
+            select(Message.provider_sid).where(
+                Message.conversation_id == row.conversation_id, Message.provider_sid.isnot(None)
+            )
+        ).scalars()
+    )
+    for sent in client.messages.list(to=to, from_=sender, limit=50):
+        created = _naive_utc(sent.date_created)
+        if created is not None and created < since:
+            continue
+        if sent.body == row.body and sent.sid not in known:
             return sent
     return None
 
@@ -216,7 +242,7 @@ def deliver(session, row, client):
     sender = _sender(conversation.channel)
     if row.status == "sending":
         try:
-            found = _reconcile(client, row, to, sender)
+            found = _reconcile(session, client, row, to, sender)
         except (TwilioRestException, requests.RequestException) as exc:
             raise ProviderUnavailable(f"cannot check an interrupted send: {exc}") from exc
         if found is not None:
@@ -233,7 +259,8 @@ def deliver(session, row, client):
         )
     except TwilioRestException as exc:
         if exc.status == 429 or exc.status >= 500:
-            row.status = "pending"
+            # 429 means not taken; a 5xx may come after Twilio took it, so check before resending.
+            row.status = "pending" if exc.status == 429 else "sending"
             session.commit()
             raise ProviderUnavailable(f"Twilio answered HTTP {exc.status}") from exc
         row.status, row.error_code = "failed", str(exc.code or exc.status)
@@ -294,11 +321,25 @@ def apply_status(session, sid, status, error_code=None):
 
 
 def _apply(session, row, status, error_code):
+    """Move row to status only from a lower rank, in one conditional UPDATE: two callbacks
+    racing on two threads cannot move it backwards."""
     status = (status or "").lower()
-    if STATUS_RANK.get(status, -1) > STATUS_RANK.get(row.status, -1):
-        row.status = status
-        if error_code:
-            row.error_code = str(error_code)[:16]
-        if status in FINAL_FAILURES:
-            mark_for_agent(session, row.conversation, "delivery_failure")
+    rank = STATUS_RANK.get(status)
+    if rank is None:
+        session.commit()
+        return
+    lower = [name for name, other in STATUS_RANK.items() if other < rank]
+    values = {"status": status, "updated_at": utcnow()}
+    if error_code:
+        values["error_code"] = str(error_code)[:16]
+    result = session.execute(
+        update(Message)
+        .where(Message.id == row.id, Message.status.in_(lower))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
+    session.expire(row)
+    if result.rowcount and status in FINAL_FAILURES:
+        mark_for_agent(session, row.conversation, "delivery_failure")
+        session.commit()

@@ -98,3 +98,15 @@ def attempt(session, conversation, text, now=None):
         )
         return "locked", 0
     return "failed", left
+
+
+REDACTED = "[respuesta de verificación oculta]"
+
+
+def redact_answer(session, message_id):
+    """Replace the stored text of a verification answer: the ID digits live only as a hash."""
+    from ..models import Message
+
+    message = session.get(Message, message_id) if message_id else None
+    if message is not None and message.direction == "in":
+        message.body = REDACTED

@@ -47,6 +47,17 @@ def test_verification_then_balance_in_spanish(stack):
     [balance] = turn(stack, CAMILA, "cuanto debo?", 1)
     assert "$150.000" in balance and "10 de noviembre de 2026" in balance
     assert "DEMO-CO-001" in balance
+    # The ID digits are not kept in the message log.
+    bodies = [
+        b
+        for (b,) in db_rows(
+            stack,
+            "SELECT m.body FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.address = :a AND m.direction = 'in'",
+            a=CAMILA,
+        )
+    ]
+    assert "4821" not in " ".join(bodies) and len(bodies) == 3
 
 
 def test_verification_then_balance_in_english_over_sms(stack):
@@ -169,3 +180,17 @@ def test_messages_of_one_conversation_are_answered_in_order(stack):
     replies = stack.twilio.wait_for(address, 5, timeout=60)
     # greet + ask; "no se" is not an ID, so ask again; "9999" is a failed attempt, then ask.
     assert [r["body"][:6] for r in replies] == ["¡Hola!", "Por tu", "Por tu", "Los da", "Por tu"]
+
+
+def test_stop_during_verification_is_honoured(stack):
+    phone = "+573001230007"
+    turn(stack, phone, "hola", 2)
+    [confirmed] = turn(stack, phone, "STOP no me escriban mas", 1)
+    assert "no te enviaremos más" in confirmed
+    [(action,)] = db_rows(
+        stack,
+        "SELECT action FROM audit_events WHERE action = 'conversation.opt_out' AND subject_id = "
+        "(SELECT id FROM conversations WHERE address = :a)",
+        a=phone,
+    )
+    assert action == "conversation.opt_out"

@@ -34,3 +34,22 @@ def test_development_without_credentials_is_sandbox(monkeypatch):
     assert cfg["SANDBOX"] is True
     assert cfg["TWILIO_API_BASE_URL"] == "http://localhost:5000/sandbox/twilio"
     assert cfg["DATABASE_URL"].startswith("sqlite:///") and cfg["DATABASE_URL"].endswith("bot.db")
+
+
+def test_production_requires_public_base_url(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "production")
+    for name in ("SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.setenv(name, "x" * 32)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_config()
+
+
+def test_live_twilio_credentials_require_a_secret_key(monkeypatch):
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "t" * 32)
+    with pytest.raises(ConfigError, match="SECRET_KEY is required"):
+        load_config()

@@ -99,3 +99,21 @@ def test_cli_prints_errors_and_summary(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["import-debts", str(path)])
     assert "debts.csv:4: missing value for phone" in result.output
     assert "2 created, 0 updated, 0 unchanged, 1 rejected" in result.output
+
+
+def test_a_number_cannot_belong_to_two_people(db):
+    run(db, HEADER + GOOD)
+    other = "A-3,Otra Persona,3001234567,CO,es-CO,COP,5000.00,2026-11-10,9999,,\n"
+    report = run(db, HEADER + other)
+    assert report.created == 0 and report.errors[0][0] == 2
+    assert "different ID" in report.errors[0][1] and "3001234567" not in report.errors[0][1]
+    ana = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
+    assert ana.full_name == "Ana Pérez" and len(ana.accounts) == 1
+
+
+def test_an_account_cannot_change_currency(db):
+    run(db, HEADER + GOOD)
+    report = run(db, HEADER + GOOD.replace("COP,150000.00", "CLP,150000"))
+    assert report.rejected == 1 and "cannot change to CLP" in report.errors[0][1]
+    account = db.execute(select(Account).where(Account.external_id == "A-1")).scalar_one()
+    assert (account.currency, account.balance_minor) == ("COP", 15000000)

@@ -1,3 +1,4 @@
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -20,13 +21,19 @@ class FakeMessages:
     def create(self, **kwargs):
         if self.failures:
             raise self.failures.pop(0)
-        self.created.append(kwargs)
+        self.created.append({**kwargs, "date_created": datetime.now(timezone.utc)})
         return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
 
     def list(self, to, from_, **_):
+        """Newest first, like Twilio; queued messages have no date sent."""
         return [
-            SimpleNamespace(sid=f"SM{i + 1:032d}", status="sent", body=c["body"])
-            for i, c in enumerate(self.created)
+            SimpleNamespace(
+                sid=f"SM{i + 1:032d}",
+                status="queued",
+                body=c["body"],
+                date_created=c["date_created"],
+            )
+            for i, c in reversed(list(enumerate(self.created)))
             if c["to"] == to and c["from_"] == from_
         ]
 
@@ -50,6 +57,8 @@ def rasa(monkeypatch):
         return answers.get(text, [{"custom": {"template": "fallback"}}])
 
     monkeypatch.setattr(rasa_client, "send", send)
+    # Rasa's tracker knows nothing of an earlier attempt unless a test says otherwise.
+    monkeypatch.setattr(rasa_client, "answers_already_given", lambda sender_id, message_id: None)
     return SimpleNamespace(calls=calls, answers=answers)
 
 
@@ -110,15 +119,58 @@ def test_pending_messages_of_a_conversation_go_in_arrival_order(db, inbound, ras
         assert db.get(Message, message.id).status == "processed"
 
 
-def test_twilio_5xx_keeps_the_reply_pending_for_retry(db, inbound, rasa, twilio, monkeypatch):
+@pytest.mark.parametrize(("status", "left_as"), [(503, "sending"), (429, "pending")])
+def test_twilio_busy_is_retried_and_sent_once(
+    db, inbound, rasa, twilio, monkeypatch, status, left_as
+):
     monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
-    twilio.failures.append(TwilioRestException(503, "uri", "unavailable"))
+    twilio.failures.append(TwilioRestException(status, "uri", "unavailable"))
     message = inbound("hola")
     with pytest.raises(messaging.ProviderUnavailable):
         jobs.process_inbound(message.id)
-    assert [r.status for r in replies(db, message.id)] == ["pending", "pending"]
+    # A 5xx may come after Twilio took the message, so it is checked before being resent.
+    assert [r.status for r in replies(db, message.id)] == [left_as, "pending"]
     jobs.process_inbound(message.id)  # the retry
     assert len(twilio.created) == 2 and len(rasa.calls) == 1
+
+
+def test_reconciliation_never_takes_an_earlier_reply_with_the_same_words(
+    db, inbound, rasa, twilio, monkeypatch
+):
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    rasa.answers["otra vez"] = [{"custom": {"template": "verify.ask"}}]
+    first = inbound("hola")
+    jobs.process_inbound(first.id)  # greet + verify.ask, both sent and recorded
+    second = inbound("otra vez")
+    twilio.failures.append(requests.ReadTimeout("read timed out"))  # never reached Twilio
+    with pytest.raises(messaging.ProviderUnavailable):
+        jobs.process_inbound(second.id)
+    assert replies(db, second.id)[0].status == "sending"
+    jobs.process_inbound(second.id)
+    bodies = [c["body"] for c in twilio.created]
+    assert len(bodies) == 3 and bodies[1] == bodies[2]  # the same words, sent again: not lost
+    row = replies(db, second.id)[0]
+    assert row.provider_sid == f"SM{3:032d}"
+
+
+def test_a_retry_reuses_answers_rasa_already_gave(db, inbound, rasa, twilio, monkeypatch):
+    """The first attempt reached Rasa but died before recording; the retry must not run the
+    turn in Rasa again (a verification attempt would count twice)."""
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    message = inbound("hola")
+    message.attempts = 1  # as if an earlier attempt had sent it to Rasa
+    db.commit()
+    given = [{"text": None, "custom": {"template": "greet"}}]
+    seen = []
+
+    def already(sender_id, message_id):
+        seen.append(message_id)
+        return given
+
+    monkeypatch.setattr(rasa_client, "answers_already_given", already)
+    jobs.process_inbound(message.id)
+    assert seen == [message.id] and rasa.calls == []
+    assert [c["body"][:5] for c in twilio.created] == ["¡Hola"]
 
 
 def test_interrupted_send_is_reconciled_not_repeated(db, inbound, rasa, twilio, monkeypatch):
@@ -138,7 +190,7 @@ def test_interrupted_send_is_reconciled_not_repeated(db, inbound, rasa, twilio, 
     jobs.process_inbound(message.id)
     assert [c["body"][:5] for c in twilio.created] == ["¡Hola", "Por t"]
     rows = replies(db, message.id)
-    assert rows[0].provider_sid == "SM" + "1".zfill(32) and rows[0].status == "sent"
+    assert rows[0].provider_sid == "SM" + "1".zfill(32) and rows[0].status == "queued"
 
 
 def test_refused_connection_is_not_an_uncertain_send(db, inbound, rasa, twilio, monkeypatch):
@@ -205,3 +257,32 @@ def test_sweep_requeues_only_orphans(app, db, inbound, rasa, twilio):
         assert jobs.sweep() == 0  # now it has a live job too
     queued = Queue(queues.INBOUND, connection=queues_conn).jobs
     assert sorted(job.args[0] for job in queued) == sorted([orphan.id, owned.id])
+
+
+def test_an_unexpected_error_on_the_last_attempt_hands_to_agents(
+    db, inbound, rasa, twilio, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise TypeError("something nobody expected")
+
+    monkeypatch.setattr(messaging, "record_replies", broken)
+    message = inbound("hola")
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    with pytest.raises(TypeError):
+        jobs.process_inbound(message.id)
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: True)
+    jobs.process_inbound(message.id)
+    db.expire_all()
+    stored = db.get(Message, message.id)
+    assert stored.status == "failed" and stored.conversation.agent_reason == "processing_error"
+
+
+def test_sweep_gives_up_on_a_message_that_keeps_failing(app, db, inbound):
+    app.config["SWEEP_MIN_AGE"] = 0
+    message = inbound("hola")
+    message.attempts = jobs.MAX_ATTEMPTS
+    db.commit()
+    with app.app_context():
+        assert jobs.sweep() == 0
+    db.expire_all()
+    assert db.get(Message, message.id).status == "failed"

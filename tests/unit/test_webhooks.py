@@ -182,3 +182,41 @@ def test_callback_that_beats_the_api_response_is_applied_later(app, client, db, 
         messaging.apply_early_status(db, row)
     db.expire_all()
     assert db.get(Message, row.id).status == "delivered"
+
+
+def test_a_stale_row_cannot_move_a_status_backwards(app, db):
+    from bot.services import messaging
+
+    row = outbound(db, status="queued")
+    with app.app_context():
+        messaging.apply_status(db, row.provider_sid, "delivered")
+        row.status = "queued"  # what a thread that read the row earlier still holds in memory
+        db.expire_all()
+        messaging._apply(db, db.get(Message, row.id), "sent", None)
+    db.expire_all()
+    assert db.get(Message, row.id).status == "delivered"
+
+
+def test_a_debt_imported_after_the_first_message_is_linked(app, client, db, sign):
+    post_signed(client, sign, inbound_form(sid="SM1"))
+    conversation = db.execute(select(Conversation)).scalar_one()
+    assert conversation.debtor_id is None
+    from bot.services.imports import import_csv
+    from tests.conftest import DEMO_CSV
+
+    with DEMO_CSV.open("rb") as fh:
+        import_csv(db, fh)
+    post_signed(client, sign, inbound_form(sid="SM2"))
+    db.expire_all()
+    assert db.get(Conversation, conversation.id).debtor.full_name == "Camila Rodríguez"
+
+
+def test_sandbox_endpoints_answer_only_this_machine(app, client):
+    app.config["SANDBOX"] = True
+    assert client.get("/simulator").status_code == 200
+    remote = {"REMOTE_ADDR": "203.0.113.7"}
+    assert client.get("/simulator", environ_base=remote).status_code == 403
+    path = "/sandbox/twilio/2010-04-01/Accounts/AC1/Messages.json"
+    assert client.post(path, environ_base=remote).status_code == 403
+    app.config["SANDBOX"] = False
+    assert client.get("/simulator").status_code == 404
