@@ -98,7 +98,7 @@ def load_demo():
 @click.option(
     "--fork",
     is_flag=True,
-    help="Fork a work-horse per job (RQ's default). Isolates crashes, costs ~60 ms a job.",
+    help="Fork a work-horse per job (RQ's default). Isolates crashes, costs ~50 ms a job.",
 )
 def worker(burst, fork):
     """Run an RQ worker (with RQ's scheduler and the sweep) on all queues, app preloaded."""

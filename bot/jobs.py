@@ -88,6 +88,8 @@ def _process_pending(s, conversation_id, lock):
     while (message := _next_pending(s, conversation_id)) is not None:
         try:
             _handle(s, message, lock)
+        except LockError:
+            raise  # the lock expired and another worker holds the conversation: leave it to it
         except Exception as exc:
             if not _final_attempt():
                 raise

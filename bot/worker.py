@@ -33,7 +33,7 @@ class SweepingMixin:
 
 class BotWorker(SweepingMixin, SimpleWorker):
     """Runs jobs in the worker process, keeping its connection pools (Rasa, Twilio, database)
-    warm. Measured on the turn benchmark: forking a work-horse per job added about 60 ms to
+    warm. Measured on the turn benchmark: forking a work-horse per job added about 50 ms to
     every turn (bench/turn_latency.py --fork). A worker that dies mid-job loses nothing: the
     sweep re-enqueues its message and an interrupted send is reconciled with Twilio."""
 

@@ -100,7 +100,7 @@ def attempt(session, conversation, text, now=None):
     return "failed", left
 
 
-REDACTED = "[respuesta de verificación oculta]"
+REDACTED = "[verification answer withheld]"
 
 
 def redact_answer(session, message_id):
