@@ -39,6 +39,13 @@ def say(dispatcher, template, **variables):
     dispatcher.utter_message(json_message={"template": template, "vars": variables})
 
 
+def say_with_choices(dispatcher, template, buttons, **variables):
+    """A template with choices: numbered lines on every channel; "2" picks the second."""
+    dispatcher.utter_message(
+        json_message={"template": template, "vars": variables, "buttons": buttons}
+    )
+
+
 def first_name(conversation):
     if conversation is None or conversation.debtor is None:
         return ""

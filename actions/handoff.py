@@ -1,6 +1,7 @@
 """Requests the bot does not automate yet go to the agent queue; opt-outs are honoured."""
 
 from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
 
 from bot.services import contact, messaging
 
@@ -34,3 +35,17 @@ class ActionOptOut(Action):
                 contact.opt_out(s, conversation, actor="debtor")
         say(dispatcher, "opt_out.confirmed")
         return []
+
+
+class ActionWrongNumber(Action):
+    """Apologise, disclose nothing, and mark the number so nobody writes to it again."""
+
+    def name(self):
+        return "action_wrong_number"
+
+    async def run(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            if conversation is not None:
+                contact.mark_wrong_number(s, conversation, actor="debtor")
+        say(dispatcher, "wrong_number.sorry")
+        return [SlotSet("verified", False)]

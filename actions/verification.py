@@ -5,7 +5,8 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 
 from bot.services import accounts, verification
 
-from .context import conversation_scope, first_name, say
+from .clarify import MAIN_CHOICES
+from .context import conversation_scope, first_name, say, say_with_choices
 
 
 class ActionSessionStart(Action):
@@ -75,7 +76,7 @@ class ActionVerificationDone(Action):
                 for message in accounts.balance_messages(s, conversation.debtor_id):
                     say(dispatcher, message["template"], **message["vars"])
             else:
-                say(dispatcher, "help.menu")
+                say_with_choices(dispatcher, "help.menu", MAIN_CHOICES)
         return reset
 
 

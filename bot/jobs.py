@@ -110,12 +110,14 @@ def _handle(s, message, lock):
         .all()
     )
     if not replies:
+        if not message.button_payload:
+            messaging.follow_language(s, conversation, message.body)
         metadata = {
             "channel": conversation.channel,
-            "locale": messaging.debtor_locale(conversation),
+            "locale": messaging.conversation_locale(conversation),
             "message_id": message.id,
         }
-        text = message.button_payload or message.body or ""
+        text = message.button_payload or messaging.chosen_payload(s, message) or message.body or ""
         message.attempts += 1
         s.commit()  # never hold a database transaction across an outside call
         lock.reacquire()

@@ -81,6 +81,8 @@ class Conversation(TimestampMixin, Base):
     debtor_id = Column(ForeignKey("debtors.id"), index=True)
     state = Column(String(16), nullable=False, default="bot")  # bot / agent / closed
     last_inbound_at = Column(DateTime)  # opens WhatsApp's 24-hour window
+    # The language the debtor writes in, when it is not the one on file (e.g. "en" for es-CO).
+    locale = Column(String(16))
     verified_at = Column(DateTime)
     verification_failures = Column(Integer, nullable=False, default=0)
     locked_until = Column(DateTime)
@@ -107,6 +109,7 @@ class Message(Base):
     button_payload = Column(String(256))
     template_key = Column(String(128))
     variables = Column(JSON)
+    buttons = Column(JSON)  # outbound choices [{"title", "payload"}]; a reply "2" picks the second
     # in: received -> processed | for_agent | failed; out: pending -> sending -> queued/sent/...
     status = Column(String(16), nullable=False)
     error_code = Column(String(16))

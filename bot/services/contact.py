@@ -18,3 +18,18 @@ def opt_out(session, conversation, actor):
 
 def is_opted_out(debtor, channel):
     return debtor is not None and getattr(debtor, OPT_OUT_FIELDS[channel]) is not None
+
+
+def mark_wrong_number(session, conversation, actor):
+    """The number is not the debtor's: no further contact to it; agents look for another."""
+    from .messaging import mark_for_agent
+
+    debtor = conversation.debtor
+    if debtor is not None and debtor.wrong_number_at is None:
+        debtor.wrong_number_at = utcnow()
+        audit.record(
+            session, actor, "contact.wrong_number", debtor, {"channel": conversation.channel}
+        )
+        mark_for_agent(session, conversation, "wrong_number")
+    conversation.state = "closed"
+    audit.record(session, actor, "conversation.closed", conversation, {"reason": "wrong_number"})

@@ -1,6 +1,7 @@
 """Inbound storage, outbound delivery through Twilio, and delivery-status updates."""
 
 import logging
+import re
 from datetime import timedelta, timezone
 
 import requests
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from twilio.base.exceptions import TwilioRestException
 
 from ..models import Conversation, Debtor, Message, utcnow
-from . import audit, phones, templates
+from . import audit, language, phones, templates
 
 log = logging.getLogger(__name__)
 
@@ -122,16 +123,34 @@ def store_inbound(session, form, max_body):
     return message, True
 
 
-def debtor_locale(conversation):
+def conversation_locale(conversation):
+    """The locale to answer in: the language the debtor writes in, else the one on file."""
+    if conversation.locale:
+        return conversation.locale
     if conversation.debtor is not None:
         return conversation.debtor.locale
     return current_app.config["DEFAULT_LOCALE"]
 
 
+def follow_language(session, conversation, text):
+    """Answer in the other language from now on when the debtor writes in it."""
+    detected = language.detect(text)
+    current = conversation_locale(conversation).split("-")[0]
+    if detected is None or detected == current:
+        return
+    debtor = conversation.debtor
+    on_file = (debtor.locale if debtor else current_app.config["DEFAULT_LOCALE"]).split("-")[0]
+    country = debtor.country if debtor else None
+    conversation.locale = None if detected == on_file else language.locale_for(detected, country)
+    audit.record(
+        session, "debtor", "conversation.language_changed", conversation, {"language": detected}
+    )
+
+
 def record_replies(session, inbound, template_messages):
     """Render the bot's answers and store them as pending outbound rows, in order."""
     conversation = inbound.conversation
-    locale = debtor_locale(conversation)
+    locale = conversation_locale(conversation)
     rows = []
     for seq, item in enumerate(template_messages):
         row = Message(
@@ -148,7 +167,8 @@ def record_replies(session, inbound, template_messages):
                 row.body, _used = templates.render(session, item["template"], locale, row.variables)
             else:
                 row.body = item["raw"]
-            row.body = append_choices(session, row.body, item.get("buttons"), locale)
+            row.buttons = render_choices(session, item.get("buttons"), locale) or None
+            row.body = append_choices(row.body, row.buttons)
         except Exception as exc:  # a bad template or variable fails this reply, not the turn
             log.error("cannot render %s for message %s: %r", item.get("template"), inbound.id, exc)
             row.status, row.error_message = "failed", str(exc)[:256]
@@ -158,17 +178,45 @@ def record_replies(session, inbound, template_messages):
     return rows
 
 
-def append_choices(session, body, buttons, locale):
-    """Quick-reply choices as numbered text lines (works on SMS and WhatsApp session messages)."""
-    if not buttons:
-        return body
-    lines = [body, ""]
-    for number, button in enumerate(buttons, start=1):
+def render_choices(session, buttons, locale):
+    """Button titles rendered in the debtor's locale: [{"title", "payload"}]."""
+    choices = []
+    for button in buttons or []:
         title = button.get("title")
         if button.get("title_template"):
             title, _ = templates.render(session, button["title_template"], locale)
-        lines.append(f"{number}. {title}")
+        choices.append({"title": title, "payload": button["payload"]})
+    return choices
+
+
+def append_choices(body, choices):
+    """Choices as numbered lines: the same on SMS and WhatsApp; a reply "2" picks the second."""
+    if not choices:
+        return body
+    lines = [body, ""] + [f"{n}. {c['title']}" for n, c in enumerate(choices, start=1)]
     return "\n".join(lines)
+
+
+_CHOICE = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def chosen_payload(session, inbound):
+    """The payload of the numbered choice the debtor typed ("2"), if the bot's last message
+    offered choices; None otherwise."""
+    match = _CHOICE.match(inbound.body or "")
+    if not match:
+        return None
+    last = session.execute(
+        select(Message)
+        .where(Message.conversation_id == inbound.conversation_id, Message.direction == "out")
+        .where(Message.created_at <= inbound.created_at)  # what was on the debtor's screen
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    number = int(match.group(1))
+    if last is None or not last.buttons or not 1 <= number <= len(last.buttons):
+        return None
+    return last.buttons[number - 1]["payload"]
 
 
 def mark_for_agent(session, conversation, reason):

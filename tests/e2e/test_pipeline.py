@@ -11,6 +11,7 @@ CAMILA = "+573001234567"  # es-CO, COP 150000.00 due 2026-11-10, ID ends 4821
 EMILY = "+12025550143"  # en-US, USD 420.00 due 2026-11-01, ID ends 5512
 JORGE = "+525512345678"  # es-MX, MXN 2350.50, ID ends 7730
 VALENTINA = "+56987654321"  # es-CL, CLP 89990, ID ends 123K
+LUCIA = "+51987654321"  # es-PE, PEN 640.90, ID ends 3306
 
 
 def turn(stack, phone, body, expect, channel="whatsapp"):
@@ -44,9 +45,12 @@ def test_verification_then_balance_in_spanish(stack):
     assert "150.000" not in " ".join(greet)  # nothing about the debt before verification
     verified = turn(stack, CAMILA, "mi cedula termina en 4821", 2)
     assert verified[0] == "¡Gracias, Camila! Ya confirmamos tu identidad. ✅"
-    [balance] = turn(stack, CAMILA, "cuanto debo?", 1)
+    assert verified[1].endswith("1. Ver mi saldo\n2. Hablar con una persona")
+    [balance] = turn(stack, CAMILA, "1", 1)  # the numbered choice
     assert "$150.000" in balance and "10 de noviembre de 2026" in balance
     assert "DEMO-CO-001" in balance
+    [again] = turn(stack, CAMILA, "cuanto debo?", 1)
+    assert again == balance
     # The ID digits are not kept in the message log.
     bodies = [
         b
@@ -57,7 +61,43 @@ def test_verification_then_balance_in_spanish(stack):
             a=CAMILA,
         )
     ]
-    assert "4821" not in " ".join(bodies) and len(bodies) == 3
+    assert "4821" not in " ".join(bodies) and len(bodies) == 4
+
+
+def test_two_misunderstandings_offer_a_person(stack):
+    phone = "+573001230008"
+    turn(stack, phone, "hola", 2)
+    turn(stack, phone, "adios", 1)  # leaves verification
+    [first] = turn(stack, phone, "cual es la capital de francia", 1)
+    assert first.startswith("Disculpa, no te entendí") and "1. Ver mi saldo" in first
+    [second] = turn(stack, phone, "me recomiendas una pelicula", 1)
+    assert second.startswith("Perdona, sigo sin entenderte")
+    assert second.endswith("1. Hablar con una persona\n2. Ver mi saldo")
+    [handoff] = turn(stack, phone, "1", 1)
+    assert "una persona de nuestro equipo" in handoff
+    [(reason,)] = db_rows(
+        stack, "SELECT agent_reason FROM conversations WHERE address = :a", a=phone
+    )
+    assert reason == "request_agent"
+
+
+def test_answers_follow_the_language_the_debtor_writes_in(stack):
+    """Jorge's locale on file is es-MX; he writes in English over SMS."""
+    greet = turn(stack, JORGE, "hello, good morning", 2, channel="sms")
+    assert greet[0].startswith("Hi!") and "last 4 digits" in greet[1]
+    verified = turn(stack, JORGE, "7730", 2, channel="sms")
+    assert verified[0] == "Thank you, Jorge! Your identity is confirmed. ✅"
+    [balance] = turn(stack, JORGE, "how much do I owe?", 1, channel="sms")
+    assert "2,350.50" in balance and "December 5, 2026" in balance
+    [spanish] = turn(stack, JORGE, "gracias, muy amable", 1, channel="sms")
+    assert spanish.startswith("¡Con gusto!")
+
+
+def test_wrong_number_apologises_and_discloses_nothing(stack):
+    [sorry] = turn(stack, LUCIA, "numero equivocado, no conozco a ninguna Lucia", 1)
+    assert sorry.startswith("Disculpa la molestia") and "Lucía" not in sorry
+    [(wrong_at,)] = db_rows(stack, "SELECT wrong_number_at FROM debtors WHERE phone = :p", p=LUCIA)
+    assert wrong_at is not None
 
 
 def test_verification_then_balance_in_english_over_sms(stack):
@@ -151,7 +191,8 @@ def test_killed_worker_mid_send_yields_exactly_one_reply(stack):
     rows = db_rows(
         stack,
         "SELECT m.status, m.attempts FROM messages m JOIN conversations c "
-        "ON c.id = m.conversation_id WHERE c.address = :a AND m.direction = 'in'",
+        "ON c.id = m.conversation_id WHERE c.address = :a AND m.direction = 'in' "
+        "AND c.channel = 'whatsapp'",
         a=JORGE,
     )
     assert [r[0] for r in rows] == ["processed"]

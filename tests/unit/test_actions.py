@@ -147,3 +147,45 @@ def test_ask_says_locked_while_locked(db, conversation):
     dispatcher = CollectingDispatcher()
     run(ActionAskIdDigits().run(dispatcher, tracker(conversation), {}))
     assert templates_sent(dispatcher) == [("verify.locked", {"minutes": 10})]
+
+
+def test_wrong_number_marks_the_number_and_discloses_nothing(db, conversation):
+    from actions.handoff import ActionWrongNumber
+
+    dispatcher = CollectingDispatcher()
+    events = run(
+        ActionWrongNumber().run(dispatcher, tracker(conversation, intent="wrong_number"), {})
+    )
+    assert templates_sent(dispatcher) == [("wrong_number.sorry", {})]
+    assert events == [SlotSet("verified", False)]
+    db.expire_all()
+    conv = db.get(Conversation, conversation.id)
+    assert conv.debtor.wrong_number_at is not None
+    assert conv.state == "closed" and conv.agent_reason == "wrong_number"
+
+
+def user(intent):
+    return {"event": "user", "parse_data": {"intent": {"name": intent}}}
+
+
+@pytest.mark.parametrize(
+    ("intents", "template"),
+    [
+        (["greet", "out_of_scope"], "fallback"),
+        (["nlu_fallback", "out_of_scope"], "fallback.offer_agent"),
+        (["out_of_scope", "greet", "nlu_fallback"], "fallback"),
+    ],
+)
+def test_clarify_offers_a_person_after_two_misunderstandings(conversation, intents, template):
+    from actions.clarify import ActionClarify
+
+    t = tracker(conversation)
+    t.events = [user(i) for i in intents]
+    dispatcher = CollectingDispatcher()
+    run(ActionClarify().run(dispatcher, t, {}))
+    [message] = dispatcher.messages
+    assert message["custom"]["template"] == template
+    payloads = [b["payload"] for b in message["custom"]["buttons"]]
+    assert set(payloads) == {"/ask_balance", "/request_agent"}
+    if template == "fallback.offer_agent":
+        assert payloads[0] == "/request_agent"

@@ -286,3 +286,36 @@ def test_sweep_gives_up_on_a_message_that_keeps_failing(app, db, inbound):
         assert jobs.sweep() == 0
     db.expire_all()
     assert db.get(Message, message.id).status == "failed"
+
+
+def test_the_reply_follows_the_language_the_debtor_writes_in(db, inbound, rasa, twilio):
+    rasa.answers["hi there"] = [{"custom": {"template": "greet"}}]
+    rasa.answers["hola de nuevo"] = [{"custom": {"template": "greet"}}]
+    english = inbound("hi there", "SM-en")
+    jobs.process_inbound(english.id)
+    assert twilio.created[-1]["body"].startswith("Hi!")
+    assert rasa.calls[-1][2]["locale"] == "en"
+    ok = inbound("4821", "SM-digits")  # says nothing about the language: stays English
+    jobs.process_inbound(ok.id)
+    assert rasa.calls[-1][2]["locale"] == "en"
+    spanish = inbound("hola de nuevo", "SM-es")
+    jobs.process_inbound(spanish.id)
+    assert twilio.created[-1]["body"].startswith("¡Hola!")
+    db.expire_all()
+    conversation = db.get(Conversation, spanish.conversation_id)
+    assert conversation.locale is None  # back to the locale on file (es-CO)
+
+
+def test_a_numbered_reply_picks_the_offered_choice(db, inbound, rasa, twilio):
+    buttons = [
+        {"title_template": "button.balance", "payload": "/ask_balance"},
+        {"title_template": "button.agent", "payload": "/request_agent"},
+    ]
+    rasa.answers["que?"] = [{"custom": {"template": "fallback", "buttons": buttons}}]
+    first = inbound("que?", "SM-q")
+    jobs.process_inbound(first.id)
+    assert twilio.created[-1]["body"].endswith("\n\n1. Ver mi saldo\n2. Hablar con una persona")
+    for body, expected in (("2", "/request_agent"), ("7", "7"), ("2", "2")):
+        message = inbound(body, f"SM-{len(rasa.calls)}")
+        jobs.process_inbound(message.id)
+        assert rasa.calls[-1][1] == expected
