@@ -1,10 +1,11 @@
 """Identity verification: the form validator and what follows it."""
 
 from rasa_sdk import Action, FormValidationAction
-from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 
 from bot.services import accounts, verification
 
+from .claims import record_dispute
 from .clarify import MAIN_CHOICES
 from .context import conversation_scope, first_name, say, say_with_choices
 
@@ -32,7 +33,10 @@ class ActionRememberRequest(Action):
         return "action_remember_request"
 
     async def run(self, dispatcher, tracker, domain):
-        return [SlotSet("pending_request", tracker.latest_message["intent"].get("name"))]
+        return [
+            SlotSet("pending_request", tracker.latest_message["intent"].get("name")),
+            SlotSet("pending_text", tracker.latest_message.get("text")),
+        ]
 
 
 class ValidateVerificationForm(FormValidationAction):
@@ -69,15 +73,20 @@ class ActionVerificationDone(Action):
     async def run(self, dispatcher, tracker, domain):
         reset = [SlotSet("id_digits", None), SlotSet("pending_request", None)]
         if tracker.get_slot("id_digits") != "verified":
-            return reset
+            return reset + [SlotSet("pending_text", None)]
         pending = tracker.get_slot("pending_request")
+        if pending == "dispute_debt":
+            record_dispute(dispatcher, tracker)
+            return reset + [SlotSet("pending_text", None)]
+        if pending == "already_paid":  # ask when and how much; the words are kept meanwhile
+            return reset + [FollowupAction("payment_claim_form")]
         with conversation_scope(tracker) as (s, conversation):
             if pending == "ask_balance" and conversation and conversation.debtor_id:
                 for message in accounts.balance_messages(s, conversation.debtor_id):
                     say(dispatcher, message["template"], **message["vars"])
             else:
                 say_with_choices(dispatcher, "help.menu", MAIN_CHOICES)
-        return reset
+        return reset + [SlotSet("pending_text", None)]
 
 
 class ActionAskIdDigits(Action):

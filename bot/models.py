@@ -64,7 +64,8 @@ class Account(TimestampMixin, Base):
     amount_due_minor = Column(BigInteger, nullable=False)
     balance_minor = Column(BigInteger, nullable=False)
     due_date = Column(Date, nullable=False)
-    status = Column(String(16), nullable=False, default="open")  # open/plan/disputed/paid/closed
+    # open/plan (collectible), disputed/claim_review (paused for an agent), paid/closed
+    status = Column(String(16), nullable=False, default="open")
     segment = Column(String(64))
 
     debtor = relationship("Debtor", back_populates="accounts")
@@ -180,6 +181,39 @@ class Payment(Base):
     provider_ref = Column(String(128), nullable=False)
     status = Column(String(16), nullable=False, default="succeeded")
     received_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Dispute(TimestampMixin, Base):
+    """A debtor says a debt is not theirs or not right; collection on it pauses meanwhile."""
+
+    __tablename__ = "disputes"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
+    conversation_id = Column(ForeignKey("conversations.id"))
+    words = Column(Text, nullable=False)  # what the debtor wrote, for the agent
+    status = Column(String(16), nullable=False, default="open")  # open/upheld/rejected
+    resolved_by = Column(String(64))
+
+    account = relationship("Account")
+
+
+class PaymentClaim(TimestampMixin, Base):
+    """A debtor says they already paid; reminders on the account pause until an agent checks."""
+
+    __tablename__ = "payment_claims"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
+    conversation_id = Column(ForeignKey("conversations.id"))
+    claimed_date = Column(Date)  # None when the debtor does not know
+    claimed_amount_minor = Column(BigInteger)
+    currency = Column(String(3), nullable=False)
+    words = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False, default="open")  # open/confirmed/rejected
+    resolved_by = Column(String(64))
+
+    account = relationship("Account")
 
 
 class AuditEvent(Base):

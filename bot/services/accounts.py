@@ -7,7 +7,8 @@ from sqlalchemy import select
 from ..models import Account
 from ..money import money_var
 
-OPEN_STATUSES = ("open", "plan")
+# Shown in the balance: what is owed, including debts paused while an agent reviews them.
+OPEN_STATUSES = ("open", "plan", "disputed", "claim_review")
 
 
 def open_accounts(session, debtor_id):

@@ -124,6 +124,7 @@ class Stack:
         self._wait(lambda: self.redis.ping(), "redis")
         self._run("db-upgrade")
         self._run("load-demo")
+        self._run("import-debts", str(Path(__file__).parent / "debtors.csv"))
         self._spawn(
             "rasa",
             [

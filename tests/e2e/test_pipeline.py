@@ -12,6 +12,9 @@ EMILY = "+12025550143"  # en-US, USD 420.00 due 2026-11-01, ID ends 5512
 JORGE = "+525512345678"  # es-MX, MXN 2350.50, ID ends 7730
 VALENTINA = "+56987654321"  # es-CL, CLP 89990, ID ends 123K
 LUCIA = "+51987654321"  # es-PE, PEN 640.90, ID ends 3306
+ANDRES = "+573005550101"  # tests/e2e/debtors.csv: es-CO, COP 320000.00, ID ends 1111
+MARTA = "+573005550102"  # es-CO, COP 98000.00, ID ends 3333
+SARAH = "+12025550188"  # en-US, USD 99.99, ID ends 2222
 
 
 def turn(stack, phone, body, expect, channel="whatsapp"):
@@ -235,3 +238,47 @@ def test_stop_during_verification_is_honoured(stack):
         a=phone,
     )
     assert action == "conversation.opt_out"
+
+
+def test_dispute_after_verification_pauses_collection(stack):
+    turn(stack, ANDRES, "hola", 2)
+    turn(stack, ANDRES, "1111", 2)
+    [recorded] = turn(stack, ANDRES, "esa deuda no es mia, yo nunca saque ese credito", 1)
+    assert "Registramos tu reclamo" in recorded
+    [(words, status)] = db_rows(
+        stack,
+        "SELECT d.words, a.status FROM disputes d JOIN accounts a ON a.id = d.account_id "
+        "WHERE a.external_id = 'E2E-CO-1'",
+    )
+    assert words.startswith("esa deuda no es mia") and status == "disputed"
+
+
+def test_dispute_before_verification_in_english(stack):
+    [ask] = turn(stack, SARAH, "this is not my debt, i never had an account with you", 1)
+    assert "last 4 digits" in ask
+    verified = turn(stack, SARAH, "2222", 2)
+    assert verified[0].startswith("Thank you, Sarah!")
+    assert "recorded your claim" in verified[1]
+    [(words,)] = db_rows(
+        stack,
+        "SELECT d.words FROM disputes d JOIN accounts a ON a.id = d.account_id "
+        "WHERE a.external_id = 'E2E-US-1'",
+    )
+    assert words.startswith("this is not my debt")  # the words from before verification
+
+
+def test_already_paid_asks_when_and_how_much(stack):
+    [ask] = turn(stack, MARTA, "ya pague", 1)  # verify first
+    assert "4 dígitos" in ask
+    verified = turn(stack, MARTA, "3333", 2)
+    assert verified[1].startswith("¡Gracias por avisarnos! ¿Qué día")
+    [ask_amount] = turn(stack, MARTA, "ayer", 1)
+    assert ask_amount.startswith("¿Por cuánto")
+    [recorded] = turn(stack, MARTA, "98 mil", 1)
+    assert "registramos tu pago" in recorded
+    [(amount, claimed, status)] = db_rows(
+        stack,
+        "SELECT c.claimed_amount_minor, c.claimed_date, a.status FROM payment_claims c "
+        "JOIN accounts a ON a.id = c.account_id WHERE a.external_id = 'E2E-CO-2'",
+    )
+    assert amount == 9_800_000 and claimed is not None and status == "claim_review"

@@ -189,3 +189,33 @@ def test_clarify_offers_a_person_after_two_misunderstandings(conversation, inten
     assert set(payloads) == {"/ask_balance", "/request_agent"}
     if template == "fallback.offer_agent":
         assert payloads[0] == "/request_agent"
+
+
+def test_claim_form_validators_parse_dates_and_amounts(db, conversation):
+    from actions.claims import ValidatePaymentClaimForm
+
+    validator = ValidatePaymentClaimForm()
+    t = tracker(conversation)
+    dispatcher = CollectingDispatcher()
+    assert run(validator.validate_claim_amount("150 mil", dispatcher, t, {})) == {
+        "claim_amount": "15000000"
+    }
+    assert run(validator.validate_claim_amount("no se", dispatcher, t, {})) == {
+        "claim_amount": "unknown"
+    }
+    assert run(validator.validate_claim_date("ayer", dispatcher, t, {}))["claim_date"]
+    assert run(validator.validate_claim_date("blah", dispatcher, t, {})) == {"claim_date": None}
+    assert templates_sent(dispatcher) == [("claim.date_unclear", {})]
+
+
+def test_record_payment_claim_action(db, conversation):
+    from actions.claims import ActionRecordPaymentClaim
+    from bot.models import PaymentClaim
+
+    slots = {"claim_date": "2026-11-20", "claim_amount": "unknown", "pending_text": "ya pague"}
+    dispatcher = CollectingDispatcher()
+    run(ActionRecordPaymentClaim().run(dispatcher, tracker(conversation, slots), {}))
+    assert templates_sent(dispatcher) == [("claim.recorded", {})]
+    db.expire_all()
+    claim = db.execute(select(PaymentClaim)).scalar_one()
+    assert claim.words == "ya pague" and claim.claimed_amount_minor is None
