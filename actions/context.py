@@ -46,6 +46,16 @@ def say_with_choices(dispatcher, template, buttons, **variables):
     )
 
 
+def bot_spoke_this_turn(tracker):
+    """True when the bot has already said something since the debtor's last message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot":
+            return True
+    return False
+
+
 def first_name(conversation):
     if conversation is None or conversation.debtor is None:
         return ""

@@ -183,6 +183,21 @@ class Payment(Base):
     received_at = Column(DateTime, nullable=False, default=utcnow)
 
 
+class PaymentPolicy(TimestampMixin, Base):
+    """What the creditor allows in a portfolio: plans, promises, deferrals, discounts."""
+
+    __tablename__ = "payment_policies"
+
+    id = Column(Integer, primary_key=True)
+    portfolio = Column(String(64), nullable=False, unique=True)  # "default" unless segmented
+    max_installments = Column(Integer, nullable=False, default=12)
+    min_first_payment_pct = Column(Integer, nullable=False, default=10)
+    max_promise_days = Column(Integer, nullable=False, default=15)
+    max_deferral_days = Column(Integer, nullable=False, default=30)
+    discount_max_pct = Column(Integer, nullable=False, default=0)
+    discount_valid_days = Column(Integer, nullable=False, default=0)
+
+
 class Dispute(TimestampMixin, Base):
     """A debtor says a debt is not theirs or not right; collection on it pauses meanwhile."""
 

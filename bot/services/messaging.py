@@ -184,7 +184,9 @@ def render_choices(session, buttons, locale):
     for button in buttons or []:
         title = button.get("title")
         if button.get("title_template"):
-            title, _ = templates.render(session, button["title_template"], locale)
+            title, _ = templates.render(
+                session, button["title_template"], locale, button.get("title_vars")
+            )
         choices.append({"title": title, "payload": button["payload"]})
     return choices
 

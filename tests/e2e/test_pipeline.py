@@ -1,6 +1,7 @@
 """End to end: signed webhooks in, replies out through the real twilio client."""
 
 import time
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -15,6 +16,8 @@ LUCIA = "+51987654321"  # es-PE, PEN 640.90, ID ends 3306
 ANDRES = "+573005550101"  # tests/e2e/debtors.csv: es-CO, COP 320000.00, ID ends 1111
 MARTA = "+573005550102"  # es-CO, COP 98000.00, ID ends 3333
 SARAH = "+12025550188"  # en-US, USD 99.99, ID ends 2222
+PEDRO = "+573015550103"  # es-CO, COP 200000.00, ID ends 4444
+MIKE = "+12025550199"  # en-US, USD 250.00, ID ends 5555
 
 
 def turn(stack, phone, body, expect, channel="whatsapp"):
@@ -282,3 +285,29 @@ def test_already_paid_asks_when_and_how_much(stack):
         "JOIN accounts a ON a.id = c.account_id WHERE a.external_id = 'E2E-CO-2'",
     )
     assert amount == 9_800_000 and claimed is not None and status == "claim_review"
+
+
+def test_promise_inside_the_policy_and_beyond_it(stack):
+    turn(stack, PEDRO, "hola", 2)
+    turn(stack, PEDRO, "4444", 2)
+    far = date.today() + timedelta(days=60)
+    [too_far] = turn(stack, PEDRO, f"te pago el {far.day}/{far.month}", 1)
+    assert "supera el plazo" in too_far and too_far.endswith("2. Hablar con una persona")
+    assert "\n1. Pagar el " in too_far
+    [recorded] = turn(stack, PEDRO, "1", 1)  # take the latest date the policy allows
+    assert recorded.startswith("¡Perfecto! Quedó registrado tu compromiso de pagar $200.000 el")
+    [(days,)] = db_rows(
+        stack,
+        "SELECT julianday(p.promised_date) - julianday(date(p.created_at)) FROM promises p "
+        "JOIN accounts a ON a.id = p.account_id WHERE a.external_id = 'E2E-CO-3'",
+    )
+    assert 14 <= days <= 16  # the default policy's 15 days, give or take the time zone
+
+
+def test_promise_before_verification_in_english(stack):
+    [ask] = turn(stack, MIKE, "i will pay you next friday", 1)
+    assert "last 4 digits" in ask
+    verified, recorded = turn(stack, MIKE, "5555", 2)
+    assert verified.startswith("Thank you, Mike!")
+    assert recorded.startswith("Perfect! Your commitment to pay $250.00 on ")
+    assert len(db_rows(stack, "SELECT id FROM promises WHERE created_by = 'debtor'")) >= 1

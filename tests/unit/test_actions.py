@@ -219,3 +219,35 @@ def test_record_payment_claim_action(db, conversation):
     db.expire_all()
     claim = db.execute(select(PaymentClaim)).scalar_one()
     assert claim.words == "ya pague" and claim.claimed_amount_minor is None
+
+
+def test_promise_validator_offers_the_latest_date_when_too_far(db, conversation):
+    from actions.promises import ValidatePromiseForm
+
+    validator = ValidatePromiseForm()
+    dispatcher = CollectingDispatcher()
+    far = (verification.utcnow().date() + verification.timedelta(days=90)).isoformat()
+    assert run(validator.validate_promise_date(far, dispatcher, tracker(conversation), {})) == {
+        "promise_date": None
+    }
+    [message] = dispatcher.messages
+    assert message["custom"]["template"] == "promise.too_far"
+    latest = message["custom"]["vars"]["latest_date"]
+    assert message["custom"]["buttons"][0]["payload"] == latest
+    dispatcher = CollectingDispatcher()
+    result = run(validator.validate_promise_date(latest, dispatcher, tracker(conversation), {}))
+    assert result == {"promise_date": latest} and dispatcher.messages == []
+
+
+def test_record_promise_action(db, conversation):
+    from actions.promises import ActionRecordPromise
+    from bot.models import Promise
+
+    day = (verification.utcnow().date() + verification.timedelta(days=3)).isoformat()
+    dispatcher = CollectingDispatcher()
+    run(ActionRecordPromise().run(dispatcher, tracker(conversation, {"promise_date": day}), {}))
+    [(template, variables)] = templates_sent(dispatcher)
+    assert template == "promise.recorded" and variables["date"] == day
+    assert variables["amount"] == {"amount": "150000.00", "currency": "COP"}
+    db.expire_all()
+    assert db.execute(select(Promise)).scalar_one().promised_date.isoformat() == day

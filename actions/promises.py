@@ -1,0 +1,101 @@
+"""Promise to pay on a date, or more time: inside the policy's maximum days."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, FormValidationAction
+from rasa_sdk.events import SlotSet
+
+from bot.money import money_var
+from bot.services import parsing, promises
+from bot.services.claims import _collectible
+
+from .context import bot_spoke_this_turn, conversation_scope, say, say_with_choices
+
+
+def local_today(conversation):
+    """The debtor's date: "mañana" means their tomorrow, not the server's."""
+    zone = conversation.debtor.timezone if conversation and conversation.debtor else None
+    return datetime.now(ZoneInfo(zone)).date() if zone else date.today()
+
+
+def _too_far_choices(latest):
+    return [
+        {
+            "title_template": "button.pay_on",
+            "title_vars": {"date": latest.isoformat()},
+            "payload": latest.isoformat(),
+        },
+        {"title_template": "button.agent", "payload": "/request_agent"},
+    ]
+
+
+class ValidatePromiseForm(FormValidationAction):
+    def name(self):
+        return "validate_promise_form"
+
+    async def extract_promise_date(self, dispatcher, tracker, domain):
+        if tracker.get_slot("requested_slot") == "promise_date":
+            text = tracker.latest_message.get("text")
+        else:  # activation: the words that asked for it, kept from before verification
+            text = tracker.get_slot("pending_text") or tracker.latest_message.get("text")
+        with conversation_scope(tracker) as (_s, conversation):
+            today = local_today(conversation)
+        day = parsing.parse_date(text or "", today)
+        return {"promise_date": day.isoformat()} if day else {}
+
+    async def validate_promise_date(self, slot_value, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            today = local_today(conversation)
+            accounts = _collectible(s, conversation.debtor_id) if conversation else []
+            latest = promises.latest_promise_date(s, accounts[0] if accounts else None, today)
+        day = date.fromisoformat(slot_value)
+        if day < today:
+            say(dispatcher, "promise.past")
+            return {"promise_date": None}
+        if day > latest:
+            say_with_choices(
+                dispatcher,
+                "promise.too_far",
+                _too_far_choices(latest),
+                latest_date=latest.isoformat(),
+            )
+            return {"promise_date": None}
+        return {"promise_date": slot_value}
+
+
+class ActionAskPromiseDate(Action):
+    def name(self):
+        return "action_ask_promise_date"
+
+    async def run(self, dispatcher, tracker, domain):
+        if bot_spoke_this_turn(tracker):  # the validator already answered (and offered choices)
+            return []
+        with conversation_scope(tracker) as (s, conversation):
+            accounts = _collectible(s, conversation.debtor_id) if conversation else []
+            latest = promises.latest_promise_date(
+                s, accounts[0] if accounts else None, local_today(conversation)
+            )
+        say(dispatcher, "promise.ask_date", latest_date=latest.isoformat())
+        return []
+
+
+class ActionRecordPromise(Action):
+    def name(self):
+        return "action_record_promise"
+
+    async def run(self, dispatcher, tracker, domain):
+        reset = [SlotSet("promise_date", None), SlotSet("pending_text", None)]
+        day = date.fromisoformat(tracker.get_slot("promise_date"))
+        with conversation_scope(tracker) as (s, conversation):
+            outcome, detail = promises.promise(
+                s, conversation, day, actor="debtor", today=local_today(conversation)
+            )
+            if outcome == "recorded":
+                account = _collectible(s, conversation.debtor_id)[0]
+                amount = money_var(detail.amount_minor, account.currency)
+        if outcome == "recorded":
+            say(dispatcher, "promise.recorded", amount=amount, date=day.isoformat())
+        else:
+            say(dispatcher, "balance.none")
+        return reset
