@@ -90,7 +90,7 @@ def print_quality(language, report, errors):
     )
     for name, values in sorted(intents.items(), key=lambda item: item[1]["f1-score"])[:5]:
         mixed = [f"{pred} x{n}" for (gold, pred), n in confusions.most_common() if gold == name]
-        print(f"  {name:22s} F1 {values['f1-score']:.2f}  confused with: {', '.join(mixed) or '-'}")
+        print(f"  {name:22s} F1 {values['f1-score']:.2f}  missed as: {', '.join(mixed) or '-'}")
 
 
 def load_and_parse(model):
