@@ -3,9 +3,9 @@
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.services import contact, messaging
+from bot.services import audit, contact, messaging
 
-from .context import conversation_scope, say
+from .context import conversation_scope, say, say_with_choices
 
 
 class ActionHandToAgent(Action):
@@ -49,3 +49,24 @@ class ActionWrongNumber(Action):
                 contact.mark_wrong_number(s, conversation, actor="debtor")
         say(dispatcher, "wrong_number.sorry")
         return [SlotSet("verified", False)]
+
+
+class ActionHardship(Action):
+    """Empathy first, then options: more time within the policy, or a person."""
+
+    def name(self):
+        return "action_hardship"
+
+    async def run(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            if conversation is not None:
+                audit.record(s, "debtor", "conversation.hardship", conversation, {})
+        say_with_choices(
+            dispatcher,
+            "hardship.support",
+            [
+                {"title_template": "button.more_time", "payload": "/request_deferral"},
+                {"title_template": "button.agent", "payload": "/request_agent"},
+            ],
+        )
+        return []

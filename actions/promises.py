@@ -19,6 +19,10 @@ def local_today(conversation):
     return datetime.now(ZoneInfo(zone)).date() if zone else date.today()
 
 
+def is_deferral(tracker):
+    return tracker.get_slot("pending_request") in ("request_deferral", "hardship")
+
+
 def _too_far_choices(latest):
     return [
         {
@@ -48,7 +52,9 @@ class ValidatePromiseForm(FormValidationAction):
         with conversation_scope(tracker) as (s, conversation):
             today = local_today(conversation)
             accounts = _collectible(s, conversation.debtor_id) if conversation else []
-            latest = promises.latest_promise_date(s, accounts[0] if accounts else None, today)
+            latest = promises.latest_promise_date(
+                s, accounts[0] if accounts else None, today, is_deferral(tracker)
+            )
         day = date.fromisoformat(slot_value)
         if day < today:
             say(dispatcher, "promise.past")
@@ -74,7 +80,10 @@ class ActionAskPromiseDate(Action):
         with conversation_scope(tracker) as (s, conversation):
             accounts = _collectible(s, conversation.debtor_id) if conversation else []
             latest = promises.latest_promise_date(
-                s, accounts[0] if accounts else None, local_today(conversation)
+                s,
+                accounts[0] if accounts else None,
+                local_today(conversation),
+                is_deferral(tracker),
             )
         say(dispatcher, "promise.ask_date", latest_date=latest.isoformat())
         return []
@@ -85,11 +94,20 @@ class ActionRecordPromise(Action):
         return "action_record_promise"
 
     async def run(self, dispatcher, tracker, domain):
-        reset = [SlotSet("promise_date", None), SlotSet("pending_text", None)]
+        reset = [
+            SlotSet("promise_date", None),
+            SlotSet("pending_text", None),
+            SlotSet("pending_request", None),
+        ]
         day = date.fromisoformat(tracker.get_slot("promise_date"))
         with conversation_scope(tracker) as (s, conversation):
             outcome, detail = promises.promise(
-                s, conversation, day, actor="debtor", today=local_today(conversation)
+                s,
+                conversation,
+                day,
+                actor="debtor",
+                today=local_today(conversation),
+                deferral=is_deferral(tracker),
             )
             if outcome == "recorded":
                 account = _collectible(s, conversation.debtor_id)[0]

@@ -81,7 +81,8 @@ class ActionVerificationDone(Action):
         if pending == "already_paid":  # ask when and how much; the words are kept meanwhile
             return reset + [FollowupAction("payment_claim_form")]
         if pending in ("promise_to_pay", "request_deferral"):
-            return reset + [FollowupAction("promise_form")]
+            # pending_request stays set: the form needs to know a promise from a deferral.
+            return [SlotSet("id_digits", None), FollowupAction("promise_form")]
         with conversation_scope(tracker) as (s, conversation):
             if pending == "ask_balance" and conversation and conversation.debtor_id:
                 for message in accounts.balance_messages(s, conversation.debtor_id):

@@ -21,12 +21,15 @@ def policy_for(session, account=None):
     return PaymentPolicy(portfolio="default", max_promise_days=15, max_deferral_days=30)
 
 
-def latest_promise_date(session, account, today=None):
+def latest_promise_date(session, account, today=None, deferral=False):
+    """The latest date the policy allows: max_promise_days for a promise, max_deferral_days
+    when the debtor asked for more time (a deferral)."""
     today = today or date.today()
-    return today + timedelta(days=policy_for(session, account).max_promise_days)
+    policy = policy_for(session, account)
+    return today + timedelta(days=policy.max_deferral_days if deferral else policy.max_promise_days)
 
 
-def promise(session, conversation, promised_date, actor, today=None):
+def promise(session, conversation, promised_date, actor, today=None, deferral=False):
     """Record a promise to pay the oldest collectible account in full on promised_date.
 
     Returns (outcome, promise or latest allowed date): ("recorded", Promise),
@@ -37,7 +40,7 @@ def promise(session, conversation, promised_date, actor, today=None):
     if not accounts:
         return "nothing_owed", None
     account = accounts[0]
-    latest = latest_promise_date(session, account, today)
+    latest = latest_promise_date(session, account, today, deferral)
     if promised_date < today:
         return "past", today
     if promised_date > latest:
@@ -54,6 +57,10 @@ def promise(session, conversation, promised_date, actor, today=None):
         actor,
         "promise.recorded",
         account,
-        {"promised_date": promised_date.isoformat(), "amount_minor": account.balance_minor},
+        {
+            "promised_date": promised_date.isoformat(),
+            "amount_minor": account.balance_minor,
+            "deferral": deferral,
+        },
     )
     return "recorded", row

@@ -18,6 +18,7 @@ MARTA = "+573005550102"  # es-CO, COP 98000.00, ID ends 3333
 SARAH = "+12025550188"  # en-US, USD 99.99, ID ends 2222
 PEDRO = "+573015550103"  # es-CO, COP 200000.00, ID ends 4444
 MIKE = "+12025550199"  # en-US, USD 250.00, ID ends 5555
+LAURA = "+573015550104"  # es-CO, COP 500000.00, ID ends 6666
 
 
 def turn(stack, phone, body, expect, channel="whatsapp"):
@@ -311,3 +312,14 @@ def test_promise_before_verification_in_english(stack):
     assert verified.startswith("Thank you, Mike!")
     assert recorded.startswith("Perfect! Your commitment to pay $250.00 on ")
     assert len(db_rows(stack, "SELECT id FROM promises WHERE created_by = 'debtor'")) >= 1
+
+
+def test_hardship_offers_more_time_within_the_deferral_policy(stack):
+    turn(stack, LAURA, "hola", 2)
+    turn(stack, LAURA, "6666", 2)
+    [support] = turn(stack, LAURA, "perdi mi trabajo y no tengo plata", 1)
+    assert support.startswith("Lamento mucho") and "\n1. Necesito más tiempo" in support
+    [ask] = turn(stack, LAURA, "1", 1)
+    assert ask.startswith("¿Qué día podrías hacer el pago?")
+    [recorded] = turn(stack, LAURA, "en 20 dias", 1)  # beyond a promise's 15, inside 30
+    assert recorded.startswith("¡Perfecto! Quedó registrado tu compromiso de pagar $500.000")

@@ -251,3 +251,16 @@ def test_record_promise_action(db, conversation):
     assert variables["amount"] == {"amount": "150000.00", "currency": "COP"}
     db.expire_all()
     assert db.execute(select(Promise)).scalar_one().promised_date.isoformat() == day
+
+
+def test_hardship_is_met_with_empathy_and_options(db, conversation):
+    from actions.handoff import ActionHardship
+
+    dispatcher = CollectingDispatcher()
+    run(ActionHardship().run(dispatcher, tracker(conversation, intent="hardship"), {}))
+    [message] = dispatcher.messages
+    assert message["custom"]["template"] == "hardship.support"
+    assert [b["payload"] for b in message["custom"]["buttons"]] == [
+        "/request_deferral",
+        "/request_agent",
+    ]

@@ -50,3 +50,10 @@ def test_a_segment_policy_wins(db, conversation):
     db.commit()
     result, _ = promises.promise(db, conversation, date(2026, 12, 20), "debtor", today=TODAY)
     assert result == "recorded"
+
+
+def test_a_deferral_may_go_further_than_a_promise(db, conversation):
+    day = date(2026, 12, 20)  # 27 days ahead: beyond 15, inside 30
+    assert promises.promise(db, conversation, day, "debtor", today=TODAY)[0] == "too_far"
+    result, _ = promises.promise(db, conversation, day, "debtor", today=TODAY, deferral=True)
+    assert result == "recorded"
