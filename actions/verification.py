@@ -8,6 +8,7 @@ from bot.services import accounts, verification
 from .claims import record_dispute
 from .clarify import MAIN_CHOICES
 from .context import conversation_scope, first_name, say, say_with_choices
+from .payments import send_payment_link
 
 
 class ActionSessionStart(Action):
@@ -77,6 +78,9 @@ class ActionVerificationDone(Action):
         pending = tracker.get_slot("pending_request")
         if pending == "dispute_debt":
             record_dispute(dispatcher, tracker)
+            return reset + [SlotSet("pending_text", None)]
+        if pending == "request_payment_link":
+            send_payment_link(dispatcher, tracker)
             return reset + [SlotSet("pending_text", None)]
         if pending == "already_paid":  # ask when and how much; the words are kept meanwhile
             return reset + [FollowupAction("payment_claim_form")]

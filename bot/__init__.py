@@ -21,9 +21,10 @@ def create_app(config=None):
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     Database(settings["DATABASE_URL"]).init_app(app)
 
-    from . import cli, sandbox, webhooks
+    from . import cli, pay, sandbox, webhooks
 
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(pay.bp)
     app.register_blueprint(sandbox.api)
     app.register_blueprint(sandbox.simulator)
     cli.init_app(app)

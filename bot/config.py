@@ -43,6 +43,7 @@ def load_config(overrides=None):
         "SWEEP_INTERVAL": int(_env("SWEEP_INTERVAL", "30")),
         "SWEEP_MIN_AGE": int(_env("SWEEP_MIN_AGE", "60")),
         "CONVERSATION_LOCK_TTL": int(_env("CONVERSATION_LOCK_TTL", "30")),
+        "PAY_LINK_TTL_HOURS": int(_env("PAY_LINK_TTL_HOURS", "72")),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
     }
     if overrides:

@@ -4,6 +4,7 @@ import time
 from datetime import date, timedelta
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.e2e
@@ -19,6 +20,7 @@ SARAH = "+12025550188"  # en-US, USD 99.99, ID ends 2222
 PEDRO = "+573015550103"  # es-CO, COP 200000.00, ID ends 4444
 MIKE = "+12025550199"  # en-US, USD 250.00, ID ends 5555
 LAURA = "+573015550104"  # es-CO, COP 500000.00, ID ends 6666
+OLIVIA = "+12025550166"  # en-US, USD 75.25, ID ends 7777
 
 
 def turn(stack, phone, body, expect, channel="whatsapp"):
@@ -323,3 +325,16 @@ def test_hardship_offers_more_time_within_the_deferral_policy(stack):
     assert ask.startswith("¿Qué día podrías hacer el pago?")
     [recorded] = turn(stack, LAURA, "en 20 dias", 1)  # beyond a promise's 15, inside 30
     assert recorded.startswith("¡Perfecto! Quedó registrado tu compromiso de pagar $500.000")
+
+
+def test_payment_link_after_verification_opens_the_balance_page(stack):
+    [ask] = turn(stack, OLIVIA, "can you send me the payment link please", 1)
+    assert "last 4 digits" in ask
+    verified, link = turn(stack, OLIVIA, "7777", 2)
+    assert verified.startswith("Thank you, Olivia!")
+    assert link.startswith("Here is your secure payment link for $75.25: ")
+    url = link.split(": ", 1)[1].split()[0]
+    assert url.startswith(stack.base_url + "/pay/")
+    page = requests.get(url, timeout=5)
+    assert page.status_code == 200 and "$75.25" in page.text and "November 20, 2026" in page.text
+    assert requests.get(url[:-3] + "abc", timeout=5).status_code == 410

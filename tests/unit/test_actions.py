@@ -264,3 +264,18 @@ def test_hardship_is_met_with_empathy_and_options(db, conversation):
         "/request_deferral",
         "/request_agent",
     ]
+
+
+def test_payment_link_only_for_a_verified_debtor(db, conversation):
+    from actions.payments import ActionSendPaymentLink
+
+    dispatcher = CollectingDispatcher()
+    events = run(ActionSendPaymentLink().run(dispatcher, tracker(conversation), {}))
+    assert templates_sent(dispatcher) == [("verify.ask", {})] and events
+    conversation.verified_at = verification.utcnow()
+    db.commit()
+    dispatcher = CollectingDispatcher()
+    run(ActionSendPaymentLink().run(dispatcher, tracker(conversation), {}))
+    [(template, variables)] = templates_sent(dispatcher)
+    assert template == "payment.link" and "/pay/" in variables["url"]
+    assert variables["amount"] == {"amount": "150000.00", "currency": "COP"}

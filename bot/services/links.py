@@ -1,0 +1,35 @@
+"""Payment links: signed, expiring tokens for one account; nothing guessable or personal."""
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+SALT = "payment-link"
+
+
+class LinkInvalid(ValueError):
+    """A tampered or unknown link."""
+
+
+class LinkExpired(LinkInvalid):
+    """A genuine link past its lifetime."""
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def payment_url(account):
+    token = _serializer().dumps({"a": account.id, "d": account.debtor_id})
+    return f"{current_app.config['PUBLIC_BASE_URL']}/pay/{token}"
+
+
+def read(token):
+    """Return (account_id, debtor_id) from a token, or raise LinkExpired / LinkInvalid."""
+    max_age = current_app.config["PAY_LINK_TTL_HOURS"] * 3600
+    try:
+        data = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise LinkExpired("link expired") from exc
+    except BadSignature as exc:
+        raise LinkInvalid("link not valid") from exc
+    return data["a"], data["d"]
