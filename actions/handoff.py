@@ -1,11 +1,13 @@
 """Requests the bot does not automate yet go to the agent queue; opt-outs are honoured."""
 
+from zoneinfo import ZoneInfo
+
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.services import audit, contact, messaging
+from bot.services import agents, audit, contact, messaging
 
-from .context import conversation_scope, say, say_with_choices
+from .context import app, conversation_scope, say, say_with_choices
 
 
 class ActionHandToAgent(Action):
@@ -19,7 +21,21 @@ class ActionHandToAgent(Action):
         with conversation_scope(tracker) as (s, conversation):
             if conversation is not None:
                 messaging.mark_for_agent(s, conversation, reason)
-        say(dispatcher, "agent.handoff")
+            zone = conversation.debtor.timezone if conversation and conversation.debtor else None
+        on_shift, opens = agents.availability(app().config)
+        if on_shift or opens is None:
+            say(dispatcher, "agent.handoff")
+            return []
+        # Tell the time where the debtor is, when we know where that is.
+        zone = zone or app().config["AGENT_TIMEZONE"]
+        opens = opens.astimezone(ZoneInfo(zone))
+        say(
+            dispatcher,
+            "agent.handoff_later",
+            opens_day=opens.date().isoformat(),
+            opens_time=opens.strftime("%H:%M"),
+            zone=agents.city(zone),
+        )
         return []
 
 

@@ -44,6 +44,8 @@ def load_config(overrides=None):
         "SWEEP_MIN_AGE": int(_env("SWEEP_MIN_AGE", "60")),
         "CONVERSATION_LOCK_TTL": int(_env("CONVERSATION_LOCK_TTL", "30")),
         "PAY_LINK_TTL_HOURS": int(_env("PAY_LINK_TTL_HOURS", "72")),
+        "AGENT_HOURS": _env("AGENT_HOURS", "mon-fri 08:00-18:00, sat 09:00-13:00"),
+        "AGENT_TIMEZONE": _env("AGENT_TIMEZONE", "America/Bogota"),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
     }
     if overrides:
@@ -76,6 +78,12 @@ def _finish(cfg, overrides=None):
         cfg["SECRET_KEY"] = hashlib.sha256(f"dev-secret:{ROOT}".encode()).hexdigest()
     if not cfg["RASA_TOKEN"]:
         cfg["RASA_TOKEN"] = hashlib.sha256(f"rasa:{cfg['SECRET_KEY']}".encode()).hexdigest()[:32]
+    from .services.agents import ScheduleError, parse_hours
+
+    try:
+        parse_hours(cfg["AGENT_HOURS"])
+    except ScheduleError as exc:
+        raise ConfigError(str(exc)) from exc
     cfg["SANDBOX"] = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
     if cfg["SANDBOX"]:
         if production:

@@ -279,3 +279,22 @@ def test_payment_link_only_for_a_verified_debtor(db, conversation):
     [(template, variables)] = templates_sent(dispatcher)
     assert template == "payment.link" and "/pay/" in variables["url"]
     assert variables["amount"] == {"amount": "150000.00", "currency": "COP"}
+
+
+def test_hand_over_outside_agent_hours_says_when(db, conversation, monkeypatch):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from actions.handoff import ActionHandToAgent
+    from bot.services import agents
+
+    opens = datetime(2026, 11, 24, 8, 0, tzinfo=ZoneInfo("America/Bogota"))
+    monkeypatch.setattr(agents, "availability", lambda config: (False, opens))
+    dispatcher = CollectingDispatcher()
+    run(ActionHandToAgent().run(dispatcher, tracker(conversation, intent="request_agent"), {}))
+    assert templates_sent(dispatcher) == [
+        (
+            "agent.handoff_later",
+            {"opens_day": "2026-11-24", "opens_time": "08:00", "zone": "Bogota"},
+        )
+    ]
