@@ -27,6 +27,18 @@ class ActionSessionStart(Action):
         ]
 
 
+class ActionGreet(Action):
+    """Greet an unverified debtor (revealing nothing) and forget any earlier request, so what
+    follows verification is the help menu."""
+
+    def name(self):
+        return "action_greet"
+
+    async def run(self, dispatcher, tracker, domain):
+        say(dispatcher, "greet")
+        return [SlotSet("pending_request", None), SlotSet("pending_text", None)]
+
+
 class ActionRememberRequest(Action):
     """Remember what the debtor asked for, to answer it once verified."""
 
