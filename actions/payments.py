@@ -5,7 +5,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.money import money_var
 from bot.services import audit, links, verification
-from bot.services.claims import _collectible
+from bot.services.accounts import collectible_accounts
 
 from .context import app, conversation_scope, say
 
@@ -15,7 +15,7 @@ def send_payment_link(dispatcher, tracker):
     with conversation_scope(tracker) as (s, conversation):
         if conversation is None or not verification.is_verified(conversation):
             return False
-        accounts = _collectible(s, conversation.debtor_id)
+        accounts = collectible_accounts(s, conversation.debtor_id)
         if not accounts:
             say(dispatcher, "balance.none")
             return True

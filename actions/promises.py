@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.money import money_var
 from bot.services import parsing, promises
-from bot.services.claims import _collectible
+from bot.services.accounts import collectible_accounts
 
 from .context import bot_spoke_this_turn, conversation_scope, say, say_with_choices
 
@@ -51,7 +51,7 @@ class ValidatePromiseForm(FormValidationAction):
     async def validate_promise_date(self, slot_value, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (s, conversation):
             today = local_today(conversation)
-            accounts = _collectible(s, conversation.debtor_id) if conversation else []
+            accounts = collectible_accounts(s, conversation.debtor_id) if conversation else []
             latest = promises.latest_promise_date(
                 s, accounts[0] if accounts else None, today, is_deferral(tracker)
             )
@@ -78,7 +78,7 @@ class ActionAskPromiseDate(Action):
         if bot_spoke_this_turn(tracker):  # the validator already answered (and offered choices)
             return []
         with conversation_scope(tracker) as (s, conversation):
-            accounts = _collectible(s, conversation.debtor_id) if conversation else []
+            accounts = collectible_accounts(s, conversation.debtor_id) if conversation else []
             latest = promises.latest_promise_date(
                 s,
                 accounts[0] if accounts else None,
@@ -110,7 +110,7 @@ class ActionRecordPromise(Action):
                 deferral=is_deferral(tracker),
             )
             if outcome == "recorded":
-                account = _collectible(s, conversation.debtor_id)[0]
+                account = collectible_accounts(s, conversation.debtor_id)[0]
                 amount = money_var(detail.amount_minor, account.currency)
         if outcome == "recorded":
             say(dispatcher, "promise.recorded", amount=amount, date=day.isoformat())

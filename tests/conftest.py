@@ -109,3 +109,17 @@ def demo_debtors(db):
         report = import_csv(db, fh)
     assert not report.errors
     return report
+
+
+@pytest.fixture
+def conversation(db, demo_debtors):
+    """Camila's WhatsApp conversation (demo debtor: es-CO, COP 150000.00, ID ends 4821)."""
+    from sqlalchemy import select
+
+    from bot.models import Conversation, Debtor
+
+    debtor = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
+    conv = Conversation(channel="whatsapp", address=debtor.phone, debtor=debtor)
+    db.add(conv)
+    db.commit()
+    return conv

@@ -9,16 +9,23 @@ from ..money import money_var
 
 # Shown in the balance: what is owed, including debts paused while an agent reviews them.
 OPEN_STATUSES = ("open", "plan", "disputed", "claim_review")
+# Reminders, offers, promises and links go only to these.
+COLLECTIBLE = ("open", "plan")
 
 
-def open_accounts(session, debtor_id):
+def open_accounts(session, debtor_id, statuses=OPEN_STATUSES):
+    """The debtor's accounts with something owed, oldest due first."""
     stmt = (
         select(Account)
-        .where(Account.debtor_id == debtor_id, Account.status.in_(OPEN_STATUSES))
+        .where(Account.debtor_id == debtor_id, Account.status.in_(statuses))
         .where(Account.balance_minor > 0)
         .order_by(Account.due_date, Account.id)
     )
     return session.execute(stmt).scalars().all()
+
+
+def collectible_accounts(session, debtor_id):
+    return open_accounts(session, debtor_id, COLLECTIBLE)
 
 
 def days_overdue(account, today=None):

@@ -1,29 +1,16 @@
 """What a debtor says about a debt: it is not theirs or not right (dispute), or it is paid."""
 
-from sqlalchemy import select
-
-from ..models import Account, Dispute, PaymentClaim
+from ..models import Dispute, PaymentClaim
 from . import audit
+from .accounts import collectible_accounts
 from .messaging import mark_for_agent
-
-COLLECTIBLE = ("open", "plan")  # reminders and offers go only to these
-
-
-def _collectible(session, debtor_id):
-    stmt = (
-        select(Account)
-        .where(Account.debtor_id == debtor_id, Account.status.in_(COLLECTIBLE))
-        .where(Account.balance_minor > 0)
-        .order_by(Account.due_date, Account.id)
-    )
-    return session.execute(stmt).scalars().all()
 
 
 def open_dispute(session, conversation, words, actor):
     """Record the dispute with the debtor's words on every collectible account, pause
     collection on them and queue the conversation for an agent; return the disputes."""
     disputes = []
-    for account in _collectible(session, conversation.debtor_id):
+    for account in collectible_accounts(session, conversation.debtor_id):
         dispute = Dispute(account=account, conversation_id=conversation.id, words=words[:2000])
         session.add(dispute)
         account.status = "disputed"
@@ -36,7 +23,7 @@ def open_dispute(session, conversation, words, actor):
 def claim_payment(session, conversation, claimed_date, amount_minor, words, actor):
     """Record an "I already paid" claim on the oldest collectible account and pause reminders
     on it until an agent confirms or rejects the payment; return the claim (or None)."""
-    accounts = _collectible(session, conversation.debtor_id)
+    accounts = collectible_accounts(session, conversation.debtor_id)
     if not accounts:
         return None
     account = accounts[0]

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..models import PaymentPolicy, Promise
 from . import audit
-from .claims import _collectible
+from .accounts import collectible_accounts
 
 
 def policy_for(session, account=None):
@@ -36,7 +36,7 @@ def promise(session, conversation, promised_date, actor, today=None, deferral=Fa
     ("too_far", latest date), ("past", today) or ("nothing_owed", None).
     """
     today = today or date.today()
-    accounts = _collectible(session, conversation.debtor_id)
+    accounts = collectible_accounts(session, conversation.debtor_id)
     if not accounts:
         return "nothing_owed", None
     account = accounts[0]

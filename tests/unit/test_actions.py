@@ -14,18 +14,15 @@ from actions.verification import (
     ActionVerificationDone,
     ValidateVerificationForm,
 )
-from bot.models import Conversation, Debtor
+from bot.models import Conversation
 from bot.services import verification
 
 
 @pytest.fixture
-def conversation(app, db, demo_debtors):
+def conversation(app, conversation):
+    """The shared conversation, with the action server's app pointed at the test app."""
     context._app = app
-    debtor = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
-    conv = Conversation(channel="whatsapp", address=debtor.phone, debtor=debtor)
-    db.add(conv)
-    db.commit()
-    yield conv
+    yield conversation
     context._app = None
 
 

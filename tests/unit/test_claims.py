@@ -1,20 +1,10 @@
 from datetime import date
 
-import pytest
 from sqlalchemy import select
 
-from bot.models import Account, AuditEvent, Conversation, Debtor, Dispute, PaymentClaim
+from bot.models import Account, AuditEvent, Dispute, PaymentClaim
 from bot.services import claims
-from bot.services.accounts import balance_messages
-
-
-@pytest.fixture
-def conversation(db, demo_debtors):
-    debtor = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
-    conv = Conversation(channel="whatsapp", address=debtor.phone, debtor=debtor)
-    db.add(conv)
-    db.commit()
-    return conv
+from bot.services.accounts import balance_messages, collectible_accounts
 
 
 def test_dispute_pauses_collection_and_keeps_the_words(db, conversation):
@@ -27,7 +17,7 @@ def test_dispute_pauses_collection_and_keeps_the_words(db, conversation):
     assert "account.disputed" in actions
     # The balance still tells what is owed; nothing collectible is left for reminders.
     assert balance_messages(db, conversation.debtor_id)[0]["template"].startswith("balance.")
-    assert claims._collectible(db, conversation.debtor_id) == []
+    assert collectible_accounts(db, conversation.debtor_id) == []
 
 
 def test_payment_claim_pauses_reminders_until_checked(db, conversation):

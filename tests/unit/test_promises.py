@@ -3,19 +3,10 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from bot.models import Conversation, Debtor, PaymentPolicy, Promise
+from bot.models import PaymentPolicy, Promise
 from bot.services import promises
 
 TODAY = date(2026, 11, 23)
-
-
-@pytest.fixture
-def conversation(db, demo_debtors):
-    debtor = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
-    conv = Conversation(channel="whatsapp", address=debtor.phone, debtor=debtor)
-    db.add(conv)
-    db.commit()
-    return conv
 
 
 def test_default_policy_is_seeded_by_the_migration(db):

@@ -21,18 +21,6 @@ def test_extract_candidate(text, candidate):
     assert verification.extract_candidate(text) == candidate
 
 
-@pytest.fixture
-def conversation(db, demo_debtors):
-    conv = Conversation(channel="whatsapp", address="+573001234567")
-    db.add(conv)
-    db.flush()
-    from bot.models import Debtor
-
-    conv.debtor = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
-    db.commit()
-    return conv
-
-
 def test_right_digits_verify(db, conversation):
     assert verification.attempt(db, conversation, "termina en 4821")[0] == "verified"
     assert verification.is_verified(conversation)
