@@ -8,6 +8,7 @@ from bot.services import accounts, verification
 from .claims import record_dispute
 from .clarify import MAIN_CHOICES
 from .context import conversation_scope, first_name, say, say_with_choices
+from .offers import ActionOfferDiscount
 from .payments import send_payment_link
 
 
@@ -90,6 +91,9 @@ class ActionVerificationDone(Action):
         pending = tracker.get_slot("pending_request")
         if pending == "dispute_debt":
             record_dispute(dispatcher, tracker)
+            return reset + [SlotSet("pending_text", None)]
+        if pending == "ask_discount":
+            await ActionOfferDiscount().run(dispatcher, tracker, domain)
             return reset + [SlotSet("pending_text", None)]
         if pending == "request_payment_link":
             send_payment_link(dispatcher, tracker)

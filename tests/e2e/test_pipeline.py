@@ -338,3 +338,12 @@ def test_payment_link_after_verification_opens_the_balance_page(stack):
     page = requests.get(url, timeout=5)
     assert page.status_code == 200 and "$75.25" in page.text and "November 20, 2026" in page.text
     assert requests.get(url[:-3] + "abc", timeout=5).status_code == 410
+
+
+def test_payment_methods_and_discount(stack):
+    phone = "+573001230011"  # no debt on file: how to pay reveals nothing anyway
+    [methods] = turn(stack, phone, "como puedo pagar? por donde pago?", 1)
+    assert methods.startswith("Puedes pagar desde tu enlace de pago personal")
+    assert methods.endswith("1. Enviarme el enlace de pago\n2. Hablar con una persona")
+    [ask] = turn(stack, phone, "me hacen descuento si pago todo de contado?", 1)
+    assert "4 dígitos" in ask  # a discount is about a debt: verify first

@@ -295,3 +295,43 @@ def test_hand_over_outside_agent_hours_says_when(db, conversation, monkeypatch):
             {"opens_day": "2026-11-24", "opens_time": "08:00", "zone": "Bogota"},
         )
     ]
+
+
+def test_payment_methods_offer_the_link_and_a_person(conversation):
+    from actions.offers import ActionPaymentMethods
+
+    dispatcher = CollectingDispatcher()
+    run(ActionPaymentMethods().run(dispatcher, tracker(conversation), {}))
+    [message] = dispatcher.messages
+    assert message["custom"]["template"] == "payment.methods"
+    assert [b["payload"] for b in message["custom"]["buttons"]] == [
+        "/request_payment_link",
+        "/request_agent",
+    ]
+
+
+def test_discount_only_where_the_policy_allows(db, conversation):
+    from actions.offers import ActionOfferDiscount, discounted
+    from bot.models import PaymentPolicy
+
+    conversation.verified_at = verification.utcnow()
+    db.commit()
+    dispatcher = CollectingDispatcher()
+    run(ActionOfferDiscount().run(dispatcher, tracker(conversation), {}))
+    assert templates_sent(dispatcher)[0][0] == "discount.none"  # the default policy: none
+    db.add(PaymentPolicy(portfolio="demo", discount_max_pct=15, discount_valid_days=5))
+    db.commit()
+    dispatcher = CollectingDispatcher()
+    run(ActionOfferDiscount().run(dispatcher, tracker(conversation), {}))
+    [(template, variables)] = templates_sent(dispatcher)
+    assert template == "discount.offer" and variables["pct"] == 15
+    assert variables["amount"] == {"amount": "127500.00", "currency": "COP"}
+    assert discounted(333, 15) == 283  # 49.95 off rounds to 50
+
+
+def test_discount_requires_verification(conversation):
+    from actions.offers import ActionOfferDiscount
+
+    dispatcher = CollectingDispatcher()
+    run(ActionOfferDiscount().run(dispatcher, tracker(conversation), {}))
+    assert templates_sent(dispatcher) == [("verify.ask", {})]

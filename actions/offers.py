@@ -1,0 +1,75 @@
+"""Payment methods (general information) and the pay-in-full discount (only where the policy
+allows it)."""
+
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
+
+from bot.money import money_var
+from bot.services import audit, verification
+from bot.services.accounts import collectible_accounts
+from bot.services.promises import policy_for
+
+from .context import conversation_scope, say, say_with_choices
+from .promises import local_today
+
+LINK_CHOICE = {"title_template": "button.payment_link", "payload": "/request_payment_link"}
+AGENT_CHOICE = {"title_template": "button.agent", "payload": "/request_agent"}
+
+
+class ActionPaymentMethods(Action):
+    def name(self):
+        return "action_payment_methods"
+
+    async def run(self, dispatcher, tracker, domain):
+        say_with_choices(dispatcher, "payment.methods", [LINK_CHOICE, AGENT_CHOICE])
+        return []
+
+
+def discounted(balance_minor, pct):
+    """The amount to pay after pct percent off, rounded half up to a minor unit."""
+    off = (Decimal(balance_minor) * Decimal(pct) / 100).quantize(Decimal(1), ROUND_HALF_UP)
+    return balance_minor - int(off)
+
+
+class ActionOfferDiscount(Action):
+    def name(self):
+        return "action_offer_discount"
+
+    async def run(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            if conversation is None or not verification.is_verified(conversation):
+                say(dispatcher, "verify.ask")
+                return [SlotSet("verified", False)]
+            accounts = collectible_accounts(s, conversation.debtor_id)
+            if not accounts:
+                say(dispatcher, "balance.none")
+                return []
+            account = accounts[0]
+            policy = policy_for(s, account)
+            if not policy.discount_max_pct or not policy.discount_valid_days:
+                say_with_choices(dispatcher, "discount.none", [LINK_CHOICE, AGENT_CHOICE])
+                return []
+            until = local_today(conversation) + timedelta(days=policy.discount_valid_days)
+            amount = discounted(account.balance_minor, policy.discount_max_pct)
+            audit.record(
+                s,
+                "system",
+                "discount.offered",
+                account,
+                {
+                    "pct": policy.discount_max_pct,
+                    "amount_minor": amount,
+                    "until": until.isoformat(),
+                },
+            )
+            variables = {
+                "pct": policy.discount_max_pct,
+                "amount": money_var(amount, account.currency),
+                "balance": money_var(account.balance_minor, account.currency),
+                "until": until.isoformat(),
+            }
+        say_with_choices(dispatcher, "discount.offer", [LINK_CHOICE, AGENT_CHOICE], **variables)
+        return []
