@@ -100,6 +100,8 @@ class ActionVerificationDone(Action):
             return reset + [SlotSet("pending_text", None)]
         if pending == "already_paid":  # ask when and how much; the words are kept meanwhile
             return reset + [FollowupAction("payment_claim_form")]
+        if pending == "request_installments":
+            return reset + [FollowupAction("plan_form")]
         if pending in ("promise_to_pay", "request_deferral"):
             # pending_request stays set: the form needs to know a promise from a deferral.
             return [SlotSet("id_digits", None), FollowupAction("promise_form")]

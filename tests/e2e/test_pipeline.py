@@ -21,6 +21,7 @@ PEDRO = "+573015550103"  # es-CO, COP 200000.00, ID ends 4444
 MIKE = "+12025550199"  # en-US, USD 250.00, ID ends 5555
 LAURA = "+573015550104"  # es-CO, COP 500000.00, ID ends 6666
 OLIVIA = "+12025550166"  # en-US, USD 75.25, ID ends 7777
+DIEGO = "+573015550105"  # es-CO, COP 600000.00, ID ends 8888
 
 
 def turn(stack, phone, body, expect, channel="whatsapp"):
@@ -347,3 +348,21 @@ def test_payment_methods_and_discount(stack):
     assert methods.endswith("1. Enviarme el enlace de pago\n2. Hablar con una persona")
     [ask] = turn(stack, phone, "me hacen descuento si pago todo de contado?", 1)
     assert "4 dígitos" in ask  # a discount is about a debt: verify first
+
+
+def test_installment_plan_over_sms_with_numbered_replies(stack):
+    turn(stack, DIEGO, "hola", 2, channel="sms")
+    turn(stack, DIEGO, "8888", 2, channel="sms")
+    [ask] = turn(stack, DIEGO, "puedo pagar en cuotas?", 1, channel="sms")
+    assert ask.startswith("¿En cuántas cuotas mensuales quieres pagar? Puedo ofrecerte hasta 12")
+    [summary] = turn(stack, DIEGO, "en 3 cuotas", 1, channel="sms")
+    assert "plan de 3 cuotas" in summary and "Total: $600.000" in summary
+    assert summary.endswith("1. Sí, confirmar\n2. No, cambiar")
+    [created] = turn(stack, DIEGO, "1", 1, channel="sms")
+    assert created.startswith("¡Listo! Tu plan de 3 cuotas quedó creado.") and "/pay/" in created
+    rows = db_rows(
+        stack,
+        "SELECT i.amount_minor FROM installments i JOIN payment_plans p ON p.id = i.plan_id "
+        "JOIN accounts a ON a.id = p.account_id WHERE a.external_id = 'E2E-CO-5' ORDER BY i.seq",
+    )
+    assert [r[0] for r in rows] == [20_000_000, 20_000_000, 20_000_000]

@@ -335,3 +335,46 @@ def test_discount_requires_verification(conversation):
     dispatcher = CollectingDispatcher()
     run(ActionOfferDiscount().run(dispatcher, tracker(conversation), {}))
     assert templates_sent(dispatcher) == [("verify.ask", {})]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("en 6 cuotas", (6, None)),
+        ("seis", (6, None)),
+        ("50 mil por cuota", (None, 5_000_000)),
+        ("$30.000 mensuales", (None, 3_000_000)),
+        ("no se", (None, None)),
+    ],
+)
+def test_installment_request_is_a_count_or_an_amount(text, expected):
+    from actions.plans import read_request
+
+    assert read_request(text, "COP") == expected
+
+
+def test_plan_form_confirms_then_creates_the_plan(db, conversation):
+    from actions.plans import ActionAskPlanConfirmed, ActionCreatePlan, ValidatePlanForm
+    from bot.models import Account, PaymentPlan
+
+    conversation.verified_at = verification.utcnow()
+    db.commit()
+    t = tracker(conversation, {"requested_slot": "plan_count"}, text="en 24 cuotas")
+    t.latest_message["text"] = "en 24 cuotas"
+    dispatcher = CollectingDispatcher()
+    slots = run(ValidatePlanForm().extract_plan_count(dispatcher, t, {}))
+    assert slots == {"plan_count": "12", "plan_confirmed": None}  # the policy's maximum
+    assert templates_sent(dispatcher) == [("plan.adjusted", {"count": 12})]
+    dispatcher = CollectingDispatcher()
+    run(ActionAskPlanConfirmed().run(dispatcher, tracker(conversation, {"plan_count": "12"}), {}))
+    [(template, variables)] = templates_sent(dispatcher)
+    assert template == "plan.summary" and variables["total"]["amount"] == "150000.00"
+    dispatcher = CollectingDispatcher()
+    confirmed = {"plan_count": "12", "plan_confirmed": True}
+    run(ActionCreatePlan().run(dispatcher, tracker(conversation, confirmed), {}))
+    [(template, variables)] = templates_sent(dispatcher)
+    assert template == "plan.created" and "/pay/" in variables["url"]
+    db.expire_all()
+    plan = db.execute(select(PaymentPlan)).scalar_one()
+    assert len(plan.installments) == 12 and plan.total_minor == 15_000_000
+    assert db.execute(select(Account)).scalars().first().status == "plan"

@@ -1,0 +1,59 @@
+"""Installment plans inside the creditor's policy."""
+
+import calendar
+from datetime import date
+
+from ..models import Installment, PaymentPlan
+from . import audit
+
+MIN_INSTALLMENTS = 2
+
+
+def add_months(day, months):
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def fit_count(balance_minor, policy, count=None, per_installment_minor=None):
+    """The number of installments to offer: what was asked, or the nearest the policy allows.
+
+    Returns (count, adjusted): adjusted is True when the request did not fit."""
+    if count is None and per_installment_minor:
+        count = -(-balance_minor // per_installment_minor)  # ceil
+    if count is None:
+        return None, False
+    fitted = max(MIN_INSTALLMENTS, min(count, policy.max_installments))
+    return fitted, fitted != count
+
+
+def schedule(balance_minor, count, policy, start):
+    """[(due date, amount minor)]: monthly from start; every installment after the first is the
+    same, the first takes the remainder and at least the policy's minimum first payment."""
+    each = balance_minor // count
+    first = balance_minor - each * (count - 1)
+    minimum_first = -(-balance_minor * policy.min_first_payment_pct // 100)
+    if first < minimum_first:
+        each = (balance_minor - minimum_first) // (count - 1)
+        first = balance_minor - each * (count - 1)
+    amounts = [first] + [each] * (count - 1)
+    return [(add_months(start, i), amount) for i, amount in enumerate(amounts)]
+
+
+def create_plan(session, account, rows, actor):
+    """Create the plan and its installments; the account moves to 'plan'."""
+    plan = PaymentPlan(account_id=account.id, total_minor=sum(a for _, a in rows), created_by=actor)
+    plan.installments = [
+        Installment(seq=i + 1, due_date=due, amount_minor=amount)
+        for i, (due, amount) in enumerate(rows)
+    ]
+    session.add(plan)
+    account.status = "plan"
+    audit.record(
+        session,
+        actor,
+        "plan.created",
+        account,
+        {"installments": len(rows), "total_minor": plan.total_minor, "status": "plan"},
+    )
+    return plan
