@@ -28,6 +28,9 @@ def read_request(text, currency):
     return None, parsing.parse_amount(text, currency)
 
 
+AGENT = {"title_template": "button.agent", "payload": "/request_agent"}
+
+
 def _account_and_policy(s, conversation):
     accounts = collectible_accounts(s, conversation.debtor_id) if conversation else []
     if not accounts:
@@ -38,6 +41,12 @@ def _account_and_policy(s, conversation):
 class ValidatePlanForm(FormValidationAction):
     def name(self):
         return "validate_plan_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain):
+        """Nothing to ask when no debt can be split (already on a plan, under review, paid)."""
+        with conversation_scope(tracker) as (s, conversation):
+            account, _policy = _account_and_policy(s, conversation)
+        return domain_slots if account is not None else []
 
     async def extract_plan_count(self, dispatcher, tracker, domain):
         if tracker.get_slot("requested_slot") in ("plan_count", "plan_confirmed"):
@@ -116,13 +125,16 @@ class ActionCreatePlan(Action):
             SlotSet("pending_text", None),
             SlotSet("pending_request", None),
         ]
+        if tracker.get_slot("plan_count") is None:
+            say_with_choices(dispatcher, "plan.unavailable", [AGENT])
+            return reset
         if not tracker.get_slot("plan_confirmed"):
             say_with_choices(
                 dispatcher,
                 "plan.declined",
                 [
                     {"title_template": "button.more_time", "payload": "/request_deferral"},
-                    {"title_template": "button.agent", "payload": "/request_agent"},
+                    AGENT,
                 ],
             )
             return reset

@@ -378,3 +378,21 @@ def test_plan_form_confirms_then_creates_the_plan(db, conversation):
     plan = db.execute(select(PaymentPlan)).scalar_one()
     assert len(plan.installments) == 12 and plan.total_minor == 15_000_000
     assert db.execute(select(Account)).scalars().first().status == "plan"
+
+
+def test_no_plan_when_nothing_can_be_split(db, conversation):
+    from actions.plans import ActionCreatePlan, ValidatePlanForm
+    from bot.models import Account
+
+    for account in db.execute(select(Account)).scalars():
+        account.status = "claim_review"
+    db.commit()
+    slots = run(
+        ValidatePlanForm().required_slots(
+            ["plan_count", "plan_confirmed"], CollectingDispatcher(), tracker(conversation), {}
+        )
+    )
+    assert slots == []
+    dispatcher = CollectingDispatcher()
+    run(ActionCreatePlan().run(dispatcher, tracker(conversation), {}))
+    assert dispatcher.messages[0]["custom"]["template"] == "plan.unavailable"
