@@ -47,9 +47,9 @@ class ActionOptOut(Action):
 
     async def run(self, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (s, conversation):
-            if conversation is not None:
-                contact.opt_out(s, conversation, actor="debtor")
-        say(dispatcher, "opt_out.confirmed")
+            first_time = conversation is None or contact.opt_out(s, conversation, actor="debtor")
+        if first_time:  # confirmed once; a repeated STOP gets no further message
+            say(dispatcher, "opt_out.confirmed")
         return []
 
 

@@ -81,9 +81,11 @@ class ActionAskPlanCount(Action):
 
 
 def _schedule(s, conversation, count):
+    """(account, rows, fee): the plan's total is the balance plus the policy's fee."""
     account, policy = _account_and_policy(s, conversation)
-    rows = plans.schedule(account.balance_minor, count, policy, local_today(conversation))
-    return account, rows
+    fee = plans.fee(account.balance_minor, policy)
+    rows = plans.schedule(account.balance_minor + fee, count, policy, local_today(conversation))
+    return account, rows, fee
 
 
 class ActionAskPlanConfirmed(Action):
@@ -93,7 +95,7 @@ class ActionAskPlanConfirmed(Action):
     async def run(self, dispatcher, tracker, domain):
         count = int(tracker.get_slot("plan_count"))
         with conversation_scope(tracker) as (s, conversation):
-            account, rows = _schedule(s, conversation, count)
+            account, rows, _fee = _schedule(s, conversation, count)
             variables = {
                 "count": count,
                 "first_amount": money_var(rows[0][1], account.currency),
@@ -140,8 +142,8 @@ class ActionCreatePlan(Action):
             return reset
         count = int(tracker.get_slot("plan_count"))
         with conversation_scope(tracker) as (s, conversation):
-            account, rows = _schedule(s, conversation, count)
-            plans.create_plan(s, account, rows, actor="debtor")
+            account, rows, fee = _schedule(s, conversation, count)
+            plans.create_plan(s, account, rows, actor="debtor", fee_minor=fee)
             url = links.payment_url(account)
             audit.record(s, "debtor", "payment_link.sent", account, {"installment": 1})
             variables = {

@@ -192,6 +192,10 @@ class PaymentPolicy(TimestampMixin, Base):
     portfolio = Column(String(64), nullable=False, unique=True)  # "default" unless segmented
     max_installments = Column(Integer, nullable=False, default=12)
     min_first_payment_pct = Column(Integer, nullable=False, default=10)
+    # In minor units of the accounts' currency; 0 means no minimum.
+    min_installment_minor = Column(BigInteger, nullable=False, default=0)
+    # Added once to a plan's total, in basis points of the balance (150 = 1.5 %).
+    plan_fee_bps = Column(Integer, nullable=False, default=0)
     max_promise_days = Column(Integer, nullable=False, default=15)
     max_deferral_days = Column(Integer, nullable=False, default=30)
     discount_max_pct = Column(Integer, nullable=False, default=0)

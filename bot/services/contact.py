@@ -7,13 +7,17 @@ OPT_OUT_FIELDS = {"whatsapp": "opted_out_whatsapp_at", "sms": "opted_out_sms_at"
 
 
 def opt_out(session, conversation, actor):
-    """Record that the conversation's number wants no proactive messages on its channel."""
+    """Record that the conversation's number wants no proactive messages on its channel;
+    return False when that was already recorded (so the confirmation is sent once)."""
     debtor = conversation.debtor
     field = OPT_OUT_FIELDS[conversation.channel]
-    if debtor is not None and getattr(debtor, field) is None:
+    if debtor is not None and getattr(debtor, field) is not None:
+        return False
+    if debtor is not None:
         setattr(debtor, field, utcnow())
         audit.record(session, actor, "contact.opted_out", debtor, {"channel": conversation.channel})
     audit.record(session, actor, "conversation.opt_out", conversation, {})
+    return True
 
 
 def is_opted_out(debtor, channel):

@@ -16,15 +16,24 @@ def add_months(day, months):
 
 
 def fit_count(balance_minor, policy, count=None, per_installment_minor=None):
-    """The number of installments to offer: what was asked, or the nearest the policy allows.
+    """The number of installments to offer: what was asked, or the nearest the policy allows
+    (at most max_installments, and no installment under min_installment_minor).
 
     Returns (count, adjusted): adjusted is True when the request did not fit."""
     if count is None and per_installment_minor:
         count = -(-balance_minor // per_installment_minor)  # ceil
     if count is None:
         return None, False
-    fitted = max(MIN_INSTALLMENTS, min(count, policy.max_installments))
+    most = policy.max_installments
+    if policy.min_installment_minor:
+        most = min(most, balance_minor // policy.min_installment_minor)
+    fitted = max(MIN_INSTALLMENTS, min(count, most))
     return fitted, fitted != count
+
+
+def fee(balance_minor, policy):
+    """The plan fee: plan_fee_bps basis points of the balance, rounded up to a minor unit."""
+    return -(-balance_minor * (policy.plan_fee_bps or 0) // 10_000)
 
 
 def schedule(balance_minor, count, policy, start):
@@ -40,9 +49,15 @@ def schedule(balance_minor, count, policy, start):
     return [(add_months(start, i), amount) for i, amount in enumerate(amounts)]
 
 
-def create_plan(session, account, rows, actor):
-    """Create the plan and its installments; the account moves to 'plan'."""
-    plan = PaymentPlan(account_id=account.id, total_minor=sum(a for _, a in rows), created_by=actor)
+def create_plan(session, account, rows, actor, fee_minor=0):
+    """Create the plan and its installments (rows include any fee); the account moves to
+    'plan'."""
+    plan = PaymentPlan(
+        account_id=account.id,
+        total_minor=sum(a for _, a in rows),
+        fee_minor=fee_minor,
+        created_by=actor,
+    )
     plan.installments = [
         Installment(seq=i + 1, due_date=due, amount_minor=amount)
         for i, (due, amount) in enumerate(rows)

@@ -133,6 +133,9 @@ def test_opt_out_is_recorded_for_the_channel(db, conversation):
     db.expire_all()
     debtor = db.get(Conversation, conversation.id).debtor
     assert debtor.opted_out_whatsapp_at is not None and debtor.opted_out_sms_at is None
+    dispatcher = CollectingDispatcher()
+    run(ActionOptOut().run(dispatcher, tracker(conversation, intent="opt_out"), {}))
+    assert dispatcher.messages == []  # confirmed once
 
 
 def test_ask_says_locked_while_locked(db, conversation):
