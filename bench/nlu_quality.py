@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from .common import ROOT, percentile
 
 LANGUAGES = ("es", "en")
+_MARKUP = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
 def train(out_dir, config):
@@ -105,7 +107,11 @@ def load_and_parse(model):
 
         data = yaml.safe_load((ROOT / "tests" / "nlu" / f"test_nlu_{language}.yml").read_text())
         for block in data["nlu"]:
-            texts += [line[2:] for line in block["examples"].splitlines() if line.startswith("- ")]
+            texts += [
+                _MARKUP.sub(r"\1", line[2:])  # "[Friday](date)" -> "Friday"
+                for line in block["examples"].splitlines()
+                if line.startswith("- ")
+            ]
     timings = []
     for text in texts:
         started = time.perf_counter()
