@@ -44,7 +44,11 @@ def _lock(conversation_id):
     from flask import current_app
 
     ttl = current_app.config["CONVERSATION_LOCK_TTL"]
-    return queues.redis_conn().lock(f"lock:conversation:{conversation_id}", timeout=ttl)
+    return queues.redis_conn().lock(_lock_key(conversation_id), timeout=ttl)
+
+
+def _lock_key(conversation_id):
+    return f"lock:conversation:{conversation_id}"
 
 
 def _final_attempt():
@@ -202,7 +206,7 @@ def _job_alive(redis, message_id, conversation_id):
         return True
     if status == "started":
         # A started job whose worker died leaves the conversation lock to expire.
-        return redis.exists(f"lock:conversation:{conversation_id}") == 1
+        return redis.exists(_lock_key(conversation_id)) == 1
     return False
 
 

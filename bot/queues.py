@@ -32,15 +32,19 @@ def job_marker(message_id):
 def enqueue_inbound(message_id):
     from .jobs import process_inbound
 
-    job = queue(INBOUND).enqueue(
-        process_inbound,
-        message_id,
-        job_timeout=120,
-        retry=INBOUND_RETRY,
-        failure_ttl=7 * 24 * 3600,
-        description=f"inbound message {message_id}",
-    )
-    redis_conn().set(job_marker(message_id), job.id, ex=24 * 3600)
+    # One round trip for the job and its marker: this runs inside the webhook request.
+    with redis_conn().pipeline() as pipe:
+        job = queue(INBOUND).enqueue(
+            process_inbound,
+            message_id,
+            job_timeout=120,
+            retry=INBOUND_RETRY,
+            failure_ttl=7 * 24 * 3600,
+            description=f"inbound message {message_id}",
+            pipeline=pipe,
+        )
+        pipe.set(job_marker(message_id), job.id, ex=24 * 3600)
+        pipe.execute()
     return job
 
 

@@ -202,20 +202,77 @@ def _end_of_month(day):
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def _next_day_of_month(today, number):
-    """The next date (today or later) whose day of the month is number."""
+def _day_of_month(today, number, past=False):
+    """The nearest date whose day of the month is number: the next one (today or later; a
+    short month gives its last day), or with past the latest one not after today."""
     year, month = today.year, today.month
+    step = -1 if past else 1
     for _ in range(13):
         last = calendar.monthrange(year, month)[1]
-        candidate = date(year, month, min(number, last))
-        if candidate >= today:
-            return candidate
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if past:
+            candidate = date(year, month, number) if number <= last else None
+            if candidate is not None and candidate <= today:
+                return candidate
+        else:
+            candidate = date(year, month, min(number, last))
+            if candidate >= today:
+                return candidate
+        month += step
+        if month == 0:
+            year, month = year - 1, 12
+        elif month == 13:
+            year, month = year + 1, 1
     return None
 
 
 def _count(word):
     return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
+
+
+def _nearest(day, month, today, past, year=None):
+    """Day and month: in the given year, else the nearest year on the wanted side of today."""
+    years = [year] if year else [today.year, today.year + (-1 if past else 1)]
+    for candidate_year in years:
+        try:
+            result = date(candidate_year, month, day)
+        except ValueError:
+            return None
+        if (result <= today) if past else (result >= today):
+            return result
+    return None
+
+
+_NO_DATE = object()
+
+
+def _calendar_date(plain, today, past):
+    """A date written out ("2026-12-15", "15/12", "15 de diciembre", "December 15"), or
+    _NO_DATE when the text has none; None when it has one on the wrong side of today."""
+    match = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", plain)
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+        return _nearest(day, month, today, past, year)
+    match = re.search(r"\b(\d{1,2})[/-](\d{1,2})(?:[/-](\d{2,4}))?\b", plain)
+    if match:  # day/month, as written in Latin America
+        year = int(match.group(3)) if match.group(3) else None
+        if year is not None and year < 100:
+            year += 2000
+        return _nearest(int(match.group(1)), int(match.group(2)), today, past, year)
+    match = re.search(rf"\b(\d{{1,2}})\s*(?:de\s+)?({_MONTH_NAMES})\b", plain)
+    if match:
+        return _nearest(int(match.group(1)), _MONTHS[match.group(2)], today, past)
+    match = re.search(rf"\b({_MONTH_NAMES})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", plain)
+    if match:
+        return _nearest(int(match.group(2)), _MONTHS[match.group(1)], today, past)
+    return _NO_DATE
+
+
+def _day_number(plain):
+    """ "el 15", "the 15th": the day of the month, or None."""
+    match = re.search(r"\b(?:el|the|on the|dia)\s+(\d{1,2})(?:st|nd|rd|th)?\b", plain)
+    if match and 1 <= int(match.group(1)) <= 31:
+        return int(match.group(1))
+    return None
 
 
 def parse_date(text, today):
@@ -230,22 +287,10 @@ def parse_date(text, today):
     if re.search(r"\b(fin|final|finales) de(l)? mes\b|\bend of (the )?month\b", plain):
         return _end_of_month(today)
     if re.search(r"\bquincena\b", plain):
-        return _next_day_of_month(today, 15) if today.day <= 15 else _end_of_month(today)
-    match = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", plain)
-    if match:
-        return _checked(int(match.group(1)), int(match.group(2)), int(match.group(3)), today)
-    match = re.search(r"\b(\d{1,2})[/-](\d{1,2})(?:[/-](\d{2,4}))?\b", plain)
-    if match:  # day/month, as written in Latin America
-        year = int(match.group(3)) if match.group(3) else None
-        if year is not None and year < 100:
-            year += 2000
-        return _day_month(int(match.group(1)), int(match.group(2)), today, year)
-    match = re.search(rf"\b(\d{{1,2}})\s*(?:de\s+)?({_MONTH_NAMES})\b", plain)
-    if match:
-        return _day_month(int(match.group(1)), _MONTHS[match.group(2)], today)
-    match = re.search(rf"\b({_MONTH_NAMES})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", plain)
-    if match:
-        return _day_month(int(match.group(2)), _MONTHS[match.group(1)], today)
+        return _day_of_month(today, 15) if today.day <= 15 else _end_of_month(today)
+    written = _calendar_date(plain, today, past=False)
+    if written is not _NO_DATE:
+        return written
     match = re.search(
         r"\b(?:en|in|dentro de)\s+(\d+|[a-z]+)\s+(dias?|days?|semanas?|weeks?)\b", plain
     )
@@ -259,30 +304,8 @@ def parse_date(text, today):
         if ahead == 0 or re.search(rf"\bnext {match.group(1)}\b", plain):
             ahead = ahead or 7
         return today + timedelta(days=ahead)
-    match = re.search(r"\b(?:el|the|on the|dia)\s+(\d{1,2})(?:st|nd|rd|th)?\b", plain)
-    if match and 1 <= int(match.group(1)) <= 31:
-        return _next_day_of_month(today, int(match.group(1)))
-    return None
-
-
-def _checked(year, month, day, today):
-    try:
-        result = date(year, month, day)
-    except ValueError:
-        return None
-    return result if result >= today else None
-
-
-def _day_month(day, month, today, year=None):
-    """Day and month without a year mean the next such date."""
-    for candidate_year in [year] if year else [today.year, today.year + 1]:
-        try:
-            result = date(candidate_year, month, day)
-        except ValueError:
-            return None
-        if result >= today:
-            return result
-    return None
+    number = _day_number(plain)
+    return _day_of_month(today, number) if number else None
 
 
 def parse_count(text):
@@ -314,55 +337,14 @@ def parse_past_date(text, today):
         return today - timedelta(days=_count(match.group(1)) * _UNITS[match.group(2)])
     if re.search(r"\bsemana pasada\b|\blast week\b", plain):
         return today - timedelta(days=7)
-    match = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", plain)
-    if match:
-        return _past(int(match.group(1)), int(match.group(2)), int(match.group(3)), today)
-    match = re.search(r"\b(\d{1,2})[/-](\d{1,2})(?:[/-](\d{2,4}))?\b", plain)
-    if match:
-        year = int(match.group(3)) if match.group(3) else None
-        if year is not None and year < 100:
-            year += 2000
-        return _past_day_month(int(match.group(1)), int(match.group(2)), today, year)
-    match = re.search(rf"\b(\d{{1,2}})\s*(?:de\s+)?({_MONTH_NAMES})\b", plain)
-    if match:
-        return _past_day_month(int(match.group(1)), _MONTHS[match.group(2)], today)
-    match = re.search(rf"\b({_MONTH_NAMES})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", plain)
-    if match:
-        return _past_day_month(int(match.group(2)), _MONTHS[match.group(1)], today)
+    written = _calendar_date(plain, today, past=True)
+    if written is not _NO_DATE:
+        return written
     match = re.search(rf"\b({_WEEKDAY_NAMES})\b", plain)
     if match:
         back = (today.weekday() - _WEEKDAYS[match.group(1)]) % 7
         if back == 0 and re.search(r"\bpasado\b|\blast\b", plain):
             back = 7
         return today - timedelta(days=back)
-    match = re.search(r"\b(?:el|the|on the|dia)\s+(\d{1,2})(?:st|nd|rd|th)?\b", plain)
-    if match and 1 <= int(match.group(1)) <= 31:
-        number = int(match.group(1))
-        year, month = today.year, today.month
-        for _ in range(13):
-            if number <= calendar.monthrange(year, month)[1]:
-                candidate = date(year, month, number)
-                if candidate <= today:
-                    return candidate
-            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return None
-
-
-def _past(year, month, day, today):
-    try:
-        result = date(year, month, day)
-    except ValueError:
-        return None
-    return result if result <= today else None
-
-
-def _past_day_month(day, month, today, year=None):
-    """Day and month without a year mean the latest such date not after today."""
-    for candidate_year in [year] if year else [today.year, today.year - 1]:
-        try:
-            result = date(candidate_year, month, day)
-        except ValueError:
-            return None
-        if result <= today:
-            return result
-    return None
+    number = _day_number(plain)
+    return _day_of_month(today, number, past=True) if number else None
