@@ -19,7 +19,7 @@ MODEL        = models/$(MODEL_HASH).tar.gz
 export FLASK_APP := bot
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 
-.PHONY: help install python deps redis migrate model demo run test lint validate stories clean
+.PHONY: help install python deps redis browser migrate model demo run test lint validate stories clean
 
 help:
 	@echo "make run    set up everything, then start the bot in sandbox mode (simulator URL printed)"
@@ -46,17 +46,23 @@ $(STAMPS)/deps: requirements.txt requirements-dev.txt constraints.txt | $(BIN)/p
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
 	@mkdir -p $(STAMPS) && touch $@
 
-redis:
-	@if ! command -v redis-server >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing redis-server with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then \
-	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	  else \
-	    echo "redis-server is missing: install Redis (e.g. apt-get install redis-server) and retry."; exit 1; \
-	  fi; \
+# Debian packages: installed with apt-get (as root or with sudo) when missing.
+define apt_install
+	@if ! command -v $(1) >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then SUDO=; \
+	  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then SUDO=sudo; \
+	  else echo "$(1) is missing: install the Debian package $(2) (apt-get install $(2)) and retry."; exit 1; fi; \
+	  echo "installing $(2) with apt-get"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 	fi
+endef
+
+redis:
+	$(call apt_install,redis-server,redis-server)
+
+# Browser tests drive Debian's Chromium with Playwright (Playwright's own download cannot work offline).
+browser:
+	$(call apt_install,chromium,chromium)
 
 migrate: deps
 	@$(BIN)/flask db-upgrade
@@ -89,7 +95,7 @@ stories: model
 	  || { tail -n 40 $(STAMPS)/rasa-test.log; cat $(STAMPS)/rasa-results/failed_test_stories.yml; exit 1; }
 	@grep -h "Correct:" $(STAMPS)/rasa-test.log | tail -n 1
 
-test: install lint validate stories
+test: install browser lint validate stories
 	MODEL_PATH=$(MODEL) $(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
