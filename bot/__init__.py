@@ -22,11 +22,14 @@ def create_app(config=None):
     Database(settings["DATABASE_URL"]).init_app(app)
 
     from . import cli, pay, sandbox, webhooks
+    from .console import agent, auth
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)
     app.register_blueprint(sandbox.api)
     app.register_blueprint(sandbox.simulator)
+    auth.init_app(app)
+    app.register_blueprint(agent.bp)
     cli.init_app(app)
 
     @app.get("/healthz")

@@ -22,6 +22,7 @@ def init_app(app):
         dev_redis,
         announce,
         rasa_token,
+        create_user,
     )
     for command in commands:
         app.cli.add_command(command)
@@ -204,3 +205,29 @@ def announce(timeout):
         click.echo(f"Ready in {mode} mode. Simulator: {base}/simulator")
     while True:
         time.sleep(3600)
+
+
+@click.command("create-user")
+@with_appcontext
+@click.argument("email")
+@click.option("--role", type=click.Choice(["agent", "admin"]), required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="CONSOLE_PASSWORD",
+    help="Prompted for when not given (or set CONSOLE_PASSWORD); at least 12 characters.",
+)
+def create_user(email, role, password):
+    """Create a console user (agent or admin), or reset an existing one's password and role."""
+    from .services.users import UserError
+    from .services.users import create_user as create
+
+    s = session()
+    try:
+        user, created = create(s, email, password, role)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    s.commit()
+    click.echo(f"{'created' if created else 'updated'} {role} {user.email}")

@@ -47,6 +47,8 @@ def load_config(overrides=None):
         "AGENT_HOURS": _env("AGENT_HOURS", "mon-fri 08:00-18:00, sat 09:00-13:00"),
         "AGENT_TIMEZONE": _env("AGENT_TIMEZONE", "America/Bogota"),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+        # Console sessions end after this many minutes without a request.
+        "CONSOLE_IDLE_MINUTES": int(_env("CONSOLE_IDLE_MINUTES", "30")),
     }
     if overrides:
         cfg.update(overrides)

@@ -7,11 +7,11 @@ from redis.exceptions import LockError
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from . import queues, rasa_client
 from .db import session as db_session
-from .models import Message, utcnow
+from .models import Conversation, Message, utcnow
 from .services import audit, messaging
 from .twilio_client import get_client
 
@@ -126,6 +126,10 @@ def _handle(s, message, lock):
         s.commit()  # never hold a database transaction across an outside call
         lock.reacquire()
         try:
+            if conversation.bot_paused:  # an agent gave it back but Rasa was not resumed yet
+                rasa_client.resume(conversation.id)
+                conversation.bot_paused = False
+                s.commit()
             answers = None
             if message.attempts > 1:  # an earlier attempt may have reached Rasa
                 answers = rasa_client.answers_already_given(conversation.id, message.id)
@@ -216,3 +220,44 @@ def sandbox_status_callbacks(sandbox_message_id):
 
     with job_app().app_context():
         post_status_callbacks(sandbox_message_id)
+
+
+def send_outbound(message_id):
+    """Deliver one outbound message written outside a bot turn (an agent's reply)."""
+    with job_app().app_context():
+        s = db_session()
+        row = s.get(Message, message_id)
+        if row is None or row.direction != "out":
+            return
+        try:
+            messaging.deliver(s, row, get_client())
+        except messaging.ProviderUnavailable as exc:
+            if not _final_attempt():
+                raise
+            row.status, row.error_message = "failed", str(exc)[:256]
+            messaging.mark_for_agent(s, row.conversation, "delivery_failure")
+            audit.record(s, "worker", "message.failed", row, {"reason": "delivery_failure"})
+            s.commit()
+
+
+def sync_bot(conversation_id):
+    """Pause Rasa's tracker while an agent holds the conversation; resume it otherwise."""
+    with job_app().app_context():
+        s = db_session()
+        conversation = s.get(Conversation, conversation_id)
+        if conversation is None:
+            return
+        state = conversation.state
+        held = state == "agent"
+        if held == conversation.bot_paused:
+            return
+        s.commit()  # no transaction open across the call to Rasa
+        (rasa_client.pause if held else rasa_client.resume)(conversation_id)
+        result = s.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.state == state)
+            .values(bot_paused=held)
+        )
+        s.commit()
+        if result.rowcount == 0:  # who holds it changed meanwhile: match the new state
+            queues.enqueue_sync_bot(conversation_id)

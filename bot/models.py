@@ -89,8 +89,15 @@ class Conversation(TimestampMixin, Base):
     locked_until = Column(DateTime)
     needs_agent = Column(Boolean, nullable=False, default=False)
     agent_reason = Column(String(64))
+    escalated_at = Column(DateTime)  # when it joined the agents' queue (waiting time)
+    agent_id = Column(ForeignKey("users.id"))  # the agent holding it (state "agent")
+    claimed_at = Column(DateTime)
+    # Rasa's tracker is paused while an agent holds the conversation; resumed before the bot
+    # answers again (the worker does it if the hand-back could not reach Rasa).
+    bot_paused = Column(Boolean, nullable=False, default=False)
 
     debtor = relationship("Debtor")
+    agent = relationship("User")
 
 
 class Message(Base):
@@ -121,8 +128,10 @@ class Message(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     processed_at = Column(DateTime)
+    author_id = Column(ForeignKey("users.id"))  # the agent who wrote an outbound message
 
     conversation = relationship("Conversation")
+    author = relationship("User")
 
 
 class PaymentPlan(TimestampMixin, Base):
@@ -291,6 +300,33 @@ class SandboxMessage(Base):
     body = Column(Text)
     status_callback = Column(String(512))
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class User(TimestampMixin, Base):
+    """A console user: an agent, or an admin (who may also do what agents do)."""
+
+    __tablename__ = "users"
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(254), nullable=False, unique=True)  # stored lower-case
+    password_hash = Column(String(256), nullable=False)  # werkzeug scrypt
+    role = Column(String(16), nullable=False)  # agent / admin
+    active = Column(Boolean, nullable=False, default=True)
+    last_login_at = Column(DateTime)
+
+
+class ConversationNote(Base):
+    """An agent's internal note on a conversation: never sent to the debtor."""
+
+    __tablename__ = "conversation_notes"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(ForeignKey("conversations.id"), nullable=False, index=True)
+    author_id = Column(ForeignKey("users.id"), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    author = relationship("User")
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -58,3 +58,30 @@ def enqueue_sandbox_callbacks(sandbox_message_id):
         retry=Retry(max=3, interval=[1, 5, 15]),
         result_ttl=0,
     )
+
+
+def enqueue_outbound(message_id):
+    """Send an outbound message (an agent's reply) through the worker; retried on outages."""
+    from .jobs import send_outbound
+
+    return queue(OUTBOUND).enqueue(
+        send_outbound,
+        message_id,
+        job_timeout=60,
+        retry=Retry(max=5, interval=[2, 5, 15, 60, 300]),
+        failure_ttl=7 * 24 * 3600,
+        description=f"outbound message {message_id}",
+    )
+
+
+def enqueue_sync_bot(conversation_id):
+    """Pause or resume Rasa on a conversation to match who holds it."""
+    from .jobs import sync_bot
+
+    return queue(MAINTENANCE).enqueue(
+        sync_bot,
+        conversation_id,
+        job_timeout=60,
+        retry=Retry(max=6, interval=[2, 5, 15, 30, 60, 300]),
+        failure_ttl=7 * 24 * 3600,
+    )

@@ -78,3 +78,36 @@ def to_template_messages(rasa_messages):
         elif item.get("text"):
             out.append({"template": None, "raw": item["text"], "vars": {}, "buttons": []})
     return out
+
+
+def _append_events(sender_id, events):
+    cfg = current_app.config
+    url = f"{cfg['RASA_URL'].rstrip('/')}/conversations/{sender_id}/tracker/events"
+    try:
+        response = _session.post(
+            url,
+            params={"token": cfg["RASA_TOKEN"], "include_events": "NONE"},
+            json=events,
+            timeout=cfg["RASA_TIMEOUT"],
+        )
+    except requests.RequestException as exc:
+        raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise RasaUnavailable(f"Rasa tracker events answered HTTP {response.status_code}")
+
+
+def pause(sender_id):
+    """Pause the bot on this conversation (an agent holds it): Rasa predicts nothing."""
+    _append_events(sender_id, [{"event": "pause"}])
+
+
+def resume(sender_id):
+    """Resume the bot with no form left half-way (the agent may have changed everything)."""
+    _append_events(
+        sender_id,
+        [
+            {"event": "resume"},
+            {"event": "active_loop", "name": None},
+            {"event": "slot", "name": "requested_slot", "value": None},
+        ],
+    )

@@ -225,6 +225,7 @@ def mark_for_agent(session, conversation, reason):
     if not conversation.needs_agent:
         conversation.needs_agent = True
         conversation.agent_reason = reason
+        conversation.escalated_at = utcnow()
         audit.record(
             session, "system", "conversation.needs_agent", conversation, {"reason": reason}
         )

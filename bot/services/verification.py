@@ -10,6 +10,7 @@ from flask import current_app
 
 from ..models import utcnow
 from . import audit
+from .messaging import mark_for_agent
 
 MAX_ATTEMPTS = 3
 LOCK_MINUTES = 30
@@ -87,8 +88,7 @@ def attempt(session, conversation, text, now=None):
     if left <= 0:
         conversation.locked_until = now + timedelta(minutes=LOCK_MINUTES)
         conversation.verification_failures = 0
-        conversation.needs_agent = True
-        conversation.agent_reason = "failed_verification"
+        mark_for_agent(session, conversation, "failed_verification")
         audit.record(
             session,
             "system",

@@ -1,0 +1,1 @@
+"""The staff consoles (agents and admins) inside the Flask app."""

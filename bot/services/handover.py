@@ -1,0 +1,194 @@
+"""Agents taking over a conversation from the bot, and giving it back."""
+
+from datetime import timedelta
+
+from sqlalchemy import case, or_, select, update
+
+from ..models import Conversation, ConversationNote, Message, utcnow
+from . import audit, templates
+from .messaging import conversation_locale
+from .users import actor
+
+# Lower is more urgent; oldest first within a priority.
+PRIORITY = {
+    "dispute": 1,
+    "hardship": 1,
+    "delivery_failure": 1,
+    "failed_verification": 2,
+    "already_paid": 2,
+    "request_agent": 3,
+    "misunderstood": 3,
+    "wrong_number": 4,
+}
+DEFAULT_PRIORITY = 3
+REASON_LABELS = {
+    "request_agent": "Asked for a person",
+    "dispute": "Dispute",
+    "hardship": "Hardship",
+    "failed_verification": "Failed verification",
+    "misunderstood": "Repeated misunderstanding",
+    "already_paid": "Already-paid claim",
+    "delivery_failure": "Delivery failure",
+    "bot_unavailable": "Bot unavailable",
+    "processing_error": "Processing error",
+    "render_error": "Message template error",
+    "wrong_number": "Wrong number",
+}
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+class HandoverError(ValueError):
+    """An agent action that cannot be done now (the message says why)."""
+
+
+def priority(reason):
+    return PRIORITY.get(reason or "", DEFAULT_PRIORITY)
+
+
+def reason_label(reason):
+    return REASON_LABELS.get(reason or "", (reason or "other").replace("_", " ").capitalize())
+
+
+def queue(session):
+    """Conversations waiting for or held by an agent, most urgent and oldest first."""
+    urgency = case(
+        *[(Conversation.agent_reason == r, p) for r, p in PRIORITY.items()],
+        else_=DEFAULT_PRIORITY,
+    )
+    stmt = (
+        select(Conversation)
+        .where(or_(Conversation.needs_agent.is_(True), Conversation.state == "agent"))
+        .order_by(urgency, Conversation.escalated_at.is_(None), Conversation.escalated_at)
+    )
+    return session.execute(stmt).scalars().all()
+
+
+def claim(session, conversation_id, user):
+    """Lock the conversation to this agent; False when another agent already holds it.
+
+    One conditional UPDATE decides between two agents clicking at once.
+    """
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .where(or_(Conversation.agent_id.is_(None), Conversation.agent_id == user.id))
+        .values(state="agent", agent_id=user.id, claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return False
+    conversation = session.get(Conversation, conversation_id)
+    session.refresh(conversation)
+    audit.record(session, actor(user), "conversation.claimed", conversation, {"agent_id": user.id})
+    return True
+
+
+def require_holder(conversation, user):
+    if conversation.state != "agent" or conversation.agent_id != user.id:
+        raise HandoverError("Claim the conversation before acting on it.")
+
+
+def window_open(conversation, now=None):
+    """WhatsApp's 24-hour customer-care window; SMS has none."""
+    if conversation.channel != "whatsapp":
+        return True
+    if conversation.last_inbound_at is None:
+        return False
+    return (now or utcnow()) - conversation.last_inbound_at < WHATSAPP_WINDOW
+
+
+def agent_reply(session, conversation, user, text):
+    """Queue the agent's free text to the debtor (inside the window); return the message."""
+    require_holder(conversation, user)
+    text = (text or "").strip()
+    if not text:
+        raise HandoverError("Write a reply first.")
+    if len(text) > 1600:
+        raise HandoverError("A reply can have at most 1,600 characters.")
+    if not window_open(conversation):
+        raise HandoverError(
+            "WhatsApp's 24-hour window is closed: only an approved template can be sent."
+        )
+    return _outbound(session, conversation, user, body=text)
+
+
+def agent_template(session, conversation, user, key, variables):
+    """Queue a template message from the agent (the way to write outside the window)."""
+    require_holder(conversation, user)
+    locale = conversation_locale(conversation)
+    body, _locale = templates.render(session, key, locale, variables)
+    return _outbound(session, conversation, user, body=body, key=key, variables=variables)
+
+
+def _outbound(session, conversation, user, body, key=None, variables=None):
+    row = Message(
+        conversation_id=conversation.id,
+        direction="out",
+        body=body,
+        template_key=key,
+        variables=variables,
+        status="pending",
+        author_id=user.id,
+    )
+    session.add(row)
+    audit.record(
+        session,
+        actor(user),
+        "conversation.agent_message",
+        conversation,
+        {"template": key, "chars": len(body)},
+    )
+    return row
+
+
+def add_note(session, conversation, user, text):
+    text = (text or "").strip()
+    if not text:
+        raise HandoverError("A note needs some text.")
+    note = ConversationNote(conversation_id=conversation.id, author_id=user.id, body=text[:4000])
+    session.add(note)
+    audit.record(session, actor(user), "conversation.note_added", conversation, {})
+    return note
+
+
+def hand_back(session, conversation, user):
+    """Give the conversation back to the bot and tell the debtor; returns the message."""
+    require_holder(conversation, user)
+    conversation.state = "bot"
+    conversation.agent_id = None
+    conversation.needs_agent = False
+    conversation.agent_reason = None
+    conversation.escalated_at = None
+    audit.record(session, actor(user), "conversation.handed_back", conversation, {})
+    locale = conversation_locale(conversation)
+    body, _locale = templates.render(session, "agent.handed_back", locale, {})
+    return _outbound(session, conversation, user, body=body, key="agent.handed_back")
+
+
+def close(session, conversation, user, reason):
+    """Close the conversation (resolved); the next debtor message starts with the bot."""
+    require_holder(conversation, user)
+    conversation.state = "closed"
+    conversation.agent_id = None
+    conversation.needs_agent = False
+    conversation.escalated_at = None
+    audit.record(
+        session, actor(user), "conversation.closed", conversation, {"reason": reason or "resolved"}
+    )
+
+
+# Templates an agent may send as they are; outside WhatsApp's window only those linked to an
+# approved Content SID reach the debtor.
+AGENT_TEMPLATES = ("agent.follow_up",)
+
+
+def default_variables(session, conversation):
+    debtor = conversation.debtor
+    first = (debtor.full_name.split() or [""])[0] if debtor else ""
+    return {"first_name": first}
+
+
+def agent_template_keys(session, conversation):
+    """The template keys the agent can pick for this conversation now."""
+    return list(AGENT_TEMPLATES)
