@@ -68,7 +68,7 @@ class ActionWrongNumber(Action):
 
 
 class ActionHardship(Action):
-    """Empathy first, then options: more time within the policy, or a person."""
+    """Empathy first, then options: more time, the longest plan the policy allows, a person."""
 
     def name(self):
         return "action_hardship"
@@ -82,6 +82,10 @@ class ActionHardship(Action):
             "hardship.support",
             [
                 {"title_template": "button.more_time", "payload": "/request_deferral"},
+                {
+                    "title_template": "button.smaller_installments",
+                    "payload": '/request_installments{"installments": "max"}',
+                },
                 {"title_template": "button.agent", "payload": "/request_agent"},
             ],
         )

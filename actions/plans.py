@@ -28,6 +28,8 @@ def read_request(text, currency):
     return None, parsing.parse_amount(text, currency)
 
 
+# The hardship choice's payload: /request_installments{"installments": "max"}.
+_LONGEST = re.compile(r'"installments"\s*:\s*"max"')
 AGENT = {"title_template": "button.agent", "payload": "/request_agent"}
 
 
@@ -53,14 +55,19 @@ class ValidatePlanForm(FormValidationAction):
             text = tracker.latest_message.get("text") or ""
         else:  # activation: the words that asked for it, kept from before verification
             text = tracker.get_slot("pending_text") or tracker.latest_message.get("text") or ""
-        if text.startswith("/"):
+        longest = text.startswith("/") and _LONGEST.search(text) is not None
+        if text.startswith("/") and not longest:
             return {}
         with conversation_scope(tracker) as (s, conversation):
             account, policy = _account_and_policy(s, conversation)
             if account is None:
                 return {}
-            count, per = read_request(text, account.currency)
+            if longest:  # hardship: the smallest installments the policy allows
+                count, per = policy.max_installments, None
+            else:
+                count, per = read_request(text, account.currency)
             fitted, adjusted = plans.fit_count(account.balance_minor, policy, count, per)
+            adjusted = adjusted and not longest
         if fitted is None:
             return {}
         if adjusted:

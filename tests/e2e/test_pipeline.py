@@ -328,6 +328,25 @@ def test_hardship_offers_more_time_within_the_deferral_policy(stack):
     assert recorded.startswith("¡Perfecto! Quedó registrado tu compromiso de pagar $500.000")
 
 
+def test_hardship_smaller_installments_after_verification(stack):
+    julian = "+573015550301"
+    [support] = turn(stack, julian, "estoy sin chamba y no me alcanza pa pagar", 1)
+    assert "\n2. Cuotas más pequeñas" in support
+    [ask] = turn(stack, julian, "2", 1)  # identity first: nothing about the debt yet
+    assert "4 dígitos" in ask and "240.000" not in ask
+    verified, summary = turn(stack, julian, "3131", 2)
+    assert verified.startswith("¡Gracias, Julián!")
+    assert summary.startswith("Así quedaría tu plan de 12 cuotas")
+    [created] = turn(stack, julian, "si", 1)
+    assert created.startswith("¡Listo! Tu plan de 12 cuotas")
+    [(count,)] = db_rows(
+        stack,
+        "SELECT COUNT(*) FROM installments i JOIN payment_plans p ON p.id = i.plan_id "
+        "JOIN accounts a ON a.id = p.account_id WHERE a.external_id = 'E2E-CO-31'",
+    )
+    assert count == 12
+
+
 def test_payment_link_after_verification_opens_the_balance_page(stack):
     [ask] = turn(stack, OLIVIA, "can you send me the payment link please", 1)
     assert "last 4 digits" in ask

@@ -262,8 +262,23 @@ def test_hardship_is_met_with_empathy_and_options(db, conversation):
     assert message["custom"]["template"] == "hardship.support"
     assert [b["payload"] for b in message["custom"]["buttons"]] == [
         "/request_deferral",
+        '/request_installments{"installments": "max"}',
         "/request_agent",
     ]
+
+
+def test_hardship_choice_offers_the_longest_plan_the_policy_allows(db, conversation):
+    from actions.plans import ValidatePlanForm
+
+    dispatcher = CollectingDispatcher()
+    payload = '/request_installments{"installments": "max"}'
+    slots = run(
+        ValidatePlanForm().extract_plan_count(
+            dispatcher, tracker(conversation, intent="request_installments", text=payload), {}
+        )
+    )
+    assert slots == {"plan_count": "12", "plan_confirmed": None}  # the default policy's most
+    assert dispatcher.messages == []  # not an "adjusted" request
 
 
 def test_payment_link_only_for_a_verified_debtor(db, conversation):
