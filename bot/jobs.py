@@ -192,8 +192,39 @@ def sweep():
         if not _job_alive(redis, message_id, conversation_id):
             queues.enqueue_inbound(message_id)
             requeued += 1
+    requeued += _sweep_outbound(s, redis, cutoff)
     if requeued:
         log.warning("sweep re-enqueued %d unprocessed message(s)", requeued)
+    return requeued
+
+
+def _sweep_outbound(s, redis, cutoff):
+    """Agents' messages whose send job was lost (Redis down when queued, queue wiped)."""
+    stale = (
+        s.execute(
+            select(Message.id)
+            .where(Message.direction == "out", Message.author_id.isnot(None))
+            .where(Message.status.in_(("pending", "sending")))
+            .where(Message.created_at < cutoff, Message.attempts < MAX_ATTEMPTS)
+            .order_by(Message.id)
+            .limit(1000)
+        )
+        .scalars()
+        .all()
+    )
+    s.commit()
+    requeued = 0
+    for message_id in stale:
+        job_id = redis.get(queues.outbound_marker(message_id))
+        if job_id:
+            try:
+                status = Job.fetch(job_id.decode(), connection=redis).get_status(refresh=False)
+            except NoSuchJobError:
+                status = None
+            if status in ("queued", "scheduled", "deferred", "started"):
+                continue
+        queues.enqueue_outbound(message_id)
+        requeued += 1
     return requeued
 
 

@@ -64,14 +64,24 @@ def enqueue_outbound(message_id):
     """Send an outbound message (an agent's reply) through the worker; retried on outages."""
     from .jobs import send_outbound
 
-    return queue(OUTBOUND).enqueue(
-        send_outbound,
-        message_id,
-        job_timeout=60,
-        retry=Retry(max=5, interval=[2, 5, 15, 60, 300]),
-        failure_ttl=7 * 24 * 3600,
-        description=f"outbound message {message_id}",
-    )
+    with redis_conn().pipeline() as pipe:
+        job = queue(OUTBOUND).enqueue(
+            send_outbound,
+            message_id,
+            job_timeout=60,
+            retry=Retry(max=5, interval=[2, 5, 15, 60, 300]),
+            failure_ttl=7 * 24 * 3600,
+            description=f"outbound message {message_id}",
+            pipeline=pipe,
+        )
+        pipe.set(outbound_marker(message_id), job.id, ex=24 * 3600)
+        pipe.execute()
+    return job
+
+
+def outbound_marker(message_id):
+    """Redis key naming the job that sends an agent's message (the sweep checks it)."""
+    return f"outbound:job:{message_id}"
 
 
 def enqueue_sync_bot(conversation_id):

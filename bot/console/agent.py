@@ -1,8 +1,10 @@
 """The agent console: the queue, a conversation, replies, actions, hand-back."""
 
+import logging
 from datetime import date
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from ..db import session as db_session
@@ -23,6 +25,7 @@ from ..services.phones import mask
 from .auth import current_user, login_required
 
 bp = Blueprint("agent", __name__, url_prefix="/console")
+log = logging.getLogger(__name__)
 
 
 def _conversation(conversation_id):
@@ -191,6 +194,14 @@ def conversation_json(conversation_id):
     )
 
 
+def _sync_bot(conversation_id):
+    # Without the queue the worker still resumes Rasa before the next answer (bot_paused).
+    try:
+        enqueue_sync_bot(conversation_id)
+    except RedisError:
+        log.warning("queue unavailable; Rasa pause state of %s syncs later", conversation_id)
+
+
 def _back(conv):
     return redirect(url_for("agent.conversation", conversation_id=conv.id))
 
@@ -205,7 +216,7 @@ def claim(conversation_id):
         flash("Another agent has already claimed this conversation.", "error")
         return _back(conv), 303
     s.commit()
-    enqueue_sync_bot(conv.id)
+    _sync_bot(conv.id)
     flash("Claimed: the bot is paused on this conversation.", "info")
     return _back(conv), 303
 
@@ -227,7 +238,10 @@ def _act(conversation_id, work, done_message):
         return _back(conv), 303
     s.commit()
     if isinstance(outbound, Message):
-        enqueue_outbound(outbound.id)
+        try:
+            enqueue_outbound(outbound.id)
+        except RedisError:  # stored: the worker's sweep sends it once the queue is back
+            log.warning("queue unavailable; message %s left for the sweep", outbound.id)
     if done_message:
         flash(done_message, "info")
     return _back(conv), 303
@@ -354,7 +368,7 @@ def dispute_decision(conversation_id, dispute_id, decision):
 @login_required()
 def hand_back(conversation_id):
     response = _act(conversation_id, handover.hand_back, "Handed back to the bot.")
-    enqueue_sync_bot(conversation_id)
+    _sync_bot(conversation_id)
     return response
 
 
@@ -365,5 +379,5 @@ def close(conversation_id):
     response = _act(
         conversation_id, lambda s, c, u: handover.close(s, c, u, reason), "Conversation closed."
     )
-    enqueue_sync_bot(conversation_id)
+    _sync_bot(conversation_id)
     return response

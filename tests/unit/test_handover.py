@@ -265,3 +265,17 @@ def test_console_action_errors_are_shown_not_500(app, db, held):
     )
     assert "Only an admin may override" in client.get(path).get_data(as_text=True)
     assert db.query(Promise).count() == 0
+
+
+def test_sweep_sends_an_agent_message_whose_job_was_lost(app, db, held, ana):
+    from bot import jobs
+
+    app.config["SWEEP_MIN_AGE"] = 0
+    lost = handover.agent_reply(db, held, ana, "Hola Camila")
+    db.commit()
+    redis = Redis.from_url(app.config["REDIS_URL"])
+    outbound = Queue(OUTBOUND, connection=redis)
+    with app.app_context():
+        assert jobs.sweep() == 1
+        assert jobs.sweep() == 0  # it has a live job now
+    assert [job.args[0] for job in outbound.jobs] == [lost.id]
