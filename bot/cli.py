@@ -23,6 +23,7 @@ def init_app(app):
         announce,
         rasa_token,
         create_user,
+        deactivate_user,
     )
     for command in commands:
         app.cli.add_command(command)
@@ -231,3 +232,21 @@ def create_user(email, role, password):
         raise click.ClickException(str(exc)) from exc
     s.commit()
     click.echo(f"{'created' if created else 'updated'} {role} {user.email}")
+
+
+@click.command("deactivate-user")
+@with_appcontext
+@click.argument("email")
+def deactivate_user(email):
+    """Stop a console user from signing in; their open sessions end at their next request."""
+    from .services import audit
+    from .services.users import find
+
+    s = session()
+    user = find(s, email)
+    if user is None:
+        raise click.ClickException(f"no console user {email!r}")
+    user.active = False
+    audit.record(s, "cli", "user.deactivated", user, {})
+    s.commit()
+    click.echo(f"deactivated {user.email}; an admin can take over the conversations they hold")

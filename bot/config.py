@@ -49,6 +49,8 @@ def load_config(overrides=None):
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
         # Console sessions end after this many minutes without a request.
         "CONSOLE_IDLE_MINUTES": int(_env("CONSOLE_IDLE_MINUTES", "30")),
+        # Reverse proxies in front of the web app whose X-Forwarded-* headers are trusted.
+        "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
     }
     if overrides:
         cfg.update(overrides)

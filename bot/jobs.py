@@ -7,7 +7,7 @@ from redis.exceptions import LockError
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from . import queues, rasa_client
 from .db import session as db_session
@@ -145,6 +145,11 @@ def _handle(s, message, lock):
     client = get_client()
     for row in replies:
         lock.reacquire()
+        s.refresh(conversation)
+        if conversation.state == "agent":
+            # An agent claimed it while Rasa was thinking: the agent speaks now, not the bot.
+            _hold_for_agent(s, message, replies)
+            return
         try:
             messaging.deliver(s, row, client)
         except messaging.ProviderUnavailable as exc:
@@ -155,6 +160,15 @@ def _handle(s, message, lock):
             return
     message.status = "processed"
     message.processed_at = utcnow()
+    s.commit()
+
+
+def _hold_for_agent(s, message, replies):
+    for row in replies:
+        if row.status == "pending":
+            row.status = "suppressed"
+            row.error_message = "conversation taken by an agent"
+    message.status = "for_agent"
     s.commit()
 
 
@@ -272,23 +286,35 @@ def send_outbound(message_id):
 
 
 def sync_bot(conversation_id):
-    """Pause Rasa's tracker while an agent holds the conversation; resume it otherwise."""
+    """Pause Rasa's tracker while an agent holds the conversation; resume it otherwise.
+
+    Runs under the conversation's lock, so it never interleaves with a bot turn (a resume
+    resets forms); bot_paused always records what was last done to Rasa.
+    """
     with job_app().app_context():
         s = db_session()
         conversation = s.get(Conversation, conversation_id)
         if conversation is None:
             return
-        state = conversation.state
-        held = state == "agent"
-        if held == conversation.bot_paused:
-            return
-        s.commit()  # no transaction open across the call to Rasa
-        (rasa_client.pause if held else rasa_client.resume)(conversation_id)
-        result = s.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id, Conversation.state == state)
-            .values(bot_paused=held)
-        )
         s.commit()
-        if result.rowcount == 0:  # who holds it changed meanwhile: match the new state
+        lock = _lock(conversation_id)
+        if not lock.acquire(blocking=True, blocking_timeout=lock.timeout + 5):
+            raise ConversationBusy(f"conversation {conversation_id} is busy")
+        try:
+            s.refresh(conversation)
+            held = conversation.state == "agent"
+            if held == conversation.bot_paused:
+                return
+            s.commit()  # no transaction open across the call to Rasa
+            (rasa_client.pause if held else rasa_client.resume)(conversation_id)
+            conversation.bot_paused = held
+            s.commit()
+            s.refresh(conversation)
+            changed = (conversation.state == "agent") != held
+        finally:
+            try:
+                lock.release()
+            except LockError:
+                log.warning("conversation %s lock expired during sync", conversation_id)
+        if changed:  # who holds it changed during the call: match the new state
             queues.enqueue_sync_bot(conversation_id)

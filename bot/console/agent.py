@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def _conversation(conversation_id):
+    if conversation_id > resolutions.MAX_ID:
+        abort(404)
     conversation = db_session().get(Conversation, conversation_id)
     if conversation is None:
         abort(404)
@@ -303,7 +305,7 @@ def _date(field):
 
 def _int(field):
     value = request.form.get(field, "").strip()
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
         raise handover.HandoverError(f"{field.replace('_', ' ').capitalize()} must be a number.")
     return int(value)
 
@@ -370,6 +372,31 @@ def hand_back(conversation_id):
     response = _act(conversation_id, handover.hand_back, "Handed back to the bot.")
     _sync_bot(conversation_id)
     return response
+
+
+@bp.post("/conversations/<int:conversation_id>/release")
+@login_required()
+def release(conversation_id):
+    response = _act(conversation_id, handover.release, "Returned to the queue.")
+    _sync_bot(conversation_id)
+    return response
+
+
+@bp.post("/conversations/<int:conversation_id>/take-over")
+@login_required(role="admin")
+def take_over(conversation_id):
+    s = db_session()
+    conv = _conversation(conversation_id)
+    try:
+        handover.take_over(s, conv.id, current_user(), request.form.get("reason", ""))
+    except handover.HandoverError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return _back(conv), 303
+    s.commit()
+    _sync_bot(conv.id)
+    flash("You hold this conversation now.", "info")
+    return _back(conv), 303
 
 
 @bp.post("/conversations/<int:conversation_id>/close")

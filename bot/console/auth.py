@@ -11,6 +11,7 @@ import hmac
 import json
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -48,6 +49,11 @@ def init_app(app):
         SESSION_COOKIE_SECURE=production or app.config["PUBLIC_BASE_URL"].startswith("https:"),
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.register_blueprint(bp)
 
 
@@ -116,7 +122,7 @@ def login_required(role=None):
 
 
 def _client_address():
-    # Behind a proxy, ProxyFix (configured by the deployment) puts the client in remote_addr.
+    # Behind a proxy, ProxyFix (PROXY_HOPS) puts the client's address in remote_addr.
     return request.remote_addr or "unknown"
 
 
@@ -128,28 +134,45 @@ def _failure_keys(email):
     )
 
 
-def _blocked_for(email):
-    """Seconds until sign-in may be tried again for this e-mail or address; 0 if allowed."""
-    redis = redis_conn()
+def _count_attempt(email):
+    """Count this attempt before the password is checked (so parallel guesses are counted
+    too); return the seconds to wait when a limit is exceeded, else 0."""
+    keys = _failure_keys(email)
+    pipe = redis_conn().pipeline()
+    for key, _limit in keys:
+        pipe.incr(key)
+        pipe.expire(key, FAILURE_WINDOW, nx=True)
+        pipe.ttl(key)
+    results = pipe.execute()
     wait = 0
-    for key, limit in _failure_keys(email):
-        count = int(redis.get(key) or 0)
-        if count >= limit:
-            wait = max(wait, redis.ttl(key))
+    for i, (_key, limit) in enumerate(keys):
+        count, ttl = results[3 * i], results[3 * i + 2]
+        if count > limit:
+            wait = max(wait, ttl)
     return max(wait, 0)
 
 
-def _count_failure(email):
+def _forget_attempt(email):
+    """A successful sign-in: the e-mail's count restarts and the address gets its try back."""
+    (email_key, _), (address_key, _) = _failure_keys(email)
     pipe = redis_conn().pipeline()
-    for key, _limit in _failure_keys(email):
-        pipe.incr(key)
-        pipe.expire(key, FAILURE_WINDOW, nx=True)
+    pipe.delete(email_key)
+    pipe.decr(address_key)
     pipe.execute()
 
 
 def _safe_next(target):
-    # Only paths inside this site: never an absolute URL that would bounce the agent elsewhere.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path inside this site: never a URL that would bounce the agent elsewhere."""
+    target = target or ""
+    # Browsers drop tabs and newlines and read "\\" as "/": "/\t/evil" would become "//evil".
+    if any(ord(c) < 33 or c == "\\" for c in target):
+        return url_for("agent.queue")
+    parts = urlsplit(target)
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and not (parts.scheme or parts.netloc)
+    ):
         return target
     return url_for("agent.queue")
 
@@ -181,7 +204,7 @@ def login():
         return render_template("console/login.html", next=request.args.get("next", ""))
     check_csrf()
     email = request.form.get("email", "")
-    wait = _blocked_for(email)
+    wait = _count_attempt(email)
     if wait:
         minutes = max(1, round(wait / 60))
         flash(f"Too many failed sign-ins. Try again in {minutes} minute(s).", "error")
@@ -189,10 +212,9 @@ def login():
     s = db_session()
     user = users.authenticate(s, email, request.form.get("password", ""))
     if user is None:
-        _count_failure(email)
         flash("E-mail or password is not right.", "error")
         return render_template("console/login.html", next=request.form.get("next", "")), 401
-    redis_conn().delete(_failure_keys(email)[0][0])
+    _forget_attempt(email)
     audit.record(s, users.actor(user), "user.signed_in", user, {})
     s.commit()
     start_session(user)

@@ -84,6 +84,11 @@ def claim(session, conversation_id, user):
     return True
 
 
+def clean_text(text):
+    """Form text without NUL characters (PostgreSQL refuses them) or surrounding blanks."""
+    return (text or "").replace("\x00", "").strip()
+
+
 def require_holder(conversation, user):
     if conversation.state != "agent" or conversation.agent_id != user.id:
         raise HandoverError("Claim the conversation before acting on it.")
@@ -101,7 +106,7 @@ def window_open(conversation, now=None):
 def agent_reply(session, conversation, user, text):
     """Queue the agent's free text to the debtor (inside the window); return the message."""
     require_holder(conversation, user)
-    text = (text or "").strip()
+    text = clean_text(text)
     if not text:
         raise HandoverError("Write a reply first.")
     if len(text) > 1600:
@@ -143,13 +148,49 @@ def _outbound(session, conversation, user, body, key=None, variables=None):
 
 
 def add_note(session, conversation, user, text):
-    text = (text or "").strip()
+    text = clean_text(text)
     if not text:
         raise HandoverError("A note needs some text.")
     note = ConversationNote(conversation_id=conversation.id, author_id=user.id, body=text[:4000])
     session.add(note)
     audit.record(session, actor(user), "conversation.note_added", conversation, {})
     return note
+
+
+def release(session, conversation, user):
+    """Put the conversation back in the queue for another agent; the bot answers meanwhile."""
+    require_holder(conversation, user)
+    conversation.state = "bot"
+    conversation.agent_id = None
+    audit.record(session, actor(user), "conversation.released", conversation, {})
+
+
+def take_over(session, conversation_id, admin, reason):
+    """An admin takes a conversation held by another agent (who left, say), with a reason."""
+    reason = clean_text(reason)[:200]
+    if admin.role != "admin":
+        raise HandoverError("Only an admin can take over another agent's conversation.")
+    if not reason:
+        raise HandoverError("Taking over needs a reason.")
+    conversation = session.get(Conversation, conversation_id)
+    previous = conversation.agent_id
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.agent_id == previous)
+        .values(state="agent", agent_id=admin.id, claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise HandoverError("The conversation changed meanwhile; reload and try again.")
+    session.refresh(conversation)
+    audit.record(
+        session,
+        actor(admin),
+        "conversation.taken_over",
+        conversation,
+        {"from_agent_id": previous, "reason": reason},
+    )
+    return conversation
 
 
 def hand_back(session, conversation, user):
@@ -174,7 +215,11 @@ def close(session, conversation, user, reason):
     conversation.needs_agent = False
     conversation.escalated_at = None
     audit.record(
-        session, actor(user), "conversation.closed", conversation, {"reason": reason or "resolved"}
+        session,
+        actor(user),
+        "conversation.closed",
+        conversation,
+        {"reason": clean_text(reason)[:200] or "resolved"},
     )
 
 

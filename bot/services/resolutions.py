@@ -17,8 +17,25 @@ def local_today(conversation):
     return datetime.now(ZoneInfo(zone)).date() if zone else date.today()
 
 
+MAX_ID = 2**31 - 1
+MAX_INSTALLMENTS = 120  # even an admin override stays a plan someone can follow
+
+
+def parse_id(value):
+    """A database id from a form field, or None (never an exception)."""
+    text = str(value or "").strip()
+    if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def _get(session, model, value):
+    row_id = parse_id(value)
+    return session.get(model, row_id) if row_id is not None else None
+
+
 def _account(session, conversation, account_id):
-    account = session.get(Account, int(account_id)) if str(account_id).isdigit() else None
+    account = _get(session, Account, account_id)
     if account is None or account.debtor_id != conversation.debtor_id:
         raise handover.HandoverError("That debt is not this debtor's.")
     return account
@@ -27,7 +44,7 @@ def _account(session, conversation, account_id):
 def _require_override(user, reason, what):
     if user.role != "admin":
         raise handover.HandoverError(f"{what} Only an admin may override the policy.")
-    if not (reason or "").strip():
+    if not handover.clean_text(reason):
         raise handover.HandoverError(f"{what} An override needs a reason.")
 
 
@@ -74,7 +91,7 @@ def record_promise(session, conversation, user, account_id, promised, override_r
         {
             "promised_date": promised.isoformat(),
             "amount_minor": account.balance_minor,
-            "override_reason": override_reason.strip() if overridden else None,
+            "override_reason": handover.clean_text(override_reason)[:500] if overridden else None,
         },
     )
     return row
@@ -85,6 +102,10 @@ def create_plan(session, conversation, user, account_id, count, override_reason=
     account = _account(session, conversation, account_id)
     if account.status != "open":
         raise handover.HandoverError("Plans are for open debts without a plan.")
+    if not plans.MIN_INSTALLMENTS <= count <= min(MAX_INSTALLMENTS, account.balance_minor):
+        raise handover.HandoverError(
+            f"A plan has between {plans.MIN_INSTALLMENTS} and {MAX_INSTALLMENTS} installments."
+        )
     policy = promises.policy_for(session, account)
     fitted, adjusted = plans.fit_count(account.balance_minor, policy, count=count)
     if adjusted:
@@ -102,7 +123,11 @@ def create_plan(session, conversation, user, account_id, count, override_reason=
             actor(user),
             "plan.policy_override",
             account,
-            {"installments": count, "policy_allows": fitted, "reason": override_reason.strip()},
+            {
+                "installments": count,
+                "policy_allows": fitted,
+                "reason": handover.clean_text(override_reason)[:500],
+            },
         )
     return plan
 
@@ -152,7 +177,7 @@ def reject_claim(session, conversation, user, claim_id):
 
 
 def _claim(session, conversation, claim_id):
-    claim = session.get(PaymentClaim, int(claim_id)) if str(claim_id).isdigit() else None
+    claim = _get(session, PaymentClaim, claim_id)
     if claim is None or claim.account.debtor_id != conversation.debtor_id:
         raise handover.HandoverError("That claim is not this debtor's.")
     if claim.status != "open":
@@ -162,7 +187,7 @@ def _claim(session, conversation, claim_id):
 
 def resolve_dispute(session, conversation, user, dispute_id, upheld):
     """Upheld: the debt is closed. Rejected: collection resumes."""
-    dispute = session.get(Dispute, int(dispute_id)) if str(dispute_id).isdigit() else None
+    dispute = _get(session, Dispute, dispute_id)
     if dispute is None or dispute.account.debtor_id != conversation.debtor_id:
         raise handover.HandoverError("That dispute is not this debtor's.")
     if dispute.status != "open":

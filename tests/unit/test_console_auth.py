@@ -94,6 +94,19 @@ def test_wrong_password_and_missing_csrf_are_refused(https, agent):
     assert https.get("/console/").status_code == 302
 
 
+def test_a_successful_sign_in_resets_the_count(https, agent):
+    token = csrf(https)
+    for _ in range(FAILURES_PER_EMAIL - 1):
+        login(https, password="not the password", token=token)
+    assert login(https, token=token).status_code == 302
+    token = csrf(https, "/console/")
+    https.post("/console/logout", data={"csrf_token": token})
+    token = csrf(https)
+    for _ in range(FAILURES_PER_EMAIL - 1):
+        assert login(https, password="not the password", token=token).status_code == 401
+    assert login(https, token=token).status_code == 302
+
+
 def test_sign_in_is_rate_limited_per_email(https, agent):
     token = csrf(https)
     for _ in range(FAILURES_PER_EMAIL):
@@ -128,7 +141,18 @@ def test_idle_session_expires(https, agent, app):
     assert https.get("/console/").status_code == 302
 
 
-def test_next_only_goes_inside_the_site(https, agent):
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("//evil.example/phish", "/console/"),
+        ("/\t/evil.example", "/console/"),
+        ("/\\evil.example", "/console/"),
+        ("https://evil.example/", "/console/"),
+        ("/\r\n/x", "/console/"),
+        ("/console/conversations/7", "/console/conversations/7"),
+    ],
+)
+def test_next_only_goes_inside_the_site(https, agent, target, expected):
     token = csrf(https)
     response = https.post(
         "/console/login",
@@ -136,10 +160,10 @@ def test_next_only_goes_inside_the_site(https, agent):
             "email": "agent@example.com",
             "password": PASSWORD,
             "csrf_token": token,
-            "next": "//evil.example/phish",
+            "next": target,
         },
     )
-    assert response.location.endswith("/console/")
+    assert response.status_code == 302 and response.location == expected
 
 
 def test_an_agent_never_reaches_admin_pages(app, db, agent):

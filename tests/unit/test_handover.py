@@ -279,3 +279,57 @@ def test_sweep_sends_an_agent_message_whose_job_was_lost(app, db, held, ana):
         assert jobs.sweep() == 1
         assert jobs.sweep() == 0  # it has a live job now
     assert [job.args[0] for job in outbound.jobs] == [lost.id]
+
+
+@pytest.mark.parametrize("bad", ["²", "99999999999999999999", "-1", "", "abc"])
+def test_bad_ids_are_refused_clearly(db, held, ana, bad):
+    with pytest.raises(handover.HandoverError, match="not this debtor's"):
+        resolutions.send_payment_link(db, held, ana, bad)
+    with pytest.raises(handover.HandoverError, match="not this debtor's"):
+        resolutions.confirm_claim(db, held, ana, bad)
+
+
+@pytest.mark.parametrize("count", [0, 1, 121, 100_000])
+def test_even_an_admin_plan_has_sane_bounds(db, held, admin, count):
+    handover.take_over(db, held.id, admin, "Ana is off sick")
+    account = held.debtor.accounts[0]
+    with pytest.raises(handover.HandoverError, match="between 2 and 120"):
+        resolutions.create_plan(db, held, admin, account.id, count, "approved")
+
+
+def test_admin_takes_over_with_a_reason_and_agents_cannot(db, held, ana, beto, admin):
+    with pytest.raises(handover.HandoverError, match="Only an admin"):
+        handover.take_over(db, held.id, beto, "mine now")
+    with pytest.raises(handover.HandoverError, match="needs a reason"):
+        handover.take_over(db, held.id, admin, "  ")
+    handover.take_over(db, held.id, admin, "Ana went home")
+    db.commit()
+    assert held.agent_id == admin.id and held.state == "agent"
+    event = db.query(AuditEvent).filter_by(action="conversation.taken_over").one()
+    assert event.data == {"from_agent_id": ana.id, "reason": "Ana went home"}
+
+
+def test_release_returns_it_to_the_queue(db, held, ana, beto):
+    handover.release(db, held, ana)
+    db.commit()
+    assert held.state == "bot" and held.needs_agent and held.agent_id is None
+    assert handover.claim(db, held.id, beto)
+
+
+def test_nul_characters_never_reach_the_database(db, held, ana):
+    row = handover.agent_reply(db, held, ana, "ho\x00la")
+    note = handover.add_note(db, held, ana, "no\x00ta")
+    assert row.body == "hola" and note.body == "nota"
+
+
+def test_console_bad_numbers_are_a_message_not_a_500(app, db, held):
+    client, _ = signed_in(app, "ana@example.com")
+    path = f"/console/conversations/{held.id}"
+    token = form_token(client, path)
+    for value in ("²", "9" * 30, ""):
+        response = client.post(
+            f"{path}/plan", data={"csrf_token": token, "account_id": "1", "installments": value}
+        )
+        assert response.status_code == 303
+    assert "Installments must be a number" in client.get(path).get_data(as_text=True)
+    assert client.get("/console/conversations/99999999999999999999").status_code == 404

@@ -319,3 +319,71 @@ def test_a_numbered_reply_picks_the_offered_choice(db, inbound, rasa, twilio):
         message = inbound(body, f"SM-{len(rasa.calls)}")
         jobs.process_inbound(message.id)
         assert rasa.calls[-1][1] == expected
+
+
+def _agent(db):
+    from bot.services import users
+
+    user, _ = users.create_user(db, "ana@example.com", "correct horse battery", "agent")
+    db.commit()
+    return user
+
+
+def test_a_claim_during_the_rasa_call_silences_the_bot(app, db, inbound, rasa, twilio):
+    from bot.services import handover
+
+    agent = _agent(db)
+    message = inbound("hola")
+    db.commit()
+
+    def answer_while_an_agent_claims(sender_id, text, metadata):
+        with app.app_context():
+            from bot.db import session
+
+            s = session()
+            assert handover.claim(s, int(sender_id), agent)
+            s.commit()
+        return [{"custom": {"template": "greet"}}]
+
+    rasa_client.send = answer_while_an_agent_claims
+    jobs.process_inbound(message.id)
+    db.expire_all()
+    assert twilio.created == []
+    assert db.get(Message, message.id).status == "for_agent"
+    [reply] = db.execute(select(Message).where(Message.direction == "out")).scalars()
+    assert reply.status == "suppressed"
+
+
+def test_sync_bot_follows_who_holds_the_conversation(app, db, inbound, monkeypatch):
+    from bot.services import handover
+
+    agent = _agent(db)
+    message = inbound("hola")
+    conversation_id = message.conversation_id
+    db.commit()
+    calls = []
+
+    def pause(sender_id):
+        calls.append("pause")
+        # The agent hands back while the pause is on its way to Rasa.
+        with app.app_context():
+            from bot.db import session
+
+            s = session()
+            conv = s.get(Conversation, conversation_id)
+            handover.hand_back(s, conv, agent)
+            s.commit()
+
+    monkeypatch.setattr(rasa_client, "pause", pause)
+    monkeypatch.setattr(rasa_client, "resume", lambda sender_id: calls.append("resume"))
+    assert handover.claim(db, conversation_id, agent)
+    db.commit()
+    with app.app_context():
+        from bot.queues import MAINTENANCE, queue
+
+        jobs.sync_bot(conversation_id)
+        [again] = queue(MAINTENANCE).jobs  # the state changed during the call: sync again
+        again.func(*again.args)
+    db.expire_all()
+    assert calls == ["pause", "resume"]
+    assert db.get(Conversation, conversation_id).bot_paused is False
