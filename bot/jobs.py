@@ -216,3 +216,22 @@ def sandbox_status_callbacks(sandbox_message_id):
 
     with job_app().app_context():
         post_status_callbacks(sandbox_message_id)
+
+
+def deliver_outbound(message_id):
+    """Send one outbound message the bot started (not a reply); never twice."""
+    with job_app().app_context():
+        s = db_session()
+        row = s.get(Message, message_id)
+        if row is None or row.direction != "out" or row.status not in ("pending", "sending"):
+            return
+        try:
+            messaging.deliver(s, row, get_client())
+        except messaging.ProviderUnavailable as exc:
+            if not _final_attempt():
+                raise
+            s.rollback()
+            row.status, row.error_message = "failed", str(exc)[:256]
+            messaging.mark_for_agent(s, row.conversation, "delivery_failure")
+            audit.record(s, "worker", "message.failed", row, {"reason": "delivery_failure"})
+            s.commit()

@@ -58,3 +58,21 @@ def enqueue_sandbox_callbacks(sandbox_message_id):
         retry=Retry(max=3, interval=[1, 5, 15]),
         result_ttl=0,
     )
+
+
+# A message the bot starts (a payment's thank-you, a fresh link): Twilio down is retried for
+# about 10 minutes, then the message is failed and handed to agents.
+OUTBOUND_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
+
+
+def enqueue_outbound(message_id):
+    from .jobs import deliver_outbound
+
+    return queue(OUTBOUND).enqueue(
+        deliver_outbound,
+        message_id,
+        job_timeout=60,
+        retry=OUTBOUND_RETRY,
+        failure_ttl=7 * 24 * 3600,
+        description=f"outbound message {message_id}",
+    )
