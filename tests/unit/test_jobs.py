@@ -319,3 +319,50 @@ def test_a_numbered_reply_picks_the_offered_choice(db, inbound, rasa, twilio):
         message = inbound(body, f"SM-{len(rasa.calls)}")
         jobs.process_inbound(message.id)
         assert rasa.calls[-1][1] == expected
+
+
+# -- messages the bot starts (issue 6: a payment's thank-you, a fresh link) -------------------
+
+
+@pytest.fixture
+def thanks(app, db, conversation):
+    from bot.services import payments
+
+    jobs.set_job_app(app)
+    row = payments.queue_message(
+        db,
+        conversation,
+        "payment.thanks",
+        {
+            "amount": {"amount": "50000.00", "currency": "COP"},
+            "remaining": {"amount": "100000.00", "currency": "COP"},
+        },
+    )
+    db.commit()
+    yield row
+    jobs.set_job_app(None)
+
+
+def test_outbound_message_is_delivered_once(db, thanks, twilio):
+    jobs.deliver_outbound(thanks.id)
+    jobs.deliver_outbound(thanks.id)  # a duplicate job
+    [sent] = twilio.created
+    assert sent["to"] == "whatsapp:+573001234567" and "$50.000" in sent["body"]
+    db.expire_all()
+    assert db.get(Message, thanks.id).status == "queued"
+
+
+def test_outbound_twilio_down_retries_then_hands_to_agents(db, thanks, twilio, monkeypatch):
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    twilio.failures.append(TwilioRestException(429, "uri", "busy"))
+    with pytest.raises(messaging.ProviderUnavailable):
+        jobs.deliver_outbound(thanks.id)
+    db.expire_all()
+    assert db.get(Message, thanks.id).status == "pending"
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: True)
+    twilio.failures.append(TwilioRestException(429, "uri", "busy"))
+    jobs.deliver_outbound(thanks.id)
+    db.expire_all()
+    row = db.get(Message, thanks.id)
+    assert row.status == "failed" and row.conversation.needs_agent
+    assert twilio.created == []
