@@ -20,7 +20,9 @@ from flask import (
     request,
     url_for,
 )
+from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from . import queues
 from .db import session
@@ -406,9 +408,20 @@ def provider_webhook(name):
     s = session()
     outcome, payment = payments.handle_event(s, name, event)
     outbound = payments.on_payment_applied(s, payment) if payment is not None else []
-    s.commit()
+    try:
+        s.commit()
+    except IntegrityError:
+        # Another event paid the same checkout at the same moment: the provider retries this
+        # one, which then finds the payment and changes nothing.
+        s.rollback()
+        return jsonify({"outcome": "conflict"}), 409
     for message_id in outbound:
-        queues.enqueue_outbound(message_id)
+        try:
+            queues.enqueue_outbound(message_id)
+        except RedisError:
+            # The payment is committed; answering 500 would only make the provider redeliver
+            # an event that is now a duplicate. The message stays 'pending' in the database.
+            log.error("cannot enqueue outbound message %s", message_id)
     return jsonify({"outcome": outcome}), 200
 
 

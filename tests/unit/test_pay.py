@@ -334,3 +334,31 @@ def test_stripe_async_payment_waits_for_success(app, client, db, demo_debtors, f
     }
     db.expire_all()
     assert db.get(Account, account.id).status == "paid"
+
+
+def test_redis_down_after_a_payment_keeps_the_thanks_pending(
+    app, client, db, conversation, monkeypatch
+):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from bot import queues
+
+    def down(message_id):
+        raise RedisConnectionError("redis is down")
+
+    monkeypatch.setattr(queues, "enqueue_outbound", down)
+    account, _ = token_for(app, db)
+    payload, headers = sandbox_event(app, db, account, 1_000_000)
+    response = client.post("/pay/webhooks/sandbox", data=payload, headers=headers)
+    assert response.status_code == 200 and response.json == {"outcome": "applied"}
+    thanks = db.execute(
+        select(Message).where(Message.template_key == "payment.thanks")
+    ).scalar_one()
+    assert thanks.status == "pending"
+
+
+def test_sandbox_checkout_exists_only_with_the_sandbox_provider(app, client, db, fake_stripe):
+    assert client.get("/pay/sandbox/checkout/cs_sandbox_nope").status_code == 404
+    assert client.post("/pay/webhooks/sandbox", data=b"{}").status_code == 404
+    app.config["PAYMENT_PROVIDER"] = "sandbox"
+    assert client.get("/pay/sandbox/checkout/cs_sandbox_nope").status_code == 404
