@@ -158,6 +158,10 @@ def _complete(session, provider, checkout, event):
         note = {"currency": currency, "amount_minor": event.amount_minor}
         audit.record(session, f"provider:{provider}", "payment.currency_mismatch", account, note)
         return "currency_mismatch", None
+    if not event.amount_minor:  # e.g. a 100 % coupon at the provider: nothing was received
+        checkout.status = "completed"
+        audit.record(session, f"provider:{provider}", "checkout.completed_unpaid", checkout, {})
+        return "nothing_received", None
     was = checkout.status
     checkout.status = "completed"
     payment = apply_payment(

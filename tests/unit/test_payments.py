@@ -299,3 +299,18 @@ def test_a_failing_hook_never_undoes_the_payment(db, camila, monkeypatch):
 def test_a_payment_must_be_positive(db, camila, amount):
     with pytest.raises(ValueError):
         payments.apply_payment(db, camila, amount, "sandbox", "p")
+
+
+def test_a_completed_checkout_with_nothing_received_applies_nothing(db, camila):
+    checkout = make_checkout(db, camila, 15_000_000)
+    assert payments.handle_event(db, "sandbox", event(amount=0)) == ("nothing_received", None)
+    db.commit()
+    assert checkout.status == "completed" and camila.balance_minor == 15_000_000
+
+
+def test_a_payment_on_a_settled_account_is_all_surplus(db, camila):
+    payments.apply_payment(db, camila, 15_000_000, "sandbox", "p1", today=TODAY)
+    second = payments.apply_payment(db, camila, 2_000_000, "sandbox", "p2", today=TODAY)
+    db.commit()
+    assert second.surplus_minor == 2_000_000 and camila.balance_minor == 0
+    assert camila.status == "paid"
