@@ -190,7 +190,7 @@ def sweep():
             requeued += 1
     if requeued:
         log.warning("sweep re-enqueued %d unprocessed message(s)", requeued)
-    return requeued
+    return requeued + sweep_outbound(cutoff)
 
 
 def _job_alive(redis, message_id, conversation_id):
@@ -235,3 +235,40 @@ def deliver_outbound(message_id):
             messaging.mark_for_agent(s, row.conversation, "delivery_failure")
             audit.record(s, "worker", "message.failed", row, {"reason": "delivery_failure"})
             s.commit()
+
+
+def sweep_outbound(cutoff):
+    """Re-enqueue bot-started messages (not replies) left pending without a job, e.g. when
+    Redis was down as a payment's thank-you was committed."""
+    s = db_session()
+    pending = (
+        s.execute(
+            select(Message.id)
+            .where(Message.direction == "out", Message.status == "pending")
+            .where(Message.reply_to_id.is_(None), Message.created_at < cutoff)
+            .order_by(Message.id)
+            .limit(1000)
+        )
+        .scalars()
+        .all()
+    )
+    s.commit()
+    redis = queues.redis_conn()
+    requeued = 0
+    for message_id in pending:
+        job_id = redis.get(queues.outbound_marker(message_id))
+        if job_id and _outbound_job_alive(redis, job_id.decode()):
+            continue
+        queues.enqueue_outbound(message_id)
+        requeued += 1
+    if requeued:
+        log.warning("sweep re-enqueued %d pending outbound message(s)", requeued)
+    return requeued
+
+
+def _outbound_job_alive(redis, job_id):
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started")

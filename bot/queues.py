@@ -65,14 +65,24 @@ def enqueue_sandbox_callbacks(sandbox_message_id):
 OUTBOUND_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
 
 
+def outbound_marker(message_id):
+    """Redis key naming the job that owns a bot-started outbound message (the sweep checks it)."""
+    return f"outbound:job:{message_id}"
+
+
 def enqueue_outbound(message_id):
     from .jobs import deliver_outbound
 
-    return queue(OUTBOUND).enqueue(
-        deliver_outbound,
-        message_id,
-        job_timeout=60,
-        retry=OUTBOUND_RETRY,
-        failure_ttl=7 * 24 * 3600,
-        description=f"outbound message {message_id}",
-    )
+    with redis_conn().pipeline() as pipe:
+        job = queue(OUTBOUND).enqueue(
+            deliver_outbound,
+            message_id,
+            job_timeout=60,
+            retry=OUTBOUND_RETRY,
+            failure_ttl=7 * 24 * 3600,
+            description=f"outbound message {message_id}",
+            pipeline=pipe,
+        )
+        pipe.set(outbound_marker(message_id), job.id, ex=24 * 3600)
+        pipe.execute()
+    return job

@@ -366,3 +366,21 @@ def test_outbound_twilio_down_retries_then_hands_to_agents(db, thanks, twilio, m
     row = db.get(Message, thanks.id)
     assert row.status == "failed" and row.conversation.needs_agent
     assert twilio.created == []
+
+
+def test_sweep_requeues_bot_started_messages_left_without_a_job(app, db, thanks, conversation):
+    from redis import Redis
+    from rq import Queue
+
+    from bot import queues
+    from bot.services import payments
+
+    app.config["SWEEP_MIN_AGE"] = 0
+    owned = payments.queue_message(db, conversation, "payment.thanks_paid", thanks.variables)
+    db.commit()
+    with app.app_context():
+        queues.enqueue_outbound(owned.id)
+        assert jobs.sweep() == 1  # the thank-you whose enqueue was lost (Redis down)
+        assert jobs.sweep() == 0  # both have a live job now
+    queued = Queue(queues.OUTBOUND, connection=Redis.from_url(app.config["REDIS_URL"])).jobs
+    assert sorted(job.args[0] for job in queued) == sorted([thanks.id, owned.id])
