@@ -2,7 +2,6 @@
 allows it)."""
 
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
@@ -10,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from bot.money import money_var
 from bot.services import audit, verification
 from bot.services.accounts import collectible_accounts
+from bot.services.payments import discounted
 from bot.services.promises import policy_for
 
 from .context import conversation_scope, say, say_with_choices
@@ -26,12 +26,6 @@ class ActionPaymentMethods(Action):
     async def run(self, dispatcher, tracker, domain):
         say_with_choices(dispatcher, "payment.methods", [LINK_CHOICE, AGENT_CHOICE])
         return []
-
-
-def discounted(balance_minor, pct):
-    """The amount to pay after pct percent off, rounded half up to a minor unit."""
-    off = (Decimal(balance_minor) * Decimal(pct) / 100).quantize(Decimal(1), ROUND_HALF_UP)
-    return balance_minor - int(off)
 
 
 class ActionOfferDiscount(Action):

@@ -51,6 +51,12 @@ def load_config(overrides=None):
         "CONSOLE_IDLE_MINUTES": int(_env("CONSOLE_IDLE_MINUTES", "30")),
         # Reverse proxies in front of the web app whose X-Forwarded-* headers are trusted.
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
+        # Payments (issue 6): the provider behind the payment page and its webhook.
+        "PAYMENT_PROVIDER": _env("PAYMENT_PROVIDER"),  # sandbox / stripe; see _finish
+        "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY"),
+        "STRIPE_WEBHOOK_SECRET": _env("STRIPE_WEBHOOK_SECRET"),
+        "STRIPE_API_BASE": _env("STRIPE_API_BASE"),  # a local fake Stripe in tests
+        "FRESH_LINKS_PER_HOUR": int(_env("FRESH_LINKS_PER_HOUR", "3")),
     }
     if overrides:
         cfg.update(overrides)
@@ -88,6 +94,7 @@ def _finish(cfg, overrides=None):
         parse_hours(cfg["AGENT_HOURS"])
     except ScheduleError as exc:
         raise ConfigError(str(exc)) from exc
+    _payment_provider(cfg, production)
     cfg["SANDBOX"] = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
     if cfg["SANDBOX"]:
         if production:
@@ -99,3 +106,27 @@ def _finish(cfg, overrides=None):
         if not cfg["TWILIO_API_BASE_URL"]:
             cfg["TWILIO_API_BASE_URL"] = cfg["PUBLIC_BASE_URL"] + "/sandbox/twilio"
     return cfg
+
+
+def _payment_provider(cfg, production):
+    """Stripe when its key is set, else the sandbox provider, which production refuses."""
+    provider = cfg["PAYMENT_PROVIDER"] or ("stripe" if cfg["STRIPE_SECRET_KEY"] else "sandbox")
+    provider = provider.lower()
+    if provider not in ("sandbox", "stripe"):
+        raise ConfigError(f"PAYMENT_PROVIDER must be sandbox or stripe, not {provider!r}.")
+    if provider == "sandbox" and production:
+        raise ConfigError(
+            "The sandbox payment provider is not allowed in production: set PAYMENT_PROVIDER="
+            "stripe with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."
+        )
+    if provider == "stripe":
+        missing = [n for n in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET") if not cfg.get(n)]
+        if missing:
+            raise ConfigError(
+                "PAYMENT_PROVIDER=stripe needs " + ", ".join(missing) + " (see .env.example)."
+            )
+    cfg["PAYMENT_PROVIDER"] = provider
+    # The sandbox provider signs its events like Stripe does, with a key derived from SECRET_KEY.
+    cfg["SANDBOX_PAYMENT_SECRET"] = (
+        "whsec_sandbox_" + hashlib.sha256(f"pay:{cfg['SECRET_KEY']}".encode()).hexdigest()[:32]
+    )

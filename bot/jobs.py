@@ -206,40 +206,9 @@ def sweep():
         if not _job_alive(redis, message_id, conversation_id):
             queues.enqueue_inbound(message_id)
             requeued += 1
-    requeued += _sweep_outbound(s, redis, cutoff)
     if requeued:
         log.warning("sweep re-enqueued %d unprocessed message(s)", requeued)
-    return requeued
-
-
-def _sweep_outbound(s, redis, cutoff):
-    """Agents' messages whose send job was lost (Redis down when queued, queue wiped)."""
-    stale = (
-        s.execute(
-            select(Message.id)
-            .where(Message.direction == "out", Message.author_id.isnot(None))
-            .where(Message.status.in_(("pending", "sending")))
-            .where(Message.created_at < cutoff, Message.attempts < MAX_ATTEMPTS)
-            .order_by(Message.id)
-            .limit(1000)
-        )
-        .scalars()
-        .all()
-    )
-    s.commit()
-    requeued = 0
-    for message_id in stale:
-        job_id = redis.get(queues.outbound_marker(message_id))
-        if job_id:
-            try:
-                status = Job.fetch(job_id.decode(), connection=redis).get_status(refresh=False)
-            except NoSuchJobError:
-                status = None
-            if status in ("queued", "scheduled", "deferred", "started"):
-                continue
-        queues.enqueue_outbound(message_id)
-        requeued += 1
-    return requeued
+    return requeued + sweep_outbound(cutoff)
 
 
 def _job_alive(redis, message_id, conversation_id):
@@ -267,18 +236,19 @@ def sandbox_status_callbacks(sandbox_message_id):
         post_status_callbacks(sandbox_message_id)
 
 
-def send_outbound(message_id):
-    """Deliver one outbound message written outside a bot turn (an agent's reply)."""
+def deliver_outbound(message_id):
+    """Send one outbound message the bot or an agent started (not a reply); never twice."""
     with job_app().app_context():
         s = db_session()
         row = s.get(Message, message_id)
-        if row is None or row.direction != "out":
+        if row is None or row.direction != "out" or row.status not in ("pending", "sending"):
             return
         try:
             messaging.deliver(s, row, get_client())
         except messaging.ProviderUnavailable as exc:
             if not _final_attempt():
                 raise
+            s.rollback()
             row.status, row.error_message = "failed", str(exc)[:256]
             messaging.mark_for_agent(s, row.conversation, "delivery_failure")
             audit.record(s, "worker", "message.failed", row, {"reason": "delivery_failure"})
@@ -318,3 +288,42 @@ def sync_bot(conversation_id):
                 log.warning("conversation %s lock expired during sync", conversation_id)
         if changed:  # who holds it changed during the call: match the new state
             queues.enqueue_sync_bot(conversation_id)
+
+
+def sweep_outbound(cutoff):
+    """Re-enqueue messages the bot or an agent started (not replies) left without a job, e.g.
+    when Redis was down as a payment's thank-you was committed; one left 'sending' by a killed
+    worker is reconciled with Twilio by deliver() before anything is resent."""
+    s = db_session()
+    pending = (
+        s.execute(
+            select(Message.id)
+            .where(Message.direction == "out", Message.status.in_(("pending", "sending")))
+            .where(Message.reply_to_id.is_(None), Message.created_at < cutoff)
+            .where(Message.attempts < MAX_ATTEMPTS)
+            .order_by(Message.id)
+            .limit(1000)
+        )
+        .scalars()
+        .all()
+    )
+    s.commit()
+    redis = queues.redis_conn()
+    requeued = 0
+    for message_id in pending:
+        job_id = redis.get(queues.outbound_marker(message_id))
+        if job_id and _outbound_job_alive(redis, job_id.decode()):
+            continue
+        queues.enqueue_outbound(message_id)
+        requeued += 1
+    if requeued:
+        log.warning("sweep re-enqueued %d pending outbound message(s)", requeued)
+    return requeued
+
+
+def _outbound_job_alive(redis, job_id):
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started")

@@ -190,6 +190,11 @@ class Payment(Base):
     provider_ref = Column(String(128), nullable=False)
     status = Column(String(16), nullable=False, default="succeeded")
     received_at = Column(DateTime, nullable=False, default=utcnow)
+    checkout_id = Column(ForeignKey("checkouts.id"))
+    # Paid beyond what was owed: kept for an agent to refund or credit, never lost.
+    surplus_minor = Column(BigInteger, nullable=False, default=0)
+    # Written off by a pay-in-full discount settled with this payment.
+    discount_minor = Column(BigInteger, nullable=False, default=0)
 
 
 class PaymentPolicy(TimestampMixin, Base):
@@ -327,6 +332,44 @@ class ConversationNote(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     author = relationship("User")
+
+
+class Checkout(TimestampMixin, Base):
+    """A payment started from the page: one provider checkout for one option and amount."""
+
+    __tablename__ = "checkouts"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref", name="uq_checkout_provider_ref"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
+    provider = Column(String(32), nullable=False)  # sandbox / stripe
+    provider_ref = Column(String(128))  # the provider's session id, once created
+    purpose = Column(String(16), nullable=False)  # full / discount / installment
+    amount_minor = Column(BigInteger, nullable=False)
+    currency = Column(String(3), nullable=False)
+    installment_id = Column(ForeignKey("installments.id"))
+    # open -> processing (async method pending) -> completed; open -> expired
+    status = Column(String(16), nullable=False, default="open")
+    url = Column(String(512))
+
+    account = relationship("Account")
+
+
+class PaymentEvent(Base):
+    """A provider webhook event, stored once: its id makes a redelivery a no-op."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_payment_event"),)
+
+    id = Column(Integer, primary_key=True)
+    provider = Column(String(32), nullable=False)
+    event_id = Column(String(128), nullable=False)
+    type = Column(String(64), nullable=False)
+    provider_ref = Column(String(128))  # the checkout session the event is about
+    outcome = Column(String(32), nullable=False)  # applied / ignored / duplicate_payment / ...
+    received_at = Column(DateTime, nullable=False, default=utcnow)
 
 
 @event.listens_for(AuditEvent, "before_update")

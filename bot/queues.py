@@ -60,16 +60,26 @@ def enqueue_sandbox_callbacks(sandbox_message_id):
     )
 
 
+# A message the bot starts (a payment's thank-you, a fresh link): Twilio down is retried for
+# about 10 minutes, then the message is failed and handed to agents.
+OUTBOUND_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
+
+
+def outbound_marker(message_id):
+    """Redis key naming the job that sends an outbound message (the sweep checks it)."""
+    return f"outbound:job:{message_id}"
+
+
 def enqueue_outbound(message_id):
-    """Send an outbound message (an agent's reply) through the worker; retried on outages."""
-    from .jobs import send_outbound
+    """Send a message the bot or an agent started (not a reply) through the worker."""
+    from .jobs import deliver_outbound
 
     with redis_conn().pipeline() as pipe:
         job = queue(OUTBOUND).enqueue(
-            send_outbound,
+            deliver_outbound,
             message_id,
             job_timeout=60,
-            retry=Retry(max=5, interval=[2, 5, 15, 60, 300]),
+            retry=OUTBOUND_RETRY,
             failure_ttl=7 * 24 * 3600,
             description=f"outbound message {message_id}",
             pipeline=pipe,
@@ -77,11 +87,6 @@ def enqueue_outbound(message_id):
         pipe.set(outbound_marker(message_id), job.id, ex=24 * 3600)
         pipe.execute()
     return job
-
-
-def outbound_marker(message_id):
-    """Redis key naming the job that sends an agent's message (the sweep checks it)."""
-    return f"outbound:job:{message_id}"
 
 
 def enqueue_sync_bot(conversation_id):

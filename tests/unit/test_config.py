@@ -20,8 +20,11 @@ def test_production_starts_with_secrets(monkeypatch):
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "t" * 32)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.com/")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_x")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_x")
     cfg = load_config()
     assert cfg["SANDBOX"] is False
+    assert cfg["PAYMENT_PROVIDER"] == "stripe"
     assert cfg["PUBLIC_BASE_URL"] == "https://bot.example.com"
     assert cfg["TWILIO_API_BASE_URL"] is None
 
@@ -53,3 +56,27 @@ def test_live_twilio_credentials_require_a_secret_key(monkeypatch):
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "t" * 32)
     with pytest.raises(ConfigError, match="SECRET_KEY is required"):
         load_config()
+
+
+def test_production_refuses_the_sandbox_payment_provider(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "production")
+    for name in ("SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.setenv(name, "x" * 32)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.com")
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="sandbox payment provider is not allowed"):
+        load_config()
+    monkeypatch.setenv("PAYMENT_PROVIDER", "stripe")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_x")
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        load_config()
+
+
+def test_payment_provider_defaults_to_sandbox_without_a_stripe_key(monkeypatch):
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("PAYMENT_PROVIDER", raising=False)
+    cfg = load_config()
+    assert cfg["PAYMENT_PROVIDER"] == "sandbox"
+    assert cfg["SANDBOX_PAYMENT_SECRET"].startswith("whsec_")

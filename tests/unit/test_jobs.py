@@ -387,3 +387,68 @@ def test_sync_bot_follows_who_holds_the_conversation(app, db, inbound, monkeypat
     db.expire_all()
     assert calls == ["pause", "resume"]
     assert db.get(Conversation, conversation_id).bot_paused is False
+
+
+# -- messages the bot starts (issue 6: a payment's thank-you, a fresh link) -------------------
+
+
+@pytest.fixture
+def thanks(app, db, conversation):
+    from bot.services import payments
+
+    jobs.set_job_app(app)
+    row = payments.queue_message(
+        db,
+        conversation,
+        "payment.thanks",
+        {
+            "amount": {"amount": "50000.00", "currency": "COP"},
+            "remaining": {"amount": "100000.00", "currency": "COP"},
+        },
+    )
+    db.commit()
+    yield row
+    jobs.set_job_app(None)
+
+
+def test_outbound_message_is_delivered_once(db, thanks, twilio):
+    jobs.deliver_outbound(thanks.id)
+    jobs.deliver_outbound(thanks.id)  # a duplicate job
+    [sent] = twilio.created
+    assert sent["to"] == "whatsapp:+573001234567" and "$50.000" in sent["body"]
+    db.expire_all()
+    assert db.get(Message, thanks.id).status == "queued"
+
+
+def test_outbound_twilio_down_retries_then_hands_to_agents(db, thanks, twilio, monkeypatch):
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    twilio.failures.append(TwilioRestException(429, "uri", "busy"))
+    with pytest.raises(messaging.ProviderUnavailable):
+        jobs.deliver_outbound(thanks.id)
+    db.expire_all()
+    assert db.get(Message, thanks.id).status == "pending"
+    monkeypatch.setattr(jobs, "_final_attempt", lambda: True)
+    twilio.failures.append(TwilioRestException(429, "uri", "busy"))
+    jobs.deliver_outbound(thanks.id)
+    db.expire_all()
+    row = db.get(Message, thanks.id)
+    assert row.status == "failed" and row.conversation.needs_agent
+    assert twilio.created == []
+
+
+def test_sweep_requeues_bot_started_messages_left_without_a_job(app, db, thanks, conversation):
+    from redis import Redis
+    from rq import Queue
+
+    from bot import queues
+    from bot.services import payments
+
+    app.config["SWEEP_MIN_AGE"] = 0
+    owned = payments.queue_message(db, conversation, "payment.thanks_paid", thanks.variables)
+    db.commit()
+    with app.app_context():
+        queues.enqueue_outbound(owned.id)
+        assert jobs.sweep() == 1  # the thank-you whose enqueue was lost (Redis down)
+        assert jobs.sweep() == 0  # both have a live job now
+    queued = Queue(queues.OUTBOUND, connection=Redis.from_url(app.config["REDIS_URL"])).jobs
+    assert sorted(job.args[0] for job in queued) == sorted([thanks.id, owned.id])
