@@ -37,9 +37,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright (`make browser` installs it)."""
+    """Debian's Chromium driven by Playwright (`make browser` installs it).
+
+    Per module: Playwright's sync API keeps an asyncio loop running in the main thread while it
+    is open, which would break later tests that call asyncio.run (the action tests).
+    """
     from playwright.sync_api import sync_playwright
 
     executable = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
