@@ -206,7 +206,7 @@ def _add_version(session, spec, locale, body, user, action, extra=None):
         body=body,
         published=True,
         source="admin",
-        created_by=users.actor(user) if user is not None else "import",
+        created_by=users.actor(user) if user is not None else "cli",
     )
     session.add(row)
     audit.record(

@@ -262,3 +262,26 @@ def test_an_import_with_any_problem_changes_nothing(db, admin):
 def test_an_import_that_is_not_an_export_is_refused(db, admin, text, problem):
     with pytest.raises(TemplateValidationError, match=problem):
         template_admin.import_yaml(db, text, admin)
+
+
+def test_export_and_import_commands(app, db, tmp_path):
+    runner = app.test_cli_runner()
+    path = tmp_path / "templates.yml"
+    result = runner.invoke(args=["export-templates", str(path)])
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["keys"]["goodbye"]["bodies"]["en"] = "See you soon!"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(args=["import-templates", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "goodbye (en): version 2" in result.output and "1 changed" in result.output
+    db.expire_all()
+    live = template_admin.live(db, "goodbye", "en")
+    assert live.body == "See you soon!" and live.created_by == "cli"
+
+    data["keys"]["goodbye"]["bodies"]["en"] = "Bye {who}"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(args=["import-templates", str(path)])
+    assert result.exit_code == 1
+    assert "goodbye (en): variable {who} is not declared" in result.output
+    assert "nothing imported" in result.output
