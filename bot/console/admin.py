@@ -15,6 +15,7 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy.exc import IntegrityError
 
 from ..db import session as db_session
 from ..services import audit, exports, imports, policies, template_admin, users
@@ -23,7 +24,9 @@ from .auth import current_user, login_required
 # cli_group=None: its commands are top-level (`flask --app bot export-templates`).
 bp = Blueprint("admin", __name__, url_prefix="/console/admin", cli_group=None)
 
-MAX_IMPORT_BYTES = 200 * 1024  # below the app's request limit, so the page can explain
+# Below the app's request limit (MAX_CONTENT_LENGTH), so the page can explain. About 2,500 debt
+# rows, imported in ~5 s inside the request; bigger files go through `flask import-debts`.
+MAX_IMPORT_BYTES = 200 * 1024
 
 
 def _render(name, status=200, **context):
@@ -42,6 +45,18 @@ def _locale(tag):
         return template_admin.check_locale(tag)
     except template_admin.TemplateValidationError:
         abort(404)
+
+
+@bp.errorhandler(413)
+def _too_large(_error):
+    flash(
+        f"The file is larger than {MAX_IMPORT_BYTES // 1024} KB. Split it, or load it with "
+        "`flask --app bot import-debts FILE`.",
+        "error",
+    )
+    if request.endpoint == "admin.template_import":
+        return _render("template_import", status=413, result=None, problems=[])
+    return _render("import", status=413, report=None)
 
 
 @bp.get("/")
@@ -83,11 +98,21 @@ def template_edit(key, locale):
     if body is None:
         body = current.body if current is not None else ""
     problems = []
+    status = 200
+    base = request.form.get("base_version", "")
+    base_version = int(base) if base.isdigit() else None
     if request.method == "POST" and request.form.get("action") == "save":
         try:
-            row = template_admin.save(s, key, locale, body, current_user())
+            row = template_admin.save(s, key, locale, body, current_user(), base_version)
+            s.flush()
         except template_admin.TemplateValidationError as exc:
-            problems = exc.problems
+            problems, status = exc.problems, 422
+        except template_admin.TemplateConflict as exc:
+            problems, status = [str(exc)], 409
+        except IntegrityError:
+            # Another admin published the same version number at the same instant.
+            s.rollback()
+            problems, status = ["another version was published at the same time; save again"], 409
         else:
             if row is None:
                 flash("Nothing changed: the text is the same as the live version.", "info")
@@ -99,12 +124,20 @@ def template_edit(key, locale):
         problems = template_admin.check_body(
             template_admin.normalise_body(body), spec.variables or {}, spec.optional or []
         )
+    if status == 409:
+        current = template_admin.live(s, key, locale)
     return _render(
         "template_edit",
-        status=422 if problems and request.form.get("action") == "save" else 200,
+        status=status,
         spec=spec,
         locale=locale,
         current=current,
+        conflict=status == 409,
+        base_version=(
+            base_version
+            if request.method == "POST" and base_version is not None and status != 409
+            else (current.version if current else 0)
+        ),
         body=body,
         problems=problems,
         previews=template_admin.preview(s, key, locale, body) if body.strip() else [],
@@ -166,7 +199,11 @@ def _upload_text(field_name):
         return None
     data = upload.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
-        flash(f"The file is larger than {MAX_IMPORT_BYTES // 1024} KB; split it.", "error")
+        flash(
+            f"The file is larger than {MAX_IMPORT_BYTES // 1024} KB. Split it, or load it with "
+            "`flask --app bot import-debts FILE`.",
+            "error",
+        )
         return None
     return data
 

@@ -42,6 +42,17 @@ class TemplateValidationError(ValueError):
         self.problems = list(problems)
 
 
+class TemplateConflict(RuntimeError):
+    """The live text changed since the editor opened it; saving would silently undo that."""
+
+    def __init__(self, current):
+        super().__init__(
+            f"version {current.version} was published by {current.created_by} since you opened "
+            "this text; review it and save again"
+        )
+        self.current = current
+
+
 @dataclass
 class SmsCount:
     encoding: str  # GSM-7 or UCS-2
@@ -231,10 +242,12 @@ def normalise_body(body):
     return (body or "").replace("\r\n", "\n").strip()
 
 
-def save(session, key, locale, body, user):
+def save(session, key, locale, body, user, base_version=None):
     """Publish body as the new version of (key, locale); None when nothing changed.
 
-    Raises TemplateValidationError naming each problem (nothing is written)."""
+    base_version is the live version the editor started from (0 for none): if another one was
+    published since, TemplateConflict is raised. Raises TemplateValidationError naming each
+    problem. Nothing is written on either error."""
     spec = get_key(session, key)
     check_locale(locale)
     body = normalise_body(body)
@@ -244,6 +257,8 @@ def save(session, key, locale, body, user):
     current = live(session, key, locale)
     if current is not None and current.body == body:
         return None
+    if base_version is not None and (current.version if current else 0) != base_version:
+        raise TemplateConflict(current)
     return _add_version(session, spec, locale, body, user, "template.edited")
 
 

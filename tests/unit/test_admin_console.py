@@ -281,3 +281,37 @@ def test_account_export_has_state_and_exact_money(admin_client, db, conversation
         select(AuditEvent).where(AuditEvent.action == "accounts.exported")
     ).scalar_one()
     assert event.data == {"rows": len(exported)}
+
+
+@pytest.mark.parametrize("size", [210 * 1024, 300 * 1024])
+def test_a_file_too_large_is_refused_with_a_clear_message(admin_client, db, size):
+    line = "UP-1,Lucía Gómez,3001112233,CO,es-CO,COP,99000.00,2026-12-01,1111\n"
+    text = (CSV_HEADER + line * (size // len(line) + 1)).encode()
+    response = admin_client.post(
+        "/console/admin/import",
+        data={"csrf_token": admin_client.token, "file": (io.BytesIO(text), "big.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code in (400, 413)
+    assert "larger than 200 KB" in response.get_data(as_text=True)
+    assert db.execute(select(Account).where(Account.external_id == "UP-1")).scalar() is None
+
+
+def test_two_admins_editing_the_same_text_do_not_undo_each_other(admin_client, db):
+    url = "/console/admin/templates/goodbye/en/edit"
+    page = admin_client.get(url).get_data(as_text=True)
+    base = re.search(r'name="base_version" value="(\d+)"', page).group(1)
+    form = {"action": "save", "csrf_token": admin_client.token, "base_version": base}
+    assert admin_client.post(url, data={**form, "body": "Bye, first."}).status_code == 302
+    stale = admin_client.post(url, data={**form, "body": "Bye, second."})
+    text = stale.get_data(as_text=True)
+    assert stale.status_code == 409
+    assert "since you opened this text" in text and "Bye, first." in text
+    assert "Bye, second.</textarea>" in text
+    # Saving again from the refreshed form is a deliberate choice and goes through.
+    new_base = re.search(r'name="base_version" value="(\d+)"', text).group(1)
+    assert int(new_base) == int(base) + 1
+    again = admin_client.post(url, data={**form, "base_version": new_base, "body": "Bye, second."})
+    assert again.status_code == 302
+    db.expire_all()
+    assert template_admin.live(db, "goodbye", "en").body == "Bye, second."

@@ -285,3 +285,12 @@ def test_export_and_import_commands(app, db, tmp_path):
     assert result.exit_code == 1
     assert "goodbye (en): variable {who} is not declared" in result.output
     assert "nothing imported" in result.output
+
+
+def test_a_save_from_a_stale_editor_is_refused(db, admin):
+    base = template_admin.live(db, "goodbye", "en").version
+    template_admin.save(db, "goodbye", "en", "Bye from Ana.", admin, base_version=base)
+    db.commit()
+    with pytest.raises(template_admin.TemplateConflict, match=f"version {base + 1} was published"):
+        template_admin.save(db, "goodbye", "en", "Bye from Beto.", admin, base_version=base)
+    assert template_admin.live(db, "goodbye", "en").body == "Bye from Ana."
