@@ -140,7 +140,10 @@ def template_edit(key, locale):
         ),
         body=body,
         problems=problems,
-        previews=template_admin.preview(s, key, locale, body) if body.strip() else [],
+        # A body with problems has no meaningful preview: the problems say why.
+        previews=template_admin.preview(s, key, locale, body)
+        if body.strip() and not problems
+        else [],
     )
 
 
@@ -232,7 +235,13 @@ def template_import():
 @bp.get("/policies")
 @login_required(role="admin")
 def policy_list():
-    return _render("policies", items=policies.all_policies(db_session()), fields=policies.FIELDS)
+    s = db_session()
+    return _render(
+        "policies",
+        items=policies.all_policies(s),
+        fields=policies.FIELDS,
+        uncovered=policies.uncovered_portfolios(s),
+    )
 
 
 @bp.route("/policies/edit", methods=["GET", "POST"])
@@ -265,6 +274,7 @@ def policy_edit():
         values=values,
         errors=errors,
         fields=policies.FIELDS,
+        history=policies.history(s, policy) if policy is not None else [],
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..models import PaymentPolicy
+from ..models import Account, AuditEvent, PaymentPolicy
 from . import audit, users
 
 _PORTFOLIO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -70,6 +70,15 @@ class PolicyError(ValueError):
 
 def all_policies(session):
     return session.execute(select(PaymentPolicy).order_by(PaymentPolicy.portfolio)).scalars().all()
+
+
+def uncovered_portfolios(session):
+    """Account segments with no policy of their own (they follow "default")."""
+    segments = session.execute(
+        select(Account.segment).where(Account.segment.is_not(None)).distinct()
+    ).scalars()
+    covered = set(session.execute(select(PaymentPolicy.portfolio)).scalars())
+    return sorted(set(segments) - covered)
 
 
 def get(session, portfolio):
@@ -145,3 +154,20 @@ def save(session, portfolio, values, user):
             {"portfolio": portfolio, "changes": changes},
         )
     return policy, changes
+
+
+def history(session, policy, limit=50):
+    """The audited changes of a policy, newest first."""
+    return (
+        session.execute(
+            select(AuditEvent)
+            .where(
+                AuditEvent.subject_type == PaymentPolicy.__tablename__,
+                AuditEvent.subject_id == str(policy.id),
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )

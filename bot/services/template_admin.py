@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import distinct, func, select
 
 from ..models import Debtor, MessageTemplate, TemplateKey
+from ..money import exponent
 from . import audit, templates, users
 
 # WhatsApp refuses template bodies longer than this (characters).
@@ -320,6 +321,13 @@ _SAMPLE_TEXT = {
 }
 
 
+def _sample_amount(currency):
+    # A plausible debt in that currency, with exactly its number of decimals (CLP has none).
+    if currency in ("COP", "CLP"):
+        return {"COP": "150000.00", "CLP": "89990"}[currency]
+    return "1250.50" if exponent(currency) else "1250"
+
+
 def sample_variables(declared, locale_tag, today=None):
     """Sample values for a preview, in the currency of the locale's country."""
     today = today or date.today()
@@ -328,7 +336,7 @@ def sample_variables(declared, locale_tag, today=None):
     currency = currencies[0] if currencies else "USD"
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     samples = {
-        "money": {"amount": "150000.00" if currency == "COP" else "1250.50", "currency": currency},
+        "money": {"amount": _sample_amount(currency), "currency": currency},
         "date": (today + timedelta(days=7)).isoformat(),
         "number": 3,
         "url": f"{base}/pay/sample-link",

@@ -202,6 +202,8 @@ def test_policy_edit_is_validated_and_audited(admin_client, db):
     assert event.data["changes"]["late_fee_minor"] == [0, 500_000]
     rows = plans.schedule(10_000_000, 4, policy, date(2026, 1, 1))
     assert rows[0][1] >= 2_000_000
+    page = admin_client.get(url).get_data(as_text=True)
+    assert "max_installments: 12 → 6" in page and "late_fee_minor: 0 → 500000" in page
 
 
 CSV_HEADER = "external_id,full_name,phone,country,locale,currency,amount_due,due_date,id_last4\n"
@@ -315,3 +317,8 @@ def test_two_admins_editing_the_same_text_do_not_undo_each_other(admin_client, d
     assert again.status_code == 302
     db.expire_all()
     assert template_admin.live(db, "goodbye", "en").body == "Bye, second."
+
+
+def test_policies_page_names_portfolios_without_their_own_policy(admin_client, demo_debtors):
+    page = admin_client.get("/console/admin/policies").get_data(as_text=True)
+    assert 'id="uncovered"' in page and "?portfolio=demo" in page

@@ -294,3 +294,15 @@ def test_a_save_from_a_stale_editor_is_refused(db, admin):
     with pytest.raises(template_admin.TemplateConflict, match=f"version {base + 1} was published"):
         template_admin.save(db, "goodbye", "en", "Bye from Beto.", admin, base_version=base)
     assert template_admin.live(db, "goodbye", "en").body == "Bye from Ana."
+
+
+@pytest.mark.parametrize(
+    ("locale", "amount"),
+    [("es-CO", "$150.000"), ("es-CL", "$89.990"), ("es-MX", "$1,250.50"), ("en-US", "$1,250.50")],
+)
+def test_sample_money_is_in_the_locales_currency_with_its_decimals(app, locale, amount):
+    with app.app_context():
+        values = template_admin.sample_variables({"amount": "money"}, locale)
+        babel_locale = Locale.parse(locale.replace("-", "_"))
+        text = templates.format_value("money", values["amount"], babel_locale)
+    assert text.replace("\xa0", " ").strip() == amount
