@@ -47,6 +47,14 @@ def _locale(tag):
         abort(404)
 
 
+@bp.errorhandler(IntegrityError)
+def _conflict(_error):
+    # Two admins wrote the same row (version number, portfolio) at the same instant.
+    db_session().rollback()
+    flash("Someone else saved the same thing at the same moment; reload and try again.", "error")
+    return _render("index", status=409)
+
+
 @bp.errorhandler(413)
 def _too_large(_error):
     flash(

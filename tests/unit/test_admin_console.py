@@ -322,3 +322,25 @@ def test_two_admins_editing_the_same_text_do_not_undo_each_other(admin_client, d
 def test_policies_page_names_portfolios_without_their_own_policy(admin_client, demo_debtors):
     page = admin_client.get("/console/admin/policies").get_data(as_text=True)
     assert 'id="uncovered"' in page and "?portfolio=demo" in page
+
+
+def test_a_simultaneous_write_is_a_409_not_a_500(admin_client, db, monkeypatch):
+    admin_client.post(
+        "/console/admin/templates/goodbye/en/edit",
+        data={"body": "Bye!", "action": "save", "csrf_token": admin_client.token},
+    )
+    # Another admin took the next version number between our read and our write.
+    monkeypatch.setattr(template_admin, "_next_version", lambda *_args: 2)
+    response = admin_client.post(
+        "/console/admin/templates/goodbye/en/restore/1", data={"csrf_token": admin_client.token}
+    )
+    assert response.status_code == 409
+    assert "at the same moment" in response.get_data(as_text=True)
+    edit = admin_client.post(
+        "/console/admin/templates/goodbye/en/edit",
+        data={"body": "Bye again!", "action": "save", "csrf_token": admin_client.token},
+    )
+    assert edit.status_code == 409
+    assert "published at the same time" in edit.get_data(as_text=True)
+    db.expire_all()
+    assert template_admin.live(db, "goodbye", "en").body == "Bye!"
