@@ -233,10 +233,14 @@ def template_import():
             "template_import", status=422, result=None, problems=["The file is not UTF-8 text."]
         )
     try:
-        result = template_admin.import_yaml(s, text, current_user())
+        dry_run = request.form.get("action") == "check"
+        result = template_admin.import_yaml(s, text, current_user(), dry_run=dry_run)
     except template_admin.TemplateValidationError as exc:
         return _render("template_import", status=422, result=None, problems=exc.problems)
-    s.commit()
+    if dry_run:
+        s.rollback()
+    else:
+        s.commit()
     return _render("template_import", result=result, problems=[])
 
 

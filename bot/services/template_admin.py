@@ -418,12 +418,14 @@ def export_yaml(session):
 class ImportResult:
     changed: list = field(default_factory=list)  # [(key, locale, version)]
     unchanged: int = 0
+    dry_run: bool = False
 
 
-def import_yaml(session, text, user):
+def import_yaml(session, text, user, dry_run=False):
     """Load an exported file: everything is checked first; a problem anywhere changes nothing.
 
-    Only bodies that differ from the live text become new versions (audited)."""
+    Only bodies that differ from the live text become new versions (audited). With dry_run,
+    nothing is written and changed lists what would get a new version (version None)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -468,11 +470,14 @@ def import_yaml(session, text, user):
                 planned.append((spec, tag, body))
     if problems:
         raise TemplateValidationError(problems)
-    result = ImportResult()
+    result = ImportResult(dry_run=dry_run)
     for spec, tag, body in planned:
         current = live(session, spec.key, tag)
         if current is not None and current.body == body:
             result.unchanged += 1
+            continue
+        if dry_run:
+            result.changed.append((spec.key, tag, None))
             continue
         row = _add_version(session, spec, tag, body, user, "template.imported")
         result.changed.append((spec.key, tag, row.version))

@@ -142,9 +142,25 @@ def test_export_and_import_files(admin_client, db):
     data = yaml.safe_load(response.get_data(as_text=True))
     data["keys"]["goodbye"]["bodies"]["es"] = "¡Hasta pronto!"
     upload = yaml.safe_dump(data, allow_unicode=True).encode()
+    check = admin_client.post(
+        "/console/admin/templates/import",
+        data={
+            "csrf_token": admin_client.token,
+            "action": "check",
+            "file": (io.BytesIO(upload), "t.yml"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert "nothing imported: 1 text(s) would change" in check.get_data(as_text=True)
+    db.expire_all()
+    assert template_admin.live(db, "goodbye", "es").version == 1
     response = admin_client.post(
         "/console/admin/templates/import",
-        data={"csrf_token": admin_client.token, "file": (io.BytesIO(upload), "t.yml")},
+        data={
+            "csrf_token": admin_client.token,
+            "action": "import",
+            "file": (io.BytesIO(upload), "t.yml"),
+        },
         content_type="multipart/form-data",
     )
     assert response.status_code == 200
