@@ -92,7 +92,9 @@ def template_key(key):
     s = db_session()
     spec = _spec(key)
     live = {tag: template_admin.live(s, key, tag) for tag in template_admin.locales(s)}
-    return _render("template_key", spec=spec, live=live)
+    missing = [tag for tag, row in live.items() if row is None]
+    fallback = {tag: template_admin.fallback_for(s, key, tag) for tag in missing}
+    return _render("template_key", spec=spec, live=live, fallback=fallback)
 
 
 @bp.route("/templates/<key>/<locale>/edit", methods=["GET", "POST"])

@@ -144,6 +144,14 @@ def live(session, key, locale):
     ).scalar_one_or_none()
 
 
+def fallback_for(session, key, locale):
+    """The locale whose text debtors in locale read when it has none of its own, or None."""
+    for candidate in templates.locale_chain(locale)[1:]:
+        if live(session, key, candidate) is not None:
+            return candidate
+    return None
+
+
 def versions(session, key, locale):
     """Every version of (key, locale), newest first."""
     return (

@@ -360,3 +360,18 @@ def test_a_simultaneous_write_is_a_409_not_a_500(admin_client, db, monkeypatch):
     assert "published at the same time" in edit.get_data(as_text=True)
     db.expire_all()
     assert template_admin.live(db, "goodbye", "en").body == "Bye!"
+
+
+def test_key_page_shows_which_text_a_locale_falls_back_to(admin_client, db):
+    admin = users.find(db, "boss@example.com")
+    template_admin.save(db, "goodbye", "es-CO", "¡Chao pues!", admin)
+    db.commit()
+    page = admin_client.get("/console/admin/templates/goodbye").get_data(as_text=True)
+    assert "¡Chao pues!" in page
+    en_section = page.split('id="locale-en"')[1].split("</section>")[0]
+    assert "Version 1" in en_section
+    db.execute(MessageTemplate.__table__.delete().where(MessageTemplate.locale == "en"))
+    db.commit()
+    page = admin_client.get("/console/admin/templates/goodbye").get_data(as_text=True)
+    en_section = page.split('id="locale-en"')[1].split("</section>")[0]
+    assert 'the <a href="#locale-es">es</a> text' in en_section
