@@ -22,7 +22,7 @@ def create_app(config=None):
     Database(settings["DATABASE_URL"]).init_app(app)
 
     from . import cli, pay, sandbox, webhooks
-    from .console import agent, auth
+    from .console import admin, agent, auth
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)
@@ -30,6 +30,7 @@ def create_app(config=None):
     app.register_blueprint(sandbox.simulator)
     auth.init_app(app)
     app.register_blueprint(agent.bp)
+    app.register_blueprint(admin.bp)
     cli.init_app(app)
 
     @app.get("/healthz")

@@ -214,6 +214,13 @@ class PaymentPolicy(TimestampMixin, Base):
     max_deferral_days = Column(Integer, nullable=False, default=30)
     discount_max_pct = Column(Integer, nullable=False, default=0)
     discount_valid_days = Column(Integer, nullable=False, default=0)
+    # The first installment is at least this much too (minor units; 0 means only the %).
+    min_first_payment_minor = Column(BigInteger, nullable=False, default=0)
+    # Late fee on an installment overdue by more than the grace days: a fixed amount (minor
+    # units) plus basis points of the overdue amount; both 0 means no late fee.
+    late_fee_minor = Column(BigInteger, nullable=False, default=0)
+    late_fee_bps = Column(Integer, nullable=False, default=0)
+    late_fee_grace_days = Column(Integer, nullable=False, default=0)
 
 
 class Dispute(TimestampMixin, Base):
@@ -271,6 +278,8 @@ class TemplateKey(Base):
     key = Column(String(128), primary_key=True)
     description = Column(String(256))
     variables = Column(JSON, nullable=False, default=dict)
+    # Declared variables a body may leave out; every other one must appear in each body.
+    optional = Column(JSON, nullable=False, default=list)
 
 
 class MessageTemplate(Base):

@@ -38,15 +38,29 @@ def fee(balance_minor, policy):
 
 def schedule(balance_minor, count, policy, start):
     """[(due date, amount minor)]: monthly from start; every installment after the first is the
-    same, the first takes the remainder and at least the policy's minimum first payment."""
+    same, the first takes the remainder and at least the policy's minimum first payment (the
+    larger of its % of the balance and its amount)."""
     each = balance_minor // count
     first = balance_minor - each * (count - 1)
-    minimum_first = -(-balance_minor * policy.min_first_payment_pct // 100)
+    minimum_first = max(
+        -(-balance_minor * (policy.min_first_payment_pct or 0) // 100),
+        policy.min_first_payment_minor or 0,
+    )
+    # Never so large that a later installment would be empty.
+    minimum_first = min(minimum_first, balance_minor - (count - 1))
     if first < minimum_first:
         each = (balance_minor - minimum_first) // (count - 1)
         first = balance_minor - each * (count - 1)
     amounts = [first] + [each] * (count - 1)
     return [(add_months(start, i), amount) for i, amount in enumerate(amounts)]
+
+
+def late_fee(overdue_minor, days_late, policy):
+    """The late fee on an installment overdue by days_late: nothing within the grace days,
+    else the fixed amount plus late_fee_bps of the overdue amount (rounded up)."""
+    if overdue_minor <= 0 or days_late <= (policy.late_fee_grace_days or 0):
+        return 0
+    return (policy.late_fee_minor or 0) + -(-overdue_minor * (policy.late_fee_bps or 0) // 10_000)
 
 
 def create_plan(session, account, rows, actor, fee_minor=0):

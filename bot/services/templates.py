@@ -130,6 +130,9 @@ def check_seed(keys, bodies):
         for name, kind in (spec.get("variables") or {}).items():
             if kind not in VARIABLE_TYPES:
                 problems.append(f"{key}: variable {name} has unknown type {kind}")
+        for name in spec.get("optional") or []:
+            if name not in (spec.get("variables") or {}):
+                problems.append(f"{key}: optional variable {name} is not declared")
     for locale, entries in bodies.items():
         for key, body in entries.items():
             if key not in keys:
@@ -155,11 +158,13 @@ def seed(session, seed_dir=SEED_DIR):
                     key=key,
                     description=spec.get("description"),
                     variables=spec.get("variables") or {},
+                    optional=spec.get("optional") or [],
                 )
             )
         else:
             row.description = spec.get("description")
             row.variables = spec.get("variables") or {}
+            row.optional = spec.get("optional") or []
     session.flush()
     added = 0
     for locale, entries in bodies.items():
