@@ -47,6 +47,12 @@ def load_config(overrides=None):
         "AGENT_HOURS": _env("AGENT_HOURS", "mon-fri 08:00-18:00, sat 09:00-13:00"),
         "AGENT_TIMEZONE": _env("AGENT_TIMEZONE", "America/Bogota"),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+        # Proactive reminders and campaigns (issue 5).
+        "SEND_RATE_PER_SECOND": float(_env("SEND_RATE_PER_SECOND", "80")),
+        "REMINDER_PLAN_INTERVAL": int(_env("REMINDER_PLAN_INTERVAL", "3600")),
+        "REMINDER_MAX_DELAY_HOURS": int(_env("REMINDER_MAX_DELAY_HOURS", "72")),
+        "REMINDER_BATCH": int(_env("REMINDER_BATCH", "1000")),
+        "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "50")),
     }
     if overrides:
         cfg.update(overrides)

@@ -216,3 +216,49 @@ def sandbox_status_callbacks(sandbox_message_id):
 
     with job_app().app_context():
         post_status_callbacks(sandbox_message_id)
+
+
+def send_reminders(ids):
+    """Send queued reminders, each through the shared per-sender rate limit."""
+    from flask import current_app
+
+    from .services import reminders
+
+    with job_app().app_context():
+        reminders.send(db_session(), ids, get_client(), _bucket_for(current_app))
+
+
+def _bucket_for(app):
+    from .throttle import TokenBucket
+
+    cache = app.extensions.setdefault("send_buckets", {})
+    rate = app.config["SEND_RATE_PER_SECOND"]
+
+    def bucket(channel):
+        sender = app.config["TWILIO_WHATSAPP_FROM" if channel == "whatsapp" else "TWILIO_SMS_FROM"]
+        if sender not in cache:
+            cache[sender] = TokenBucket(queues.redis_conn(), sender, rate)
+        return cache[sender]
+
+    return bucket
+
+
+def reminders_tick(now=None):
+    """Plan today's reminders (at most every REMINDER_PLAN_INTERVAL), then dispatch what is
+    due and re-enqueue sends whose job was lost. The database is the schedule."""
+    from flask import current_app
+
+    from .services import reminders
+
+    s = db_session()
+    redis = queues.redis_conn()
+    interval = current_app.config["REMINDER_PLAN_INTERVAL"]
+    if redis.set("reminders:planned", "1", nx=True, ex=max(interval, 1)):
+        report = reminders.plan(s, now=now)
+        if report.planned:
+            log.info("reminders planned: %s", report.summary())
+    report = reminders.dispatch(s, now=now)
+    requeued = reminders.requeue_stale(s, now=now)
+    if report.queued or report.deferred or report.suppressed or requeued:
+        log.info("reminders: %s; %d re-enqueued", report.summary(), requeued)
+    return report

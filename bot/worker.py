@@ -29,6 +29,19 @@ class SweepingMixin:
                     jobs.sweep()
             except Exception:  # the worker must keep serving jobs whatever the sweep meets
                 log.exception("sweep failed")
+        # One worker at a time plans and dispatches reminders; a long dispatch keeps its lock.
+        lock = self.connection.lock("lock:reminders", timeout=600, blocking=False)
+        if lock.acquire(blocking=False):
+            try:
+                with jobs.job_app().app_context():
+                    jobs.reminders_tick()
+            except Exception:
+                log.exception("reminders tick failed")
+            finally:
+                try:
+                    lock.release()
+                except Exception:  # expired during a very long dispatch: nothing to undo
+                    log.warning("reminders lock expired during the tick")
 
 
 class BotWorker(SweepingMixin, SimpleWorker):

@@ -1,5 +1,6 @@
 """Inbound storage, outbound delivery through Twilio, and delivery-status updates."""
 
+import json
 import logging
 import re
 from datetime import timedelta, timezone
@@ -30,6 +31,9 @@ STATUS_RANK = {
     "read": 6,
 }
 FINAL_FAILURES = ("undelivered", "failed")
+# WhatsApp refuses free text outside the 24-hour window; the reminder path falls back or
+# suppresses, so this is not a conversation for the agents.
+OUTSIDE_WINDOW = "63016"
 
 
 class BadInbound(ValueError):
@@ -273,7 +277,8 @@ def _reconcile(session, client, row, to, sender):
         created = _naive_utc(sent.date_created)
         if created is not None and created < since:
             continue
-        if sent.body == row.body and sent.sid not in known:
+        # Twilio fills a template's body itself: a template send matches on the SID alone.
+        if (row.content_sid or sent.body == row.body) and sent.sid not in known:
             return sent
     return None
 
@@ -303,10 +308,14 @@ def deliver(session, row, client):
     row.status = "sending"
     row.attempts += 1
     session.commit()
+    params = {"to": to, "from_": sender, "status_callback": _status_callback_url()}
+    if row.content_sid:
+        params["content_sid"] = row.content_sid
+        params["content_variables"] = json.dumps(row.content_variables or {})
+    else:
+        params["body"] = row.body
     try:
-        sent = client.messages.create(
-            to=to, from_=sender, body=row.body, status_callback=_status_callback_url()
-        )
+        sent = client.messages.create(**params)
     except TwilioRestException as exc:
         if exc.status == 429 or exc.status >= 500:
             # 429 means not taken; a 5xx may come after Twilio took it, so check before resending.
@@ -315,7 +324,8 @@ def deliver(session, row, client):
             raise ProviderUnavailable(f"Twilio answered HTTP {exc.status}") from exc
         row.status, row.error_code = "failed", str(exc.code or exc.status)
         row.error_message = (exc.msg or "")[:256]
-        mark_for_agent(session, conversation, "delivery_failure")
+        if row.error_code != OUTSIDE_WINDOW:
+            mark_for_agent(session, conversation, "delivery_failure")
         session.commit()
         return
     except requests.RequestException as exc:
