@@ -120,7 +120,10 @@ class Rule:
             if int(data.get(name, 0)) < 0:
                 raise RuleError(f"{name} cannot be negative")
         if data.get("default_timezone"):
-            ZoneInfo(data["default_timezone"])  # raises for an unknown zone
+            try:
+                ZoneInfo(data["default_timezone"])
+            except (KeyError, ValueError) as exc:
+                raise RuleError(f"unknown time zone {data['default_timezone']!r}") from exc
         return cls(
             country=data["country"],
             hours=hours,

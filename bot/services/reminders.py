@@ -395,7 +395,9 @@ def schedule_thank_you(session, payment, now=None):
     return _insert_ignore(session, [row | {"due_at": now, "expires_at": now + max_delay}])
 
 
-def schedule_campaign(session, name, template_key, segment=None, now=None, batch=None):
+def schedule_campaign(
+    session, name, template_key, segment=None, now=None, batch=None, dry_run=False
+):
     """Plan a one-off message to every collectible account (of one segment, if given)."""
     now = now or utcnow()
     batch = batch or current_app.config["REMINDER_BATCH"]
@@ -440,7 +442,7 @@ def schedule_campaign(session, name, template_key, segment=None, now=None, batch
                 )
                 | {"due_at": now, "expires_at": now + max_delay}
             )
-        report.planned += _insert_ignore(session, new)
+        report.planned += len(new) if dry_run else _insert_ignore(session, new)
         report.by_segment[segment or "all"] = report.planned
         session.commit()
     return report
