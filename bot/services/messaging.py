@@ -401,5 +401,10 @@ def _apply(session, row, status, error_code):
     session.commit()
     session.expire(row)
     if result.rowcount and status in FINAL_FAILURES:
+        from . import reminders
+
+        # A reminder refused for the 24-hour window falls back to SMS or is suppressed.
+        if str(error_code or "") == OUTSIDE_WINDOW and reminders.outside_window(session, row):
+            return
         mark_for_agent(session, row.conversation, "delivery_failure")
         session.commit()

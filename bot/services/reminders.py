@@ -709,6 +709,7 @@ def _outside_window(session, sm, message):
         )
         session.add(fallback)
         sm.message, sm.channel, sm.reason = fallback, "sms", "fallback:63016"
+        sm.status = "queued"
         audit.record(
             session,
             "worker",
@@ -720,6 +721,19 @@ def _outside_window(session, sm, message):
         enqueue_sends([sm.id])
         return
     _suppress(session, sm, "outside_window")
+
+
+def outside_window(session, message):
+    """A status callback said 63016 for message: handle it if a reminder sent it."""
+    sm = session.execute(
+        select(ScheduledMessage).where(ScheduledMessage.message_id == message.id)
+    ).scalar_one_or_none()
+    if sm is None:
+        return False
+    session.refresh(message)
+    _outside_window(session, sm, message)
+    session.commit()
+    return True
 
 
 def requeue_stale(session, now=None, minutes=10):

@@ -415,3 +415,37 @@ def test_job_app_tick_plans_and_dispatches(app, db, demo_debtors):
         assert rows(db, debtor_id=camila(db).id)[0].status == "queued"
     finally:
         jobs.set_job_app(None)
+
+
+def test_a_63016_status_callback_falls_back_to_sms(db, conversation, twilio, buckets):
+    conversation.last_inbound_at = NOW - timedelta(hours=23)
+    db.commit()
+    reminders.plan(db, now=NOW)
+    reminders.dispatch(db, now=NOW, enqueue=False)
+    row = rows(db, debtor_id=camila(db).id)[0]
+    reminders.send(db, [row.id], twilio, buckets)
+    whatsapp = db.get(Message, row.message_id)
+    assert messaging.apply_status(db, whatsapp.provider_sid, "failed", "63016")
+    row = rows(db, id=row.id)[0]
+    assert (row.status, row.channel, row.reason) == ("queued", "sms", "fallback:63016")
+    assert row.message_id != whatsapp.id
+    assert not db.get(Conversation, conversation.id).needs_agent
+
+
+def test_sandbox_accepts_a_content_sid(app, client, db):
+    from bot.models import SandboxMessage
+
+    sid = app.config["TWILIO_ACCOUNT_SID"]
+    response = client.post(
+        f"/sandbox/twilio/2010-04-01/Accounts/{sid}/Messages.json",
+        data={
+            "To": "whatsapp:" + CAMILA,
+            "From": app.config["TWILIO_WHATSAPP_FROM"],
+            "ContentSid": SID,
+            "ContentVariables": '{"1": "Camila"}',
+        },
+        auth=(sid, app.config["TWILIO_AUTH_TOKEN"]),
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    stored = db.execute(select(SandboxMessage)).scalar_one()
+    assert stored.body == f'[template {SID}] {{"1": "Camila"}}'
