@@ -254,9 +254,11 @@ def reminders_plan(segment):
 @click.option("--dry-run", is_flag=True, help="Gate and count, change nothing, send nothing.")
 def reminders_dispatch(dry_run):
     """Gate the reminders that are due; enqueue the allowed, defer or suppress the rest."""
+    from .jobs import reminders_lock
     from .services import reminders
 
-    click.echo(reminders.dispatch(session(), dry_run=dry_run).summary())
+    with reminders_lock():
+        click.echo(reminders.dispatch(session(), dry_run=dry_run).summary())
 
 
 @reminders_group.command("segments")
@@ -439,4 +441,7 @@ def campaign_run(name, template_key, segment, dry_run):
     except reminders.ReminderError as exc:
         raise click.BadParameter(str(exc)) from None
     click.echo(planned.summary())
-    click.echo(reminders.dispatch(s, step_prefix=f"campaign:{name}").summary())
+    from .jobs import reminders_lock
+
+    with reminders_lock():
+        click.echo(reminders.dispatch(s, step_prefix=f"campaign:{name}").summary())

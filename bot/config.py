@@ -53,6 +53,8 @@ def load_config(overrides=None):
         "REMINDER_MAX_DELAY_HOURS": int(_env("REMINDER_MAX_DELAY_HOURS", "72")),
         "REMINDER_BATCH": int(_env("REMINDER_BATCH", "1000")),
         "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "50")),
+        "REMINDER_REQUEUE_AFTER": int(_env("REMINDER_REQUEUE_AFTER", "600")),
+        "REMINDER_TICK": _env("REMINDER_TICK", "1") not in ("0", "false", "no"),
     }
     if overrides:
         cfg.update(overrides)

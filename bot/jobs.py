@@ -243,6 +243,11 @@ def _bucket_for(app):
     return bucket
 
 
+def reminders_lock(timeout=600):
+    """One dispatcher at a time (worker ticks and the CLI): a row is never gated twice."""
+    return queues.redis_conn().lock("lock:reminders", timeout=timeout)
+
+
 def reminders_tick(now=None):
     """Plan today's reminders (at most every REMINDER_PLAN_INTERVAL), then dispatch what is
     due and re-enqueue sends whose job was lost. The database is the schedule."""

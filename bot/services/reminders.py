@@ -12,6 +12,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
+from redis.exceptions import LockError
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -665,16 +666,35 @@ def send(session, ids, client, bucket_for):
         .all()
     )
     session.commit()
+    from ..queues import redis_conn
+
     for sm in rows:
-        if sm.status != "queued" or sm.message_id is None:
+        # A re-enqueued job may overlap a slow one: one sender per reminder at a time.
+        lock = redis_conn().lock(f"lock:reminder:{sm.id}", timeout=120)
+        if not lock.acquire(blocking=False):
             continue
-        message = session.get(Message, sm.message_id)
-        if message.status in ("pending", "sending"):
-            if not bucket_for(message.conversation.channel).take():
-                raise messaging.ProviderUnavailable("send rate limit: no token within the timeout")
-            sm.attempts += 1
-            messaging.deliver(session, message, client)
-        _settle(session, sm, message)
+        try:
+            _send_one(session, sm, client, bucket_for)
+        finally:
+            try:
+                lock.release()
+            except LockError:
+                log.warning("reminder %s lock expired while sending", sm.id)
+
+
+def _send_one(session, sm, client, bucket_for):
+    session.refresh(sm)  # the state another job may have left
+    if sm.status != "queued" or sm.message_id is None:
+        session.commit()
+        return
+    message = session.get(Message, sm.message_id)
+    session.refresh(message)
+    if message.status in ("pending", "sending"):
+        if not bucket_for(message.conversation.channel).take():
+            raise messaging.ProviderUnavailable("send rate limit: no token within the timeout")
+        sm.attempts += 1
+        messaging.deliver(session, message, client)
+    _settle(session, sm, message)
 
 
 def _settle(session, sm, message):
@@ -736,14 +756,15 @@ def outside_window(session, message):
     return True
 
 
-def requeue_stale(session, now=None, minutes=10):
+def requeue_stale(session, now=None, after=None):
     """Re-enqueue queued reminders whose send job was lost (Redis flushed, retries spent)."""
     now = now or utcnow()
+    after = after if after is not None else current_app.config["REMINDER_REQUEUE_AFTER"]
     ids = list(
         session.execute(
             select(ScheduledMessage.id)
             .where(ScheduledMessage.status == "queued")
-            .where(ScheduledMessage.updated_at < now - timedelta(minutes=minutes))
+            .where(ScheduledMessage.updated_at < now - timedelta(seconds=after))
             .limit(5000)
         ).scalars()
     )

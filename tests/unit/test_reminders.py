@@ -317,6 +317,7 @@ def test_a_lost_send_job_is_enqueued_again(db, demo_debtors):
     reminders.dispatch(db, now=NOW, enqueue=False)
     queued = rows(db, status="queued")
     assert reminders.requeue_stale(db, now=datetime.utcnow() + timedelta(minutes=11)) == len(queued)
+    assert reminders.requeue_stale(db, now=datetime.utcnow() + timedelta(minutes=12)) == 0
     ids = [i for job in queues.queue(queues.OUTBOUND).jobs for i in job.args[0]]
     assert sorted(ids) == sorted(r.id for r in queued)
 
