@@ -225,7 +225,9 @@ def send_reminders(ids):
     from .services import reminders
 
     with job_app().app_context():
-        reminders.send(db_session(), ids, get_client(), _bucket_for(current_app))
+        reminders.send(
+            db_session(), ids, get_client(), _bucket_for(current_app._get_current_object())
+        )
 
 
 def _bucket_for(app):

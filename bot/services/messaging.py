@@ -308,34 +308,53 @@ def deliver(session, row, client):
     row.status = "sending"
     row.attempts += 1
     session.commit()
-    params = {"to": to, "from_": sender, "status_callback": _status_callback_url()}
+    try:
+        sent, error = client.messages.create(**create_params(row)), None
+    except (TwilioRestException, requests.RequestException) as exc:
+        sent, error = None, exc
+    retry = record_outcome(session, row, sent, error)
+    session.commit()
+    if retry is not None:
+        raise retry from error
+    if sent is not None:
+        apply_early_status(session, row)
+
+
+def create_params(row):
+    """The messages.create arguments for an outbound row: its text, or its approved template."""
+    conversation = row.conversation
+    params = {
+        "to": channel_address(conversation.channel, conversation.address),
+        "from_": _sender(conversation.channel),
+        "status_callback": _status_callback_url(),
+    }
     if row.content_sid:
         params["content_sid"] = row.content_sid
         params["content_variables"] = json.dumps(row.content_variables or {})
     else:
         params["body"] = row.body
-    try:
-        sent = client.messages.create(**params)
-    except TwilioRestException as exc:
-        if exc.status == 429 or exc.status >= 500:
+    return params
+
+
+def record_outcome(session, row, sent, error):
+    """Apply a create's result to a row marked 'sending' (the caller commits); return the
+    ProviderUnavailable to raise when the send must be retried, else None."""
+    if error is None:
+        row.provider_sid, row.status = sent.sid, sent.status or "queued"
+        return None
+    if isinstance(error, TwilioRestException):
+        if error.status == 429 or error.status >= 500:
             # 429 means not taken; a 5xx may come after Twilio took it, so check before resending.
-            row.status = "pending" if exc.status == 429 else "sending"
-            session.commit()
-            raise ProviderUnavailable(f"Twilio answered HTTP {exc.status}") from exc
-        row.status, row.error_code = "failed", str(exc.code or exc.status)
-        row.error_message = (exc.msg or "")[:256]
+            row.status = "pending" if error.status == 429 else "sending"
+            return ProviderUnavailable(f"Twilio answered HTTP {error.status}")
+        row.status, row.error_code = "failed", str(error.code or error.status)
+        row.error_message = (error.msg or "")[:256]
         if row.error_code != OUTSIDE_WINDOW:
-            mark_for_agent(session, conversation, "delivery_failure")
-        session.commit()
-        return
-    except requests.RequestException as exc:
-        if _definitely_not_sent(exc):
-            row.status = "pending"
-        session.commit()
-        raise ProviderUnavailable(f"Twilio not reachable: {type(exc).__name__}") from exc
-    row.provider_sid, row.status = sent.sid, sent.status or "queued"
-    session.commit()
-    apply_early_status(session, row)
+            mark_for_agent(session, row.conversation, "delivery_failure")
+        return None
+    if _definitely_not_sent(error):
+        row.status = "pending"
+    return ProviderUnavailable(f"Twilio not reachable: {type(error).__name__}")
 
 
 def _early_key(sid):

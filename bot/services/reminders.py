@@ -7,17 +7,21 @@ database. Everything streams in keyset-paged batches, so memory stays bounded at
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
 
+import requests
 from flask import current_app
 from redis.exceptions import LockError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from twilio.base.exceptions import TwilioRestException
 
 from ..models import (
     Account,
+    AuditEvent,
     Conversation,
     Debtor,
     Installment,
@@ -176,8 +180,8 @@ def _insert_ignore(session, rows):
         return 0
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(ScheduledMessage).values(rows).on_conflict_do_nothing()
-    return session.execute(stmt).rowcount or 0
+    stmt = module.insert(ScheduledMessage).on_conflict_do_nothing()
+    return session.execute(stmt, rows).rowcount or 0
 
 
 def _account_stats():
@@ -499,10 +503,12 @@ def _due_rows(now, last_id, batch, step_prefix=None):
     stmt = (
         select(
             ScheduledMessage.id,
-            ScheduledMessage,
             ScheduledMessage.debtor_id,
+            ScheduledMessage.account_id,
             ScheduledMessage.step,
             ScheduledMessage.template_key,
+            ScheduledMessage.variables,
+            ScheduledMessage.due_at,
             ScheduledMessage.expires_at,
             Debtor.phone,
             Debtor.country,
@@ -526,6 +532,25 @@ def _due_rows(now, last_id, batch, step_prefix=None):
     return stmt
 
 
+# Rows change in bulk (executemany): at campaign sizes the ORM's per-object work dominated.
+_UPDATE = (
+    update(ScheduledMessage)
+    .where(ScheduledMessage.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        reason=bindparam("b_reason"),
+        channel=bindparam("b_channel"),
+        due_at=bindparam("b_due_at"),
+        contacted_at=bindparam("b_contacted_at"),
+        message_id=bindparam("b_message_id"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+_INSERT_MESSAGE = insert(Message)
+
+
 def dispatch(session, now=None, batch=None, enqueue=True, step_prefix=None, dry_run=False):
     """Gate every due row; queue the allowed ones as outbound messages (and enqueue their
     sends), defer or suppress the rest with the reason in the audit log."""
@@ -541,43 +566,84 @@ def dispatch(session, now=None, batch=None, enqueue=True, step_prefix=None, dry_
             break
         last_id = rows[-1].id
         ctx.load_debtors(session, [r.debtor_id for r in rows], now)
-        conversations = _conversations(session, rows)
-        queued = []
+        changes, audits, sends = [], [], []
         for r in rows:
             decision = gate.check(ctx, r, now)
-            report.count(
-                {"send": "queued", "defer": "deferred"}.get(decision.action, "suppressed"),
-                decision.reason,
-            )
-            if dry_run:
-                continue
-            sm = r.ScheduledMessage
             if decision.action == "send":
-                try:
-                    message = _outbound(session, sm, r, decision, conversations, render)
-                except templates.TemplateError as exc:
-                    log.error("reminder %s cannot be rendered: %s", sm.id, exc)
-                    _suppress(session, sm, "render_error")
-                    continue
-                sm.status, sm.reason, sm.channel = "queued", None, decision.channel
-                sm.contacted_at, sm.message = now, message
                 ctx.contacted(r.debtor_id, now)
-                queued.append(sm)
+                sends.append((r, decision))
             elif decision.action == "defer":
-                sm.status, sm.reason, sm.due_at = "deferred", decision.reason, decision.next_at
-                audit.record(
-                    session,
-                    "gate",
-                    "reminder.deferred",
-                    sm,
-                    {"reason": decision.reason, "until": decision.next_at.isoformat()},
+                report.count("deferred", decision.reason)
+                changes.append(_change(r, "deferred", decision.reason, due_at=decision.next_at))
+                audits.append(
+                    _audit(
+                        r.id,
+                        "reminder.deferred",
+                        {"reason": decision.reason, "until": decision.next_at.isoformat()},
+                    )
                 )
             else:
-                _suppress(session, sm, decision.reason)
+                report.count("suppressed", decision.reason)
+                changes.append(_change(r, "suppressed", decision.reason))
+                audits.append(_audit(r.id, "reminder.suppressed", {"reason": decision.reason}))
+        if dry_run:
+            report.queued += len(sends)
+            session.rollback()
+            continue
+        conversations = _conversations(session, [(d.channel, r) for r, d in sends])
+        queued = []
+        for r, decision in sends:
+            conversation_id, conv_locale = conversations[decision.channel, r.phone]
+            try:
+                values = _outbound(r, decision, conv_locale or r.locale, render)
+            except templates.TemplateError as exc:
+                log.error("reminder %s cannot be rendered: %s", r.id, exc)
+                report.count("suppressed", "render_error")
+                changes.append(_change(r, "suppressed", "render_error"))
+                audits.append(_audit(r.id, "reminder.suppressed", {"reason": "render_error"}))
+                continue
+            values["conversation_id"] = conversation_id
+            # One compiled statement for every row; only the parameters change.
+            message_id = session.execute(_INSERT_MESSAGE, values).inserted_primary_key[0]
+            report.count("queued", None)
+            changes.append(
+                _change(
+                    r, "queued", None, decision.channel, contacted_at=now, message_id=message_id
+                )
+            )
+            queued.append(r.id)
+        if changes:
+            session.execute(_UPDATE, changes)
+        if audits:
+            session.execute(insert(AuditEvent), audits)
         session.commit()
         if enqueue and queued:
-            enqueue_sends([sm.id for sm in queued])
+            enqueue_sends(queued)
     return report
+
+
+def _change(r, status, reason, channel=None, due_at=None, contacted_at=None, message_id=None):
+    return {
+        "b_id": r.id,
+        "b_status": status,
+        "b_reason": reason,
+        "b_channel": channel,
+        "b_due_at": due_at or r.due_at,
+        "b_contacted_at": contacted_at,
+        "b_message_id": message_id,
+        "b_updated_at": utcnow(),
+    }
+
+
+def _audit(scheduled_id, action, data):
+    return {
+        "at": utcnow(),
+        "actor": "gate",
+        "action": action,
+        "subject_type": ScheduledMessage.__tablename__,
+        "subject_id": str(scheduled_id),
+        "data": data,
+    }
 
 
 def _suppress(session, sm, reason):
@@ -585,41 +651,69 @@ def _suppress(session, sm, reason):
     audit.record(session, "gate", "reminder.suppressed", sm, {"reason": reason})
 
 
-def _conversations(session, rows):
-    """Conversations of the batch's numbers by (channel, address)."""
-    phones = {r.phone for r in rows}
-    found = session.execute(select(Conversation).where(Conversation.address.in_(phones))).scalars()
-    return {(c.channel, c.address): c for c in found}
+def _conversations(session, wanted):
+    """(id, locale) of the conversations for [(channel, row)], created where missing."""
+    if not wanted:
+        return {}
+    phones = {r.phone for _channel, r in wanted}
+
+    def known():
+        found = session.execute(
+            select(
+                Conversation.id, Conversation.channel, Conversation.address, Conversation.locale
+            ).where(Conversation.address.in_(phones))
+        ).all()
+        return {(c.channel, c.address): (c.id, c.locale) for c in found}
+
+    found = known()
+    debtor_of = {(channel, r.phone): r.debtor_id for channel, r in wanted}
+    missing = debtor_of.keys() - found.keys()
+    if missing:
+        stamp = utcnow()
+        rows = [
+            {
+                "channel": channel,
+                "address": phone,
+                "debtor_id": debtor_of[channel, phone],
+                "state": "bot",
+                "verification_failures": 0,
+                "needs_agent": False,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+            for channel, phone in sorted(missing)
+        ]
+        # A conversation created meanwhile by an inbound message is simply reused.
+        dialect = session.get_bind().dialect.name
+        module = postgresql if dialect == "postgresql" else sqlite
+        session.execute(module.insert(Conversation).on_conflict_do_nothing(), rows)
+        found = known()
+    return found
 
 
-def _outbound(session, sm, r, decision, conversations, render):
-    """The outbound message for an allowed reminder, rendered in the debtor's locale."""
-    conversation = conversations.get((decision.channel, r.phone))
-    if conversation is None:
-        conversation = Conversation(
-            channel=decision.channel, address=r.phone, debtor_id=r.debtor_id
-        )
-        session.add(conversation)
-        conversations[decision.channel, r.phone] = conversation
-    variables = dict(sm.variables or {})
-    account = SimpleNamespace(id=sm.account_id, debtor_id=sm.debtor_id)
+def _outbound(r, decision, locale, render):
+    """The outbound message's values for an allowed reminder, in the debtor's locale."""
+    variables = dict(r.variables or {})
+    account = SimpleNamespace(id=r.account_id, debtor_id=r.debtor_id)
     variables["url"] = links.payment_url(account)
-    locale = conversation.locale or r.locale
-    body, spec, fmt = render(sm.template_key, locale, variables)
+    body, spec, fmt = render(r.template_key, locale, variables)
     body += render.offer(variables.get("offer"), locale, variables)
-    message = Message(
-        conversation=conversation,
-        direction="out",
-        template_key=sm.template_key,
-        variables=variables,
-        body=body,
-        status="pending",
-    )
+    values = {
+        "direction": "out",
+        "template_key": r.template_key,
+        "variables": variables,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+        "content_sid": None,
+        "content_variables": None,
+    }
     if decision.content_sid:
-        message.content_sid = decision.content_sid
-        message.content_variables = content_variables(spec, variables, fmt)
-    session.add(message)
-    return message
+        values["content_sid"] = decision.content_sid
+        values["content_variables"] = content_variables(spec, variables, fmt)
+    return values
 
 
 def content_variables(spec, variables, locale):
@@ -651,53 +745,109 @@ def enqueue_sends(ids):
 # -- sending ------------------------------------------------------------------------------------
 
 
-def send(session, ids, client, bucket_for):
-    """Send queued reminders through the shared rate limit; never twice (messaging.deliver).
+def send(session, ids, client, bucket_for, threads=8):
+    """Send queued reminders through the shared rate limit; never twice.
 
-    A Twilio outage raises messaging.ProviderUnavailable for the job to retry; the rows
-    already sent stay sent."""
-    rows = (
-        session.execute(
-            select(ScheduledMessage)
-            .where(ScheduledMessage.id.in_(ids))
-            .order_by(ScheduledMessage.id)
-        )
-        .scalars()
-        .all()
-    )
-    session.commit()
+    The batch is marked 'sending' in one commit, sent by a few threads (each request waits
+    for a token of the sender's bucket), and the outcomes are recorded in one commit: a
+    send whose outcome is unknown stays 'sending' and is reconciled with Twilio before any
+    resend (messaging.deliver). A Twilio outage raises messaging.ProviderUnavailable for
+    the job to retry; the rows already sent stay sent."""
     from ..queues import redis_conn
 
-    for sm in rows:
-        # A re-enqueued job may overlap a slow one: one sender per reminder at a time.
-        lock = redis_conn().lock(f"lock:reminder:{sm.id}", timeout=120)
-        if not lock.acquire(blocking=False):
-            continue
-        try:
-            _send_one(session, sm, client, bucket_for)
-        finally:
+    locks = []
+    try:
+        for sm_id in ids:
+            # A re-enqueued job may overlap a slow one: one sender per reminder at a time.
+            lock = redis_conn().lock(f"lock:reminder:{sm_id}", timeout=300)
+            if lock.acquire(blocking=False):
+                locks.append((sm_id, lock))
+        _send_locked(session, [sm_id for sm_id, _ in locks], client, bucket_for, threads)
+    finally:
+        for sm_id, lock in locks:
             try:
                 lock.release()
             except LockError:
-                log.warning("reminder %s lock expired while sending", sm.id)
+                log.warning("reminder %s lock expired while sending", sm_id)
 
 
-def _send_one(session, sm, client, bucket_for):
-    session.refresh(sm)  # the state another job may have left
-    if sm.status != "queued" or sm.message_id is None:
-        session.commit()
+def _send_locked(session, ids, client, bucket_for, threads):
+    if not ids:
         return
-    message = session.get(Message, sm.message_id)
-    session.refresh(message)
-    if message.status in ("pending", "sending"):
-        if not bucket_for(message.conversation.channel).take():
-            raise messaging.ProviderUnavailable("send rate limit: no token within the timeout")
-        sm.attempts += 1
-        messaging.deliver(session, message, client)
-    _settle(session, sm, message)
+    rows = session.execute(
+        select(ScheduledMessage, Message)
+        .join(Message, Message.id == ScheduledMessage.message_id)
+        .where(ScheduledMessage.id.in_(ids), ScheduledMessage.status == "queued")
+        .order_by(ScheduledMessage.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    retry = None
+    fresh = []
+    for sm, message in rows:
+        if message.status == "sending":  # an earlier attempt was interrupted: reconcile first
+            try:
+                messaging.deliver(session, message, client)
+            except messaging.ProviderUnavailable as exc:
+                retry = retry or exc
+                continue
+            _settle(session, sm, message)
+        elif message.status == "pending":
+            message.status, message.attempts = "sending", message.attempts + 1
+            sm.attempts += 1
+            fresh.append((sm, message, messaging.create_params(message)))
+        else:
+            _settle(session, sm, message)
+    session.commit()
+    if fresh:
+        retry = _send_fresh(session, fresh, client, bucket_for, threads) or retry
+    if retry is not None:
+        raise retry
+
+
+def _send_fresh(session, fresh, client, bucket_for, threads):
+    # Buckets are made here, in the job's app context; the pool's threads only use them.
+    buckets = {m.conversation.channel: None for _sm, m, _p in fresh}
+    buckets = {channel: bucket_for(channel) for channel in buckets}
+
+    def create(message, params):
+        if not buckets[message.conversation.channel].take():
+            raise _NoToken()
+        return client.messages.create(**params)
+
+    # create_params loaded each message's conversation in this thread: the pool's threads
+    # only read it, and never touch the session.
+    with ThreadPoolExecutor(max_workers=min(threads, len(fresh))) as pool:
+        futures = [pool.submit(create, message, params) for _sm, message, params in fresh]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append((future.result(), None))
+            except (TwilioRestException, requests.RequestException, _NoToken) as exc:
+                outcomes.append((None, exc))
+    retry = None
+    for (_sm, message, _params), (sent, error) in zip(fresh, outcomes, strict=True):
+        if isinstance(error, _NoToken):
+            message.status = "pending"  # never sent
+            retry = retry or messaging.ProviderUnavailable("send rate limit: no token in time")
+            continue
+        retry = messaging.record_outcome(session, message, sent, error) or retry
+    session.commit()
+    for sm, message, _params in fresh:
+        if message.provider_sid:
+            messaging.apply_early_status(session, message)
+        _settle(session, sm, message)
+    session.commit()
+    return retry
+
+
+class _NoToken(RuntimeError):
+    """The rate limit gave no token in time; the message was not sent."""
 
 
 def _settle(session, sm, message):
+    """Move the reminder on from its message's state (the caller commits)."""
+    if sm.message_id != message.id or sm.status != "queued":
+        return  # a 63016 callback already moved it on to its SMS fallback
     if message.status == "failed" and message.error_code == messaging.OUTSIDE_WINDOW:
         _outside_window(session, sm, message)
     elif message.status == "failed":
@@ -705,7 +855,6 @@ def _settle(session, sm, message):
         audit.record(session, "worker", "reminder.failed", sm, {"error": message.error_code})
     elif message.status not in ("pending", "sending"):
         sm.status = "sent"
-    session.commit()
 
 
 def _outside_window(session, sm, message):
@@ -750,6 +899,8 @@ def outside_window(session, message):
     ).scalar_one_or_none()
     if sm is None:
         return False
+    if sm.status not in ("queued", "sent"):
+        return True
     session.refresh(message)
     _outside_window(session, sm, message)
     session.commit()

@@ -39,12 +39,14 @@ class FakeMessages:
     def __init__(self):
         self.created = []
         self.failures = []
+        self.lock = threading.Lock()  # the sender calls create from a few threads
 
     def create(self, **kwargs):
-        if self.failures:
-            raise self.failures.pop(0)
-        self.created.append({**kwargs, "date_created": datetime.utcnow()})
-        return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
+        with self.lock:
+            if self.failures:
+                raise self.failures.pop(0)
+            self.created.append({**kwargs, "date_created": datetime.utcnow()})
+            return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
 
     def list(self, to, from_, **_):
         return []
