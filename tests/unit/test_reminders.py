@@ -49,7 +49,17 @@ class FakeMessages:
             return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
 
     def list(self, to, from_, **_):
-        return []
+        """Newest first, like Twilio."""
+        return [
+            SimpleNamespace(
+                sid=f"SM{i + 1:032d}",
+                status="queued",
+                body=c.get("body"),
+                date_created=c["date_created"],
+            )
+            for i, c in reversed(list(enumerate(self.created)))
+            if c["to"] == to and c["from_"] == from_
+        ]
 
 
 @pytest.fixture
@@ -452,3 +462,38 @@ def test_sandbox_accepts_a_content_sid(app, client, db):
     assert response.status_code == 201, response.get_data(as_text=True)
     stored = db.execute(select(SandboxMessage)).scalar_one()
     assert stored.body == f'[template {SID}] {{"1": "Camila"}}'
+
+
+def test_a_send_twilio_took_before_a_5xx_is_reconciled_not_repeated(db, demo_debtors, buckets):
+    class TakesThenFails(FakeMessages):
+        def create(self, **kwargs):
+            sent = super().create(**kwargs)
+            if len(self.created) == 1:
+                raise TwilioRestException(502, "uri", "Bad Gateway")  # after taking it
+            return sent
+
+    twilio = SimpleNamespace(messages=TakesThenFails())
+    reminders.plan(db, now=NOW)
+    reminders.dispatch(db, now=NOW, enqueue=False)
+    row = rows(db, debtor_id=camila(db).id)[0]
+    with pytest.raises(messaging.ProviderUnavailable):
+        reminders.send(db, [row.id], twilio, buckets)
+    assert db.get(Message, row.message_id).status == "sending"
+    reminders.send(db, [row.id], twilio, buckets)  # the retry asks Twilio first
+    assert len(twilio.messages.created) == 1
+    row = rows(db, id=row.id)[0]
+    assert row.status == "sent"
+    assert db.get(Message, row.message_id).provider_sid == "SM" + "0" * 31 + "1"
+
+
+def test_a_reminder_another_job_is_sending_is_skipped(app, db, demo_debtors, twilio, buckets):
+    reminders.plan(db, now=NOW)
+    reminders.dispatch(db, now=NOW, enqueue=False)
+    row = rows(db, debtor_id=camila(db).id)[0]
+    lock = queues.redis_conn().lock(f"lock:reminder:{row.id}", timeout=30)
+    assert lock.acquire(blocking=False)
+    reminders.send(db, [row.id], twilio, buckets)
+    assert twilio.messages.created == [] and rows(db, id=row.id)[0].status == "queued"
+    lock.release()
+    reminders.send(db, [row.id], twilio, buckets)
+    assert len(twilio.messages.created) == 1
