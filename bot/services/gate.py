@@ -178,6 +178,11 @@ def _local(moment, zone):
     return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone))
 
 
+def local_date(moment, zone):
+    """The calendar date in zone at moment (naive UTC)."""
+    return _local(moment, zone).date()
+
+
 def _utc(local):
     return local.astimezone(timezone.utc).replace(tzinfo=None)
 

@@ -214,6 +214,9 @@ def _account_stats():
             Account.due_date,
             Account.segment.label("label"),
             Debtor.full_name,
+            Debtor.phone,
+            Debtor.country,
+            Debtor.timezone,
             func.coalesce(broken.c.n, 0).label("broken"),
             func.coalesce(kept.c.n, 0).label("kept"),
             func.coalesce(paid.c.n, 0).label("payments"),
@@ -271,9 +274,11 @@ class PlanReport:
 
 
 def plan(session, today=None, now=None, only_segment=None, batch=None):
-    """Plan the cadence steps that fall due today (or were missed in the last days)."""
+    """Plan the cadence steps that fall due today, in the debtor's own calendar (or were
+    missed in the last days). `today` forces one date for everybody."""
     now = now or utcnow()
-    today = today or now.date()
+    fixed_today = today
+    rules = gate.load_rules(session)
     batch = batch or current_app.config["REMINDER_BATCH"]
     max_delay = timedelta(hours=current_app.config["REMINDER_MAX_DELAY_HOURS"])
     segments = load_segments(session)
@@ -283,9 +288,10 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
     for rows in _stream(session, _account_stats(), Account.id, batch):
         report.accounts += len(rows)
         ids = [r.id for r in rows]
-        installments, promises = _dated_items(session, ids, today)
+        installments, promises = _dated_items(session, ids, now.date())
         new = []
         for r in rows:
+            today = fixed_today or _local_date(rules, r, now)
             stats = {
                 "days_overdue": (today - r.due_date).days,
                 "balance_minor": r.balance_minor,
@@ -332,6 +338,12 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
         report.planned += _insert_ignore(session, new)
         session.commit()
     return report
+
+
+def _local_date(rules, r, now):
+    """The debtor's date at now (the first zone of a number that spans several)."""
+    rule = rules.get(r.country) or rules["*"]
+    return gate.local_date(now, gate.zones_for(r.phone, r.timezone, rule)[0])
 
 
 def _row(account_row, step, ref_date, segment, key, variables):
@@ -566,9 +578,10 @@ def dispatch(session, now=None, batch=None, enqueue=True, step_prefix=None, dry_
             break
         last_id = rows[-1].id
         ctx.load_debtors(session, [r.debtor_id for r in rows], now)
+        done = _steps_done(session, rows)
         changes, audits, sends = [], [], []
         for r in rows:
-            decision = gate.check(ctx, r, now)
+            decision = done.get(r.id) or gate.check(ctx, r, now)
             if decision.action == "send":
                 ctx.contacted(r.debtor_id, now)
                 sends.append((r, decision))
@@ -620,6 +633,34 @@ def dispatch(session, now=None, batch=None, enqueue=True, step_prefix=None, dry_
         if enqueue and queued:
             enqueue_sends(queued)
     return report
+
+
+def _steps_done(session, rows):
+    """Suppress installment and promise reminders whose installment was paid or whose promise
+    was kept, broken or cancelled since planning: {scheduled id: Decision}."""
+    wanted = {"installment": {}, "promise": {}}
+    for r in rows:
+        kind, _, rest = r.step.partition(":")
+        if kind in wanted:
+            wanted[kind][r.id] = int(rest.split(":")[0])
+    done = {}
+    checks = (
+        ("installment", Installment, ("due", "late"), "installment_paid"),
+        ("promise", Promise, ("pending",), "promise_settled"),
+    )
+    for kind, model, open_statuses, reason in checks:
+        ids = set(wanted[kind].values())
+        if not ids:
+            continue
+        still_open = set(
+            session.execute(
+                select(model.id).where(model.id.in_(ids), model.status.in_(open_statuses))
+            ).scalars()
+        )
+        for scheduled_id, item_id in wanted[kind].items():
+            if item_id not in still_open:
+                done[scheduled_id] = gate.Decision("suppress", reason)
+    return done
 
 
 def _change(r, status, reason, channel=None, due_at=None, contacted_at=None, message_id=None):

@@ -497,3 +497,31 @@ def test_a_reminder_another_job_is_sending_is_skipped(app, db, demo_debtors, twi
     lock.release()
     reminders.send(db, [row.id], twilio, buckets)
     assert len(twilio.messages.created) == 1
+
+
+def test_steps_fall_due_in_the_debtors_own_calendar(db, demo_debtors):
+    jorge = db.execute(select(Debtor).where(Debtor.country == "MX")).scalar_one()
+    # Jorge's debt is due 2026-12-05: "3 days before" is 2026-12-02 in Mexico City (UTC-6).
+    reminders.plan(db, now=datetime(2026, 12, 2, 5, 59))  # 23:59 on Dec 1 there
+    assert rows(db, debtor_id=jorge.id) == []
+    reminders.plan(db, now=datetime(2026, 12, 2, 6, 0))  # midnight there
+    assert [r.step for r in rows(db, debtor_id=jorge.id)] == ["due:-3"]
+
+
+def test_a_kept_promise_or_paid_installment_is_not_reminded(db, demo_debtors):
+    account = camila(db).accounts[0]
+    plan = PaymentPlan(account_id=account.id, total_minor=100, created_by="bot")
+    plan.installments = [Installment(seq=1, due_date=date(2026, 11, 17), amount_minor=100)]
+    promise = Promise(
+        account_id=account.id, amount_minor=100, promised_date=date(2026, 11, 17), created_by="bot"
+    )
+    db.add_all([plan, promise])
+    db.commit()
+    reminders.plan(db, now=NOW)
+    plan.installments[0].status, promise.status = "paid", "kept"
+    db.commit()
+    reminders.dispatch(db, now=NOW, enqueue=False)
+    reasons = {r.step.split(":")[0]: (r.status, r.reason) for r in rows(db, account_id=account.id)}
+    assert reasons["installment"] == ("suppressed", "installment_paid")
+    assert reasons["promise"] == ("suppressed", "promise_settled")
+    assert reasons["due"] == ("queued", None)
