@@ -233,6 +233,18 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
     )
     assert DAYS[local.weekday()] == later and (local.hour, local.minute) == (0, 0)
 
+    # Days later the US is open: the workers' tick sends the deferred reminder by itself.
+    stack.flask("reminders", "rule-set", "US", "--hours", always)
+    stack.sql(
+        "UPDATE scheduled_messages SET due_at = ? WHERE account_id ="
+        " (SELECT id FROM accounts WHERE external_id = 'REM-US-1')",
+        now,
+    )
+    dan = twilio.wait_for("whatsapp:+13085550304", 1)
+    assert [m["content_sid"] for m in dan] == [SID]
+    assert wait_until(lambda: scheduled(stack)["REM-US-1"][0] == "sent")
+    reached.append("whatsapp:+13085550304")
+
     # Running the campaign again reaches nobody twice.
     output = stack.flask(
         "campaign",

@@ -525,3 +525,20 @@ def test_a_kept_promise_or_paid_installment_is_not_reminded(db, demo_debtors):
     assert reasons["installment"] == ("suppressed", "installment_paid")
     assert reasons["promise"] == ("suppressed", "promise_settled")
     assert reasons["due"] == ("queued", None)
+
+
+def test_cli_plan_dispatch_and_campaign_dry_runs(app, db, demo_debtors):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["reminders", "plan"])
+    assert result.exit_code == 0 and "reminder(s) planned" in result.output
+    before = rows(db)
+    result = runner.invoke(args=["reminders", "dispatch", "--dry-run"])
+    assert result.exit_code == 0 and "queued" in result.output
+    assert [(r.id, r.status) for r in rows(db)] == [(r.id, r.status) for r in before]
+    result = runner.invoke(
+        args=["campaign", "run", "--name", "x", "--template", "reminder.due.friendly", "--dry-run"]
+    )
+    assert result.exit_code == 0 and "dry run: 5 account(s) read, 5 reminder(s)" in result.output
+    assert len(rows(db)) == len(before)
+    bad = runner.invoke(args=["campaign", "run", "--name", "x", "--template", "nope"])
+    assert bad.exit_code != 0 and "unknown template key" in bad.output
