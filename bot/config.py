@@ -52,7 +52,7 @@ def load_config(overrides=None):
         "REMINDER_PLAN_INTERVAL": int(_env("REMINDER_PLAN_INTERVAL", "3600")),
         "REMINDER_MAX_DELAY_HOURS": int(_env("REMINDER_MAX_DELAY_HOURS", "72")),
         "REMINDER_BATCH": int(_env("REMINDER_BATCH", "1000")),
-        "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "50")),
+        "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "200")),
         "REMINDER_REQUEUE_AFTER": int(_env("REMINDER_REQUEUE_AFTER", "600")),
         "REMINDER_TICK": _env("REMINDER_TICK", "1") not in ("0", "false", "no"),
     }
