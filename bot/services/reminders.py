@@ -687,9 +687,9 @@ def _audit(scheduled_id, action, data):
     }
 
 
-def _suppress(session, sm, reason):
+def _suppress(session, sm, reason, actor="gate"):
     sm.status, sm.reason = "suppressed", reason
-    audit.record(session, "gate", "reminder.suppressed", sm, {"reason": reason})
+    audit.record(session, actor, "reminder.suppressed", sm, {"reason": reason})
 
 
 def _conversations(session, wanted):
@@ -930,7 +930,7 @@ def _outside_window(session, sm, message):
         session.commit()
         enqueue_sends([sm.id])
         return
-    _suppress(session, sm, "outside_window")
+    _suppress(session, sm, "outside_window", actor="worker")
 
 
 def outside_window(session, message):
