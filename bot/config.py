@@ -57,6 +57,14 @@ def load_config(overrides=None):
         "STRIPE_WEBHOOK_SECRET": _env("STRIPE_WEBHOOK_SECRET"),
         "STRIPE_API_BASE": _env("STRIPE_API_BASE"),  # a local fake Stripe in tests
         "FRESH_LINKS_PER_HOUR": int(_env("FRESH_LINKS_PER_HOUR", "3")),
+        # Proactive reminders and campaigns (issue 5).
+        "SEND_RATE_PER_SECOND": float(_env("SEND_RATE_PER_SECOND", "80")),
+        "REMINDER_PLAN_INTERVAL": int(_env("REMINDER_PLAN_INTERVAL", "3600")),
+        "REMINDER_MAX_DELAY_HOURS": int(_env("REMINDER_MAX_DELAY_HOURS", "72")),
+        "REMINDER_BATCH": int(_env("REMINDER_BATCH", "1000")),
+        "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "200")),
+        "REMINDER_REQUEUE_AFTER": int(_env("REMINDER_REQUEUE_AFTER", "600")),
+        "REMINDER_TICK": _env("REMINDER_TICK", "1") not in ("0", "false", "no"),
     }
     if overrides:
         cfg.update(overrides)

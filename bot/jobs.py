@@ -7,11 +7,11 @@ from redis.exceptions import LockError
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from . import queues, rasa_client
 from .db import session as db_session
-from .models import Conversation, Message, utcnow
+from .models import Conversation, Message, ScheduledMessage, utcnow
 from .services import audit, messaging
 from .twilio_client import get_client
 
@@ -301,6 +301,8 @@ def sweep_outbound(cutoff):
             .where(Message.direction == "out", Message.status.in_(("pending", "sending")))
             .where(Message.reply_to_id.is_(None), Message.created_at < cutoff)
             .where(Message.attempts < MAX_ATTEMPTS)
+            # Reminders have their own re-enqueue, through the gate and the send rate limit.
+            .where(~exists().where(ScheduledMessage.message_id == Message.id))
             .order_by(Message.id)
             .limit(1000)
         )
@@ -327,3 +329,56 @@ def _outbound_job_alive(redis, job_id):
     except NoSuchJobError:
         return False
     return job.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started")
+
+
+def send_reminders(ids):
+    """Send queued reminders, each through the shared per-sender rate limit."""
+    from flask import current_app
+
+    from .services import reminders
+
+    with job_app().app_context():
+        reminders.send(
+            db_session(), ids, get_client(), _bucket_for(current_app._get_current_object())
+        )
+
+
+def _bucket_for(app):
+    from .throttle import TokenBucket
+
+    cache = app.extensions.setdefault("send_buckets", {})
+    rate = app.config["SEND_RATE_PER_SECOND"]
+
+    def bucket(channel):
+        sender = app.config["TWILIO_WHATSAPP_FROM" if channel == "whatsapp" else "TWILIO_SMS_FROM"]
+        if sender not in cache:
+            cache[sender] = TokenBucket(queues.redis_conn(), sender, rate)
+        return cache[sender]
+
+    return bucket
+
+
+def reminders_lock(timeout=600):
+    """One dispatcher at a time (worker ticks and the CLI): a row is never gated twice."""
+    return queues.redis_conn().lock("lock:reminders", timeout=timeout)
+
+
+def reminders_tick(now=None):
+    """Plan today's reminders (at most every REMINDER_PLAN_INTERVAL), then dispatch what is
+    due and re-enqueue sends whose job was lost. The database is the schedule."""
+    from flask import current_app
+
+    from .services import reminders
+
+    s = db_session()
+    redis = queues.redis_conn()
+    interval = current_app.config["REMINDER_PLAN_INTERVAL"]
+    if redis.set("reminders:planned", "1", nx=True, ex=max(interval, 1)):
+        report = reminders.plan(s, now=now)
+        if report.planned:
+            log.info("reminders planned: %s", report.summary())
+    report = reminders.dispatch(s, now=now)
+    requeued = reminders.requeue_stale(s, now=now)
+    if report.queued or report.deferred or report.suppressed or requeued:
+        log.info("reminders: %s; %d re-enqueued", report.summary(), requeued)
+    return report

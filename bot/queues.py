@@ -100,3 +100,22 @@ def enqueue_sync_bot(conversation_id):
         retry=Retry(max=6, interval=[2, 5, 15, 30, 60, 300]),
         failure_ttl=7 * 24 * 3600,
     )
+
+
+# Twilio busy (429/5xx): back off for about 10 minutes; a lost job is re-enqueued by the tick.
+REMINDER_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
+
+
+def enqueue_reminder_send(ids, pipeline=None):
+    from .jobs import send_reminders
+
+    return queue(OUTBOUND).enqueue(
+        send_reminders,
+        list(ids),
+        job_timeout=300,
+        retry=REMINDER_RETRY,
+        result_ttl=0,
+        failure_ttl=7 * 24 * 3600,
+        description=f"send {len(ids)} reminder(s)",
+        pipeline=pipeline,
+    )

@@ -114,7 +114,7 @@ def create_message(account_sid):
         sid=new_sid(),
         to=to,
         from_=from_,
-        body=request.form.get("Body"),
+        body=request.form.get("Body") or _template_text(request.form),
         status_callback=request.form.get("StatusCallback"),
     )
     s = session()
@@ -126,6 +126,13 @@ def create_message(account_sid):
         enqueue_sandbox_callbacks(row.id)
     resource = message_resource(account_sid, row.sid, to, from_, row.body, "queued", row.created_at)
     return jsonify(resource), 201
+
+
+def _template_text(form):
+    """What the sandbox shows for an approved-template send (Twilio fills the text itself)."""
+    if not form.get("ContentSid"):
+        return None
+    return f"[template {form['ContentSid']}] {form.get('ContentVariables') or '{}'}"
 
 
 @api.get(MESSAGES_PATH)

@@ -19,6 +19,7 @@ class SweepingMixin:
     """
 
     sweep_interval = 30
+    reminder_tick = True
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
@@ -29,6 +30,23 @@ class SweepingMixin:
                     jobs.sweep()
             except Exception:  # the worker must keep serving jobs whatever the sweep meets
                 log.exception("sweep failed")
+        if self.reminder_tick:
+            self._reminders_tick()
+
+    def _reminders_tick(self):
+        # One worker at a time plans and dispatches reminders; a long dispatch keeps its lock.
+        lock = self.connection.lock("lock:reminders", timeout=600)
+        if lock.acquire(blocking=False):
+            try:
+                with jobs.job_app().app_context():
+                    jobs.reminders_tick()
+            except Exception:
+                log.exception("reminders tick failed")
+            finally:
+                try:
+                    lock.release()
+                except Exception:  # expired during a very long dispatch: nothing to undo
+                    log.warning("reminders lock expired during the tick")
 
 
 class BotWorker(SweepingMixin, SimpleWorker):
@@ -52,4 +70,5 @@ def build(app, fork=False):
         maintenance_interval=interval,
     )
     worker.sweep_interval = interval
+    worker.reminder_tick = app.config["REMINDER_TICK"]
     return worker

@@ -1,5 +1,6 @@
 """Inbound storage, outbound delivery through Twilio, and delivery-status updates."""
 
+import json
 import logging
 import re
 from datetime import timedelta, timezone
@@ -30,6 +31,9 @@ STATUS_RANK = {
     "read": 6,
 }
 FINAL_FAILURES = ("undelivered", "failed")
+# WhatsApp refuses free text outside the 24-hour window; the reminder path falls back or
+# suppresses, so this is not a conversation for the agents.
+OUTSIDE_WINDOW = "63016"
 
 
 class BadInbound(ValueError):
@@ -274,7 +278,8 @@ def _reconcile(session, client, row, to, sender):
         created = _naive_utc(sent.date_created)
         if created is not None and created < since:
             continue
-        if sent.body == row.body and sent.sid not in known:
+        # Twilio fills a template's body itself: a template send matches on the SID alone.
+        if (row.content_sid or sent.body == row.body) and sent.sid not in known:
             return sent
     return None
 
@@ -305,28 +310,52 @@ def deliver(session, row, client):
     row.attempts += 1
     session.commit()
     try:
-        sent = client.messages.create(
-            to=to, from_=sender, body=row.body, status_callback=_status_callback_url()
-        )
-    except TwilioRestException as exc:
-        if exc.status == 429 or exc.status >= 500:
-            # 429 means not taken; a 5xx may come after Twilio took it, so check before resending.
-            row.status = "pending" if exc.status == 429 else "sending"
-            session.commit()
-            raise ProviderUnavailable(f"Twilio answered HTTP {exc.status}") from exc
-        row.status, row.error_code = "failed", str(exc.code or exc.status)
-        row.error_message = (exc.msg or "")[:256]
-        mark_for_agent(session, conversation, "delivery_failure")
-        session.commit()
-        return
-    except requests.RequestException as exc:
-        if _definitely_not_sent(exc):
-            row.status = "pending"
-        session.commit()
-        raise ProviderUnavailable(f"Twilio not reachable: {type(exc).__name__}") from exc
-    row.provider_sid, row.status = sent.sid, sent.status or "queued"
+        sent, error = client.messages.create(**create_params(row)), None
+    except (TwilioRestException, requests.RequestException) as exc:
+        sent, error = None, exc
+    retry = record_outcome(session, row, sent, error)
     session.commit()
-    apply_early_status(session, row)
+    if retry is not None:
+        raise retry from error
+    if sent is not None:
+        apply_early_status(session, row)
+
+
+def create_params(row):
+    """The messages.create arguments for an outbound row: its text, or its approved template."""
+    conversation = row.conversation
+    params = {
+        "to": channel_address(conversation.channel, conversation.address),
+        "from_": _sender(conversation.channel),
+        "status_callback": _status_callback_url(),
+    }
+    if row.content_sid:
+        params["content_sid"] = row.content_sid
+        params["content_variables"] = json.dumps(row.content_variables or {})
+    else:
+        params["body"] = row.body
+    return params
+
+
+def record_outcome(session, row, sent, error):
+    """Apply a create's result to a row marked 'sending' (the caller commits); return the
+    ProviderUnavailable to raise when the send must be retried, else None."""
+    if error is None:
+        row.provider_sid, row.status = sent.sid, sent.status or "queued"
+        return None
+    if isinstance(error, TwilioRestException):
+        if error.status == 429 or error.status >= 500:
+            # 429 means not taken; a 5xx may come after Twilio took it, so check before resending.
+            row.status = "pending" if error.status == 429 else "sending"
+            return ProviderUnavailable(f"Twilio answered HTTP {error.status}")
+        row.status, row.error_code = "failed", str(error.code or error.status)
+        row.error_message = (error.msg or "")[:256]
+        if row.error_code != OUTSIDE_WINDOW:
+            mark_for_agent(session, row.conversation, "delivery_failure")
+        return None
+    if _definitely_not_sent(error):
+        row.status = "pending"
+    return ProviderUnavailable(f"Twilio not reachable: {type(error).__name__}")
 
 
 def _early_key(sid):
@@ -392,5 +421,10 @@ def _apply(session, row, status, error_code):
     session.commit()
     session.expire(row)
     if result.rowcount and status in FINAL_FAILURES:
+        from . import reminders
+
+        # A reminder refused for the 24-hour window falls back to SMS or is suppressed.
+        if str(error_code or "") == OUTSIDE_WINDOW and reminders.outside_window(session, row):
+            return
         mark_for_agent(session, row.conversation, "delivery_failure")
         session.commit()

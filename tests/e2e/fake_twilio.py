@@ -26,6 +26,8 @@ class FakeTwilio:
         self.messages = []  # every accepted create, in arrival order
         self.failures = []  # HTTP statuses to answer the next creates with
         self.delay_next = 0.0  # seconds to stall the next create after accepting it
+        self.refuse = {}  # address -> (HTTP status, Twilio code): answer creates to it so
+        self.fail_later = {}  # address -> Twilio code: accept, then call back "failed" with it
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self.app = self._build_app()
@@ -48,6 +50,8 @@ class FakeTwilio:
             self.messages.clear()
             self.failures.clear()
             self.delay_next = 0.0
+            self.refuse.clear()
+            self.fail_later.clear()
 
     def to(self, address):
         with self.lock:
@@ -78,6 +82,9 @@ class FakeTwilio:
             if failure:
                 return twilio_error(failure, 20500, "Service unavailable (injected)")
             form = request.form
+            refused = self.refuse.get(form.get("To"))
+            if refused:
+                return twilio_error(refused[0], refused[1], "Refused (injected)")
             record = {
                 "sid": "SM" + uuid.uuid4().hex,
                 "to": form.get("To"),
@@ -85,6 +92,7 @@ class FakeTwilio:
                 "body": form.get("Body"),
                 "status_callback": form.get("StatusCallback"),
                 "content_sid": form.get("ContentSid"),
+                "content_variables": form.get("ContentVariables"),
                 "received_at": time.monotonic(),
                 "created_at": datetime.now(timezone.utc).replace(tzinfo=None),
             }
@@ -138,8 +146,11 @@ class FakeTwilio:
 
     def _callbacks(self, record):
         validator = RequestValidator(self.auth_token)
-        for status in ("sent", "delivered"):
+        error = self.fail_later.get(record["to"])
+        for status in ("sent", "failed") if error else ("sent", "delivered"):
             form = {"MessageSid": record["sid"], "MessageStatus": status, "To": record["to"]}
+            if status == "failed":
+                form["ErrorCode"] = error
             signature = validator.compute_signature(record["status_callback"], form)
             try:
                 requests.post(

@@ -84,6 +84,9 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "FLASK_APP": "bot",
+            # Proactive reminders would write to the test debtors mid-test; their own test
+            # (test_reminders.py) turns the tick on.
+            "REMINDER_TICK": "0",
             **(extra_env or {}),
         }
         self.redis = Redis.from_url(self.env["REDIS_URL"])

@@ -1,6 +1,6 @@
 """payments checkouts and provider events
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-23 21:15:12.339316
 """
@@ -8,7 +8,7 @@ Create Date: 2026-11-23 21:15:12.339316
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,264 @@
+"""Campaign benchmark: plan + gate + enqueue rate for many debtors, and the send rate reached.
+
+Part 1 builds N debtors (one account each) in a scratch SQLite database, then plans a
+campaign for all of them and dispatches it (gate, render, store the outbound messages,
+enqueue the send jobs in a real redis-server), streamed in batches; it prints debtors per
+second and the process's peak RSS before and after, to show memory stays bounded.
+
+Part 2 sends a part of them with real RQ workers (the real twilio client) to the local
+Twilio-compatible server, with the shared rate limit set to --rate, and prints the send
+rate reached.
+
+    .venv/bin/python bench/campaign.py --debtors 100000 --send 5000 --rate 1000 --workers 2
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from tests.e2e.fake_twilio import FakeTwilio  # noqa: E402
+from tests.e2e.stack import free_port  # noqa: E402
+
+# Tuesday 2026-11-24 15:00 UTC: inside the hours in Bogotá, Mexico City, New York, Santiago.
+NOW = datetime(2026, 11, 24, 15, 0)
+COUNTRIES = [
+    # country, prefix, national digits, zone, currency, locale
+    ("CO", "+57300", 7, "America/Bogota", "COP", "es-CO"),
+    ("MX", "+5255", 8, "America/Mexico_City", "MXN", "es-MX"),
+    ("US", "+1202", 7, "America/New_York", "USD", "en-US"),
+    ("CL", "+569", 8, "America/Santiago", "CLP", "es-CL"),
+]
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def start_redis(workdir):
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            shutil.which("redis-server"),
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    from redis import Redis
+
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            Redis.from_url(url).ping()
+            break
+        except Exception:
+            time.sleep(0.05)
+    return proc, url
+
+
+def build(app, n):
+    """Insert n debtors with one account each, in chunks (bounded memory)."""
+    from bot.db import session
+    from bot.models import Account, Debtor
+
+    with app.app_context():
+        s = session()
+        stamp = datetime(2026, 11, 1)
+        chunk = 5000
+        for start in range(0, n, chunk):
+            debtors, accounts = [], []
+            for i in range(start, min(start + chunk, n)):
+                country, prefix, digits, zone, currency, locale = COUNTRIES[i % len(COUNTRIES)]
+                debtors.append(
+                    {
+                        "id": i + 1,
+                        "full_name": f"Debtor {i}",
+                        "phone": f"{prefix}{i:0{digits}d}",
+                        "locale": locale,
+                        "country": country,
+                        "timezone": zone,
+                        "id_secret_hash": "x",
+                        "id_secret_salt": "x",
+                        # Some have opted out of WhatsApp (SMS instead), a few are wrong numbers.
+                        "opted_out_whatsapp_at": stamp if i % 10 == 0 else None,
+                        "wrong_number_at": stamp if i % 50 == 1 else None,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
+                )
+                accounts.append(
+                    {
+                        "id": i + 1,
+                        "debtor_id": i + 1,
+                        "external_id": f"B-{i}",
+                        "currency": currency,
+                        "amount_due_minor": 100000 + i,
+                        "balance_minor": 100000 + i,
+                        "due_date": date(2026, 11, 1) + timedelta(days=i % 40),
+                        "status": "open",
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
+                )
+            s.execute(insert(Debtor), debtors)
+            s.execute(insert(Account), accounts)
+            s.commit()
+
+
+def part1(app, n):
+    from bot.db import session
+    from bot.services import reminders
+
+    with app.app_context():
+        s = session()
+        rss_before = peak_rss_mib()
+        t0 = time.perf_counter()
+        planned = reminders.schedule_campaign(s, "bench", "reminder.due.friendly", now=NOW)
+        t1 = time.perf_counter()
+        report = reminders.dispatch(s, now=NOW, step_prefix="campaign:bench")
+        t2 = time.perf_counter()
+        print(f"debtors: {n}")
+        print(
+            f"plan: {planned.planned} rows in {t1 - t0:.1f} s "
+            f"({planned.planned / (t1 - t0):,.0f}/s)"
+        )
+        print(
+            f"gate + render + enqueue: {report.summary()} in {t2 - t1:.1f} s "
+            f"({n / (t2 - t1):,.0f} debtors/s)"
+        )
+        print(f"plan + gate + enqueue: {n / (t2 - t0):,.0f} debtors/s")
+        print(f"peak RSS: {rss_before:.0f} MiB before the campaign, {peak_rss_mib():.0f} MiB after")
+        return report
+
+
+def part2(app, env, sends, rate, workers, fake):
+    """Let real workers send the first `sends` queued reminders; the rest stay queued."""
+    from bot import queues
+    from bot.db import session
+    from bot.models import ScheduledMessage
+
+    with app.app_context():
+        redis = queues.redis_conn()
+        redis.flushdb()  # drop the part-1 jobs; enqueue exactly `sends` reminders
+        s = session()
+        ids = list(
+            s.execute(
+                select(ScheduledMessage.id)
+                .where(ScheduledMessage.status == "queued")
+                .order_by(ScheduledMessage.id)
+                .limit(sends)
+            ).scalars()
+        )
+        from bot.services import reminders
+
+        reminders.enqueue_sends(ids)
+    log = open(Path(env["DATABASE_URL"][len("sqlite:///") :]).parent / "workers.log", "ab")
+    procs = [
+        subprocess.Popen(
+            [str(Path(sys.executable).parent / "flask"), "worker", "--burst"],
+            cwd=ROOT,
+            env={**env, "SEND_RATE_PER_SECOND": str(rate)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(workers)
+    ]
+    deadline = time.monotonic() + max(120, sends / 50)
+    while len(fake.messages) < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for proc in procs:
+        proc.wait(timeout=60)
+    log.close()
+    if len(fake.messages) < len(ids):
+        print((Path(log.name).read_text(errors="replace"))[-3000:])
+    stamps = sorted(m["received_at"] for m in fake.messages)
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else float("nan")
+    with app.app_context():
+        sent = (
+            session()
+            .execute(
+                select(func.count())
+                .select_from(ScheduledMessage)
+                .where(ScheduledMessage.status == "sent")
+            )
+            .scalar()
+        )
+    print(
+        f"send: {len(stamps)} reached the local Twilio-compatible server in {span:.1f} s "
+        f"({(len(stamps) - 1) / span:,.0f}/s) with the limit at {rate:g}/s and {workers} "
+        f"worker(s); {sent} marked sent"
+    )
+    # The limit must hold over every one-second window, whoever sent.
+    busiest = (
+        max(sum(1 for t in stamps[i:] if t - stamps[i] < 1.0) for i in range(0, len(stamps), 50))
+        if stamps
+        else 0
+    )
+    print(f"busiest one-second window: {busiest} messages")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--debtors", type=int, default=100_000)
+    parser.add_argument("--send", type=int, default=5000, help="messages to send in part 2")
+    parser.add_argument("--rate", type=float, default=1000, help="send limit per second")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    from bot import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        redis_proc, redis_url = start_redis(tmp)
+        fake = FakeTwilio("AC" + "2" * 32, "b" * 32, callbacks=False).start()
+        env = {
+            **os.environ,
+            "APP_ENV": "test",
+            "SECRET_KEY": "bench-" + "c" * 26,
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+            "REDIS_URL": redis_url,
+            "TWILIO_ACCOUNT_SID": fake.account_sid,
+            "TWILIO_AUTH_TOKEN": fake.auth_token,
+            "TWILIO_API_BASE_URL": fake.url,
+            "PUBLIC_BASE_URL": "http://127.0.0.1:9",  # no status callbacks in this benchmark
+            "REMINDER_TICK": "0",
+            "LOG_LEVEL": "WARNING",
+            "FLASK_APP": "bot",
+        }
+        os.environ.update(env)
+        try:
+            app = create_app()
+            result = app.test_cli_runner().invoke(args=["db-upgrade"])
+            assert result.exit_code == 0, result.output
+            t0 = time.perf_counter()
+            build(app, args.debtors)
+            print(f"built {args.debtors} debtors in {time.perf_counter() - t0:.1f} s")
+            part1(app, args.debtors)
+            if args.send:
+                part2(app, env, args.send, args.rate, args.workers, fake)
+        finally:
+            fake.stop()
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
