@@ -377,6 +377,12 @@ def reminders_tick(now=None):
         report = reminders.plan(s, now=now)
         if report.planned:
             log.info("reminders planned: %s", report.summary())
+    from .services import payments
+
+    broken = payments.break_overdue_promises(s)  # a broken promise changes the segment
+    if broken:
+        s.commit()
+        log.info("%d promise(s) past their date marked broken", broken)
     report = reminders.dispatch(s, now=now)
     requeued = reminders.requeue_stale(s, now=now)
     if report.queued or report.deferred or report.suppressed or requeued:

@@ -374,11 +374,16 @@ def send_thanks(session, payment):
     return [row.id]
 
 
+def cancel_reminders(session, payment):
+    """Reminders of a settled account, a paid installment or a kept promise are cancelled."""
+    from . import reminders
+
+    return reminders.on_payment(session, payment)
+
+
 # Run after every applied payment, in order, inside the reconciling transaction. Each takes
 # (session, payment) and returns the ids of outbound messages to deliver once it commits.
-# Reminder scheduling (issue 5) appends its own: cancel the reminders of a settled account or
-# installment and reschedule the next one from the plan's next due installment.
-PAYMENT_APPLIED_HOOKS = [send_thanks]
+PAYMENT_APPLIED_HOOKS = [cancel_reminders, send_thanks]
 
 
 def on_payment_applied(session, payment):

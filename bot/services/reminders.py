@@ -971,3 +971,48 @@ def requeue_stale(session, now=None, after=None):
         session.commit()
         enqueue_sends(ids)
     return len(ids)
+
+
+def on_payment(session, payment):
+    """A payment hook: cancel the reminders a payment made pointless.
+
+    A settled account loses every pending reminder; otherwise the steps of installments now
+    paid and of promises no longer pending go. The next installment's own steps stay planned,
+    so the cadence moves on to it. Returns no messages (the payment's thank-you is sent by the
+    payments service)."""
+    account = session.get(Account, payment.account_id)
+    pending = (
+        session.execute(
+            select(ScheduledMessage).where(
+                ScheduledMessage.account_id == payment.account_id,
+                ScheduledMessage.status.in_(("planned", "deferred")),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    settled = account is not None and account.status in ("paid", "closed")
+    paid_installments = {
+        str(i.id)
+        for plan in (account.plans if account is not None else [])
+        for i in plan.installments
+        if i.status == "paid"
+    }
+    open_promises = {
+        str(p.id)
+        for p in session.execute(
+            select(Promise).where(
+                Promise.account_id == payment.account_id, Promise.status == "pending"
+            )
+        ).scalars()
+    }
+    for sm in pending:
+        kind, _, rest = sm.step.partition(":")
+        ref = rest.split(":", 1)[0]
+        if settled and kind != "thank_you":
+            _suppress(session, sm, "account_paid", actor="system")
+        elif kind == "installment" and ref in paid_installments:
+            _suppress(session, sm, "installment_paid", actor="system")
+        elif kind == "promise" and ref not in open_promises:
+            _suppress(session, sm, "promise_settled", actor="system")
+    return []

@@ -314,3 +314,40 @@ def test_a_payment_on_a_settled_account_is_all_surplus(db, camila):
     db.commit()
     assert second.surplus_minor == 2_000_000 and camila.balance_minor == 0
     assert camila.status == "paid"
+
+
+def test_a_payment_cancels_the_reminders_it_made_pointless(db, camila):
+    from datetime import datetime
+
+    from bot.models import ScheduledMessage
+
+    plan = three_installment_plan(db, camila)
+    first, second, _third = plan.installments
+    at = datetime(2026, 11, 24, 15)
+
+    def reminder(step):
+        row = ScheduledMessage(
+            debtor_id=camila.debtor_id,
+            account_id=camila.id,
+            step=step,
+            ref_date=TODAY,
+            template_key="reminder.installment.friendly",
+            due_at=at,
+            expires_at=at,
+        )
+        db.add(row)
+        return row
+
+    paid_step = reminder(f"installment:{first.id}:0")
+    next_step = reminder(f"installment:{second.id}:0")
+    db.commit()
+    payment = payments.apply_payment(db, camila, first.amount_minor, "sandbox", "p1", today=TODAY)
+    payments.on_payment_applied(db, payment)
+    db.commit()
+    assert (paid_step.status, paid_step.reason) == ("suppressed", "installment_paid")
+    assert next_step.status == "planned"  # the cadence moves on to the next installment
+    rest = camila.balance_minor
+    payment = payments.apply_payment(db, camila, rest, "sandbox", "p2", today=TODAY)
+    payments.on_payment_applied(db, payment)
+    db.commit()
+    assert (next_step.status, next_step.reason) == ("suppressed", "account_paid")
