@@ -441,23 +441,15 @@ def reminders_rule_set(country, **options):
 @click.option("--variables", help='Slots to variables, JSON: {"1": "first_name", "2": "amount"}')
 def reminders_template_sid(key, content_sid, variables):
     """Link a template key to its approved WhatsApp template (Content SID); no SID unlinks."""
-    import re
-
-    from .models import TemplateKey
-    from .services import audit
+    from .services import template_admin
 
     s = session()
-    row = s.get(TemplateKey, key)
-    if row is None:
-        raise click.BadParameter(f"unknown template key {key!r}")
-    if content_sid and not re.fullmatch(r"HX[0-9a-f]{32}", content_sid):
-        raise click.BadParameter("a Content SID is HX followed by 32 hex digits")
-    mapping = _json_option(variables, "variables") if variables else None
-    unknown = set((mapping or {}).values()) - set(row.variables or {})
-    if unknown:
-        raise click.BadParameter(f"{key} has no variable(s) {', '.join(sorted(unknown))}")
-    row.content_sid, row.content_variables = content_sid, mapping
-    audit.record(s, "cli", "template.content_sid", _Named(row), {"content_sid": content_sid})
+    try:
+        template_admin.link_content_sid(s, key, content_sid, variables, "cli")
+    except LookupError:
+        raise click.BadParameter(f"unknown template key {key!r}") from None
+    except template_admin.TemplateValidationError as exc:
+        raise click.BadParameter("; ".join(exc.problems)) from None
     s.commit()
     click.echo(f"{key}: {content_sid or 'no approved template'}")
 

@@ -379,9 +379,11 @@ def renew(token):
             "hours": current_app.config["PAY_LINK_TTL_HOURS"],
         },
     )
-    audit.record(s, "debtor", "payment_link.sent", account, {"renewed": True})
+    if row is not None:
+        audit.record(s, "debtor", "payment_link.sent", account, {"renewed": True})
     s.commit()
-    queues.enqueue_outbound(row.id)
+    if row is not None:
+        queues.enqueue_outbound(row.id)
     return sent, 200
 
 

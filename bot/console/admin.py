@@ -1,5 +1,6 @@
 """The admin console: message templates, payment policies, debt import and account export."""
 
+import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,6 +84,8 @@ def template_list():
         items=template_admin.catalogue(s, query),
         locales=template_admin.locales(s),
         query=query,
+        lacking=template_admin.lacking_approved_template(s),
+        needs_approved=template_admin.needs_approved_template,
     )
 
 
@@ -94,7 +97,33 @@ def template_key(key):
     live = {tag: template_admin.live(s, key, tag) for tag in template_admin.locales(s)}
     missing = [tag for tag, row in live.items() if row is None]
     fallback = {tag: template_admin.fallback_for(s, key, tag) for tag in missing}
-    return _render("template_key", spec=spec, live=live, fallback=fallback)
+    return _render(
+        "template_key",
+        spec=spec,
+        live=live,
+        fallback=fallback,
+        needs_approved=template_admin.needs_approved_template(key),
+        mapping=json.dumps(spec.content_variables) if spec.content_variables else "",
+    )
+
+
+@bp.post("/templates/<key>/content-sid")
+@login_required(role="admin")
+def template_content_sid(key):
+    s = db_session()
+    _spec(key)
+    try:
+        template_admin.link_content_sid(
+            s, key, request.form.get("content_sid"), request.form.get("variables"), current_user()
+        )
+    except template_admin.TemplateValidationError as exc:
+        s.rollback()
+        for problem in exc.problems:
+            flash(problem, "error")
+        return redirect(url_for("admin.template_key", key=key)), 303
+    s.commit()
+    flash("Approved WhatsApp template saved.", "info")
+    return redirect(url_for("admin.template_key", key=key)), 303
 
 
 @bp.route("/templates/<key>/<locale>/edit", methods=["GET", "POST"])

@@ -172,6 +172,7 @@ def conversation(conversation_id):
         user=user,
         holder=conv.state == "agent" and conv.agent_id == user.id,
         window_open=handover.window_open(conv),
+        template_keys=handover.agent_template_keys(s, conv),
         masked=mask(conv.address),
         messages=[_message_item(m) for m in _messages(s, conv)],
         notes=notes,

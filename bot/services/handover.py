@@ -1,11 +1,9 @@
 """Agents taking over a conversation from the bot, and giving it back."""
 
-from datetime import timedelta
-
 from sqlalchemy import case, or_, select, update
 
-from ..models import Conversation, ConversationNote, Message, utcnow
-from . import audit, templates
+from ..models import Conversation, ConversationNote, Message, TemplateKey, utcnow
+from . import audit, messaging, templates
 from .messaging import conversation_locale
 from .users import actor
 
@@ -34,7 +32,6 @@ REASON_LABELS = {
     "render_error": "Message template error",
     "wrong_number": "Wrong number",
 }
-WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 class HandoverError(ValueError):
@@ -94,13 +91,7 @@ def require_holder(conversation, user):
         raise HandoverError("Claim the conversation before acting on it.")
 
 
-def window_open(conversation, now=None):
-    """WhatsApp's 24-hour customer-care window; SMS has none."""
-    if conversation.channel != "whatsapp":
-        return True
-    if conversation.last_inbound_at is None:
-        return False
-    return (now or utcnow()) - conversation.last_inbound_at < WHATSAPP_WINDOW
+window_open = messaging.window_open
 
 
 def agent_reply(session, conversation, user, text):
@@ -119,14 +110,24 @@ def agent_reply(session, conversation, user, text):
 
 
 def agent_template(session, conversation, user, key, variables):
-    """Queue a template message from the agent (the way to write outside the window)."""
+    """Queue a template message from the agent: outside WhatsApp's window it goes as the key's
+    approved template (Content SID), and a key without one is refused."""
     require_holder(conversation, user)
     locale = conversation_locale(conversation)
     body, _locale = templates.render(session, key, locale, variables)
-    return _outbound(session, conversation, user, body=body, key=key, variables=variables)
+    try:
+        sid, slots = messaging.approved_template(session, conversation, key, variables, locale)
+    except messaging.OutsideWindow:
+        raise HandoverError(
+            f"WhatsApp's 24-hour window is closed and {key} has no approved template "
+            "(an admin can link one in Admin > Templates)."
+        ) from None
+    return _outbound(
+        session, conversation, user, body=body, key=key, variables=variables, content=(sid, slots)
+    )
 
 
-def _outbound(session, conversation, user, body, key=None, variables=None):
+def _outbound(session, conversation, user, body, key=None, variables=None, content=(None, None)):
     row = Message(
         conversation_id=conversation.id,
         direction="out",
@@ -135,6 +136,8 @@ def _outbound(session, conversation, user, body, key=None, variables=None):
         variables=variables,
         status="pending",
         author_id=user.id,
+        content_sid=content[0],
+        content_variables=content[1],
     )
     session.add(row)
     audit.record(
@@ -202,6 +205,8 @@ def hand_back(session, conversation, user):
     conversation.agent_reason = None
     conversation.escalated_at = None
     audit.record(session, actor(user), "conversation.handed_back", conversation, {})
+    if not messaging.window_open(conversation):
+        return None  # the debtor has been silent a day: the bot greets them when they write
     locale = conversation_locale(conversation)
     body, _locale = templates.render(session, "agent.handed_back", locale, {})
     return _outbound(session, conversation, user, body=body, key="agent.handed_back")
@@ -235,5 +240,13 @@ def default_variables(session, conversation):
 
 
 def agent_template_keys(session, conversation):
-    """The template keys the agent can pick for this conversation now."""
-    return list(AGENT_TEMPLATES)
+    """The template keys the agent can pick now: outside WhatsApp's window only those with an
+    approved template."""
+    if messaging.window_open(conversation):
+        return list(AGENT_TEMPLATES)
+    approved = session.execute(
+        select(TemplateKey.key).where(
+            TemplateKey.key.in_(AGENT_TEMPLATES), TemplateKey.content_sid.isnot(None)
+        )
+    ).scalars()
+    return sorted(approved)

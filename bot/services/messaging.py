@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from twilio.base.exceptions import TwilioRestException
 
-from ..models import Conversation, Debtor, Message, utcnow
+from ..models import Conversation, Debtor, Message, TemplateKey, utcnow
 from . import audit, language, phones, templates
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,8 @@ def record_replies(session, inbound, template_messages):
                 row.body = item["raw"]
             row.buttons = render_choices(session, item.get("buttons"), locale) or None
             row.body = append_choices(row.body, row.buttons)
+            if row.buttons and conversation.channel == "whatsapp":
+                _quick_replies(session, row, locale)
         except Exception as exc:  # a bad template or variable fails this reply, not the turn
             log.error("cannot render %s for message %s: %r", item.get("template"), inbound.id, exc)
             row.status, row.error_message = "failed", str(exc)[:256]
@@ -180,6 +182,16 @@ def record_replies(session, inbound, template_messages):
         session.add(row)
         rows.append(row)
     return rows
+
+
+def _quick_replies(session, row, locale):
+    """On WhatsApp, choices go as real quick-reply buttons when the key is linked to an
+    approved quick-reply template (its buttons carry our payloads, which come back as
+    ButtonPayload); otherwise the numbered text, which works everywhere."""
+    spec = session.get(TemplateKey, row.template_key) if row.template_key else None
+    if spec is not None and spec.content_sid:
+        row.content_sid = spec.content_sid
+        row.content_variables = templates.content_variables(spec, row.variables, locale)
 
 
 def render_choices(session, buttons, locale):
@@ -223,6 +235,34 @@ def chosen_payload(session, inbound):
     if last is None or not last.buttons or not 1 <= number <= len(last.buttons):
         return None
     return last.buttons[number - 1]["payload"]
+
+
+# WhatsApp's customer-service window: free text only within 24 hours of the debtor's message.
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+class OutsideWindow(RuntimeError):
+    """WhatsApp's 24-hour window is closed and the text has no approved template."""
+
+
+def window_open(conversation, now=None):
+    """True inside WhatsApp's 24-hour window, and always on SMS (it has none)."""
+    if conversation.channel != "whatsapp":
+        return True
+    if conversation.last_inbound_at is None:
+        return False
+    return (now or utcnow()) - conversation.last_inbound_at < WHATSAPP_WINDOW
+
+
+def approved_template(session, conversation, key, variables, locale, now=None):
+    """(content_sid, content_variables) for a message the bot or an agent starts: (None, None)
+    inside the window; the key's approved template outside it; OutsideWindow without one."""
+    if window_open(conversation, now):
+        return None, None
+    spec = session.get(TemplateKey, key) if key else None
+    if spec is None or not spec.content_sid:
+        raise OutsideWindow(f"{key or 'free text'} has no approved WhatsApp template")
+    return spec.content_sid, templates.content_variables(spec, variables or {}, locale)
 
 
 def mark_for_agent(session, conversation, reason):

@@ -339,8 +339,27 @@ def may_message(debtor, channel):
 
 def queue_message(session, conversation, key, variables):
     """Render a template in the conversation's language and store it as a pending outbound
-    row; the caller commits, then enqueues delivery (queues.enqueue_outbound)."""
+    row; the caller commits, then enqueues delivery (queues.enqueue_outbound).
+
+    Outside WhatsApp's 24-hour window the row carries the key's approved template; without one
+    it goes by SMS where the debtor allows it. Returns None (audited) when neither can reach.
+    """
     locale = messaging.conversation_locale(conversation)
+    try:
+        sid, slots = messaging.approved_template(session, conversation, key, variables, locale)
+    except messaging.OutsideWindow:
+        debtor = conversation.debtor
+        if debtor is None or not may_message(debtor, "sms"):
+            audit.record(
+                session,
+                "system",
+                "message.suppressed",
+                conversation,
+                {"template": key, "reason": "outside_window_no_template"},
+            )
+            return None
+        conversation = messaging.get_or_create_conversation(session, "sms", debtor.phone)
+        locale, sid, slots = messaging.conversation_locale(conversation), None, None
     body, _used = templates.render(session, key, locale, variables)
     row = Message(
         conversation_id=conversation.id,
@@ -349,6 +368,8 @@ def queue_message(session, conversation, key, variables):
         variables=variables,
         body=body,
         status="pending",
+        content_sid=sid,
+        content_variables=slots,
     )
     session.add(row)
     session.flush()
@@ -370,6 +391,8 @@ def send_thanks(session, payment):
     else:
         key = "payment.thanks_paid"
     row = queue_message(session, conversation, key, variables)
+    if row is None:
+        return []
     audit.record(session, "system", "payment.thanked", payment, {"message_id": row.id})
     return [row.id]
 

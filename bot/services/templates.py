@@ -190,3 +190,17 @@ def seed(session, seed_dir=SEED_DIR):
             added += 1
     session.commit()
     return added
+
+
+def content_variables(spec, variables, locale):
+    """Twilio's numbered slots of an approved template filled with our variables, formatted
+    as in the text ({"1": "Camila", "2": "$150.000"})."""
+    declared = spec.variables if spec else {}
+    mapping = (spec.content_variables if spec else None) or {}
+    babel = babel_locale(locale)
+    filled = {}
+    for slot, name in mapping.items():
+        if name not in variables:
+            raise TemplateError(f"content variable {slot} needs {name!r}")
+        filled[str(slot)] = format_value(declared.get(name, "text"), variables[name], babel)
+    return filled

@@ -387,3 +387,25 @@ def test_installment_plan_over_sms_with_numbered_replies(stack):
         "JOIN accounts a ON a.id = p.account_id WHERE a.external_id = 'E2E-CO-5' ORDER BY i.seq",
     )
     assert [r[0] for r in rows] == [20_000_000, 20_000_000, 20_000_000]
+
+
+def test_whatsapp_quick_reply_buttons_through_an_approved_template(stack):
+    """With the menu linked to an approved quick-reply template, WhatsApp gets real buttons
+    (a Content SID); the tap comes back as a ButtonPayload and is answered."""
+    paula = "+573015550302"
+    sid = "HX" + "5" * 32
+    stack._run("reminders", "template-sid", "help.menu", sid)
+    try:
+        turn(stack, paula, "hola", 2)
+        before = len(stack.twilio.to(f"whatsapp:{paula}"))
+        stack.post(stack.inbound_form(paula, "3232"))
+        verified, menu = stack.twilio.wait_for(f"whatsapp:{paula}", before + 2)[before:]
+        assert verified["body"].startswith("¡Gracias, Paula!") and verified["content_sid"] is None
+        assert menu["content_sid"] == sid
+        before += 2
+        tap = stack.inbound_form(paula, "Ver mi saldo", ButtonPayload="/ask_balance")
+        assert stack.post(tap).status_code == 200
+        [balance] = stack.twilio.wait_for(f"whatsapp:{paula}", before + 1)[before:]
+        assert "$75.000" in balance["body"]
+    finally:
+        stack._run("reminders", "template-sid", "help.menu")  # unlink: other tests read text

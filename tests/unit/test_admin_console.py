@@ -375,3 +375,39 @@ def test_key_page_shows_which_text_a_locale_falls_back_to(admin_client, db):
     page = admin_client.get("/console/admin/templates/goodbye").get_data(as_text=True)
     en_section = page.split('id="locale-en"')[1].split("</section>")[0]
     assert 'the <a href="#locale-es">es</a> text' in en_section
+
+
+def test_link_a_content_sid_and_see_which_keys_lack_one(admin_client, db):
+    from bot.models import AuditEvent, TemplateKey
+
+    listing = admin_client.get("/console/admin/templates").get_data(as_text=True)
+    assert "have no approved template" in listing and "reminder.due.friendly" in listing
+    path = "/console/admin/templates/reminder.due.friendly"
+    token = csrf(admin_client, path)
+    bad = admin_client.post(
+        f"{path}/content-sid", data={"csrf_token": token, "content_sid": "HX123"}
+    )
+    assert bad.status_code == 303
+    assert "HX followed by 32" in admin_client.get(path).get_data(as_text=True)
+    undeclared = admin_client.post(
+        f"{path}/content-sid",
+        data={"csrf_token": token, "content_sid": "HX" + "0" * 32, "variables": '{"1": "nombre"}'},
+    )
+    assert undeclared.status_code == 303
+    assert "{nombre} is not a variable" in admin_client.get(path).get_data(as_text=True)
+    assert db.get(TemplateKey, "reminder.due.friendly").content_sid is None
+    admin_client.post(
+        f"{path}/content-sid",
+        data={
+            "csrf_token": token,
+            "content_sid": "HX" + "ab" * 16,
+            "variables": '{"1": "first_name", "2": "amount"}',
+        },
+    )
+    db.expire_all()
+    spec = db.get(TemplateKey, "reminder.due.friendly")
+    assert spec.content_sid == "HX" + "ab" * 16
+    assert spec.content_variables == {"1": "first_name", "2": "amount"}
+    assert db.query(AuditEvent).filter_by(action="template.content_sid").count() == 1
+    listing = admin_client.get("/console/admin/templates").get_data(as_text=True)
+    assert "reminder.due.friendly," not in listing.split("have no approved template")[1][:2000]

@@ -333,3 +333,18 @@ def test_console_bad_numbers_are_a_message_not_a_500(app, db, held):
         assert response.status_code == 303
     assert "Installments must be a number" in client.get(path).get_data(as_text=True)
     assert client.get("/console/conversations/99999999999999999999").status_code == 404
+
+
+def test_outside_the_window_an_agent_sends_only_approved_templates(db, held, ana):
+    from bot.models import TemplateKey
+
+    held.last_inbound_at = utcnow() - timedelta(hours=25)
+    assert handover.agent_template_keys(db, held) == []
+    with pytest.raises(handover.HandoverError, match="no approved template"):
+        handover.agent_template(db, held, ana, "agent.follow_up", {"first_name": "Camila"})
+    spec = db.get(TemplateKey, "agent.follow_up")
+    spec.content_sid, spec.content_variables = "HX" + "1" * 32, {"1": "first_name"}
+    assert handover.agent_template_keys(db, held) == ["agent.follow_up"]
+    row = handover.agent_template(db, held, ana, "agent.follow_up", {"first_name": "Camila"})
+    assert row.content_sid == "HX" + "1" * 32 and row.content_variables == {"1": "Camila"}
+    assert handover.hand_back(db, held, ana) is None  # nothing free-form outside the window

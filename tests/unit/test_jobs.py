@@ -394,9 +394,11 @@ def test_sync_bot_follows_who_holds_the_conversation(app, db, inbound, monkeypat
 
 @pytest.fixture
 def thanks(app, db, conversation):
+    from bot.models import utcnow
     from bot.services import payments
 
     jobs.set_job_app(app)
+    conversation.last_inbound_at = utcnow()  # inside WhatsApp's window: free text
     row = payments.queue_message(
         db,
         conversation,

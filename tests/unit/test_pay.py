@@ -232,7 +232,13 @@ def test_an_old_signature_is_refused(app, client, db, demo_debtors):
 
 
 def test_expired_link_sends_a_fresh_one_on_whatsapp_rate_limited(app, client, db, demo_debtors):
+    from bot.models import utcnow
+    from bot.services import messaging
+
     account, token = token_for(app, db)
+    chat = messaging.get_or_create_conversation(db, "whatsapp", "+573001234567")
+    chat.last_inbound_at = utcnow()  # they wrote today: inside WhatsApp's window
+    db.commit()
     app.config["PAY_LINK_TTL_HOURS"] = 0
     time.sleep(1.1)
     expired = client.get(f"/pay/{token}")

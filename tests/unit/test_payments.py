@@ -14,6 +14,8 @@ from bot.models import (
     PaymentEvent,
     PaymentPolicy,
     Promise,
+    TemplateKey,
+    utcnow,
 )
 from bot.services import payments, plans
 from bot.services.providers import Event
@@ -63,6 +65,7 @@ def three_installment_plan(db, account):
 
 
 def test_full_payment_settles_the_account_and_thanks_once(db, camila, conversation):
+    conversation.last_inbound_at = utcnow()
     make_checkout(db, camila, 15_000_000)
     outcome, payment = payments.handle_event(db, "sandbox", event(amount=15_000_000))
     assert outcome == "applied"
@@ -273,6 +276,7 @@ def test_no_thanks_to_a_debtor_who_opted_out(db, camila, conversation):
 
 def test_thanks_follow_the_language_the_debtor_writes_in(db, camila, conversation):
     conversation.locale = "en"  # what language.locale_for gives for English in Colombia
+    conversation.last_inbound_at = utcnow()
     make_checkout(db, camila, 1_000_000)
     _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
     [message_id] = payments.on_payment_applied(db, payment)
@@ -351,3 +355,33 @@ def test_a_payment_cancels_the_reminders_it_made_pointless(db, camila):
     payments.on_payment_applied(db, payment)
     db.commit()
     assert (next_step.status, next_step.reason) == ("suppressed", "account_paid")
+
+
+def test_thanks_outside_the_window_use_the_approved_template_else_sms(db, camila, conversation):
+    from datetime import timedelta
+
+    conversation.last_inbound_at = utcnow() - timedelta(hours=30)
+    make_checkout(db, camila, 1_000_000)
+    _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
+    [by_sms] = payments.on_payment_applied(db, payment)
+    row = db.get(Message, by_sms)
+    assert row.conversation.channel == "sms" and row.content_sid is None
+    spec = db.get(TemplateKey, "payment.thanks")
+    spec.content_sid, spec.content_variables = "HX" + "a" * 32, {"1": "amount", "2": "remaining"}
+    make_checkout(db, camila, 1_000_000, ref="cs_2")
+    _, payment = payments.handle_event(
+        db, "sandbox", event(amount=1_000_000, ref="cs_2", event_id="e2")
+    )
+    [approved] = payments.on_payment_applied(db, payment)
+    row = db.get(Message, approved)
+    assert row.conversation.channel == "whatsapp" and row.content_sid == "HX" + "a" * 32
+    assert row.content_variables == {"1": "$10.000", "2": "$130.000"}
+
+
+def test_thanks_outside_the_window_without_template_or_sms_are_suppressed(db, camila, conversation):
+    camila.debtor.opted_out_sms_at = utcnow()
+    make_checkout(db, camila, 1_000_000)
+    _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
+    assert payments.on_payment_applied(db, payment) == []
+    actions = db.execute(select(AuditEvent.action)).scalars().all()
+    assert "message.suppressed" in actions
