@@ -82,6 +82,14 @@ def client(app):
 
 
 @pytest.fixture
+def https(app):
+    """A test client on https, for the consoles (their session cookie is Secure)."""
+    from tests.console import https_client
+
+    return https_client(app)
+
+
+@pytest.fixture
 def db(app):
     with app.app_context():
         yield db_session()

@@ -9,29 +9,16 @@ from sqlalchemy import select
 
 from bot.models import Account, AuditEvent, Message, MessageTemplate, PaymentPolicy, Promise
 from bot.services import plans, promises, template_admin, templates, users
+from tests.console import PASSWORD, form_token
+from tests.console import sign_in as console_sign_in
 
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def https(client):
-    client.environ_base["wsgi.url_scheme"] = "https"
-    return client
-
-
-def csrf(client, path="/console/login"):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+csrf = form_token
 
 
 def sign_in(client, db, email, role):
     users.create_user(db, email, PASSWORD, role)
     db.commit()
-    response = client.post(
-        "/console/login",
-        data={"email": email, "password": PASSWORD, "csrf_token": csrf(client)},
-    )
-    assert response.status_code == 302
+    assert console_sign_in(client, email).status_code == 302
     return csrf(client, "/console/")
 
 

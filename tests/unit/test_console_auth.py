@@ -1,5 +1,3 @@
-import re
-
 import pytest
 from flask import Blueprint
 from redis import Redis
@@ -7,8 +5,7 @@ from redis import Redis
 from bot.console.auth import FAILURES_PER_EMAIL, login_required
 from bot.models import AuditEvent, User
 from bot.services import users
-
-PASSWORD = "correct horse battery"
+from tests.console import PASSWORD, form_token, https_client
 
 
 @pytest.fixture
@@ -18,16 +15,7 @@ def agent(db):
     return user
 
 
-@pytest.fixture
-def https(client):
-    """Requests over https, as the session cookie is Secure when PUBLIC_BASE_URL is https."""
-    client.environ_base["wsgi.url_scheme"] = "https"
-    return client
-
-
-def csrf(client, path="/console/login"):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+csrf = form_token
 
 
 def login(client, email="agent@example.com", password=PASSWORD, token=None):
@@ -177,11 +165,9 @@ def test_an_agent_never_reaches_admin_pages(app, db, agent):
     app.register_blueprint(admin_only)
     users.create_user(db, "boss@example.com", PASSWORD, "admin")
     db.commit()
-    client = app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
+    client = https_client(app)
     login(client)
     assert client.get("/console/admin-probe").status_code == 403
-    other = app.test_client()
-    other.environ_base["wsgi.url_scheme"] = "https"
+    other = https_client(app)
     login(other, email="boss@example.com")
     assert other.get("/console/admin-probe").get_data(as_text=True) == "admin"

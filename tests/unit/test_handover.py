@@ -1,4 +1,3 @@
-import re
 from datetime import date, timedelta
 
 import pytest
@@ -20,8 +19,7 @@ from bot.models import (
 from bot.queues import MAINTENANCE, OUTBOUND
 from bot.services import handover, resolutions, users
 from bot.services.messaging import mark_for_agent
-
-PASSWORD = "correct horse battery"
+from tests.console import PASSWORD, form_token, https_client, sign_in
 
 
 @pytest.fixture
@@ -198,17 +196,9 @@ def test_a_debt_of_someone_else_is_refused(db, held, ana, demo_debtors):
 
 
 def signed_in(app, email):
-    client = app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
-    page = client.get("/console/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    client.post("/console/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    return client, token
-
-
-def form_token(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client = https_client(app)
+    sign_in(client, email)
+    return client, form_token(client, "/console/")
 
 
 def test_console_claim_reply_and_hand_back(app, db, conversation, ana, beto):
