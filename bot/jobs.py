@@ -363,7 +363,7 @@ def reminders_lock(timeout=600):
     return queues.redis_conn().lock("lock:reminders", timeout=timeout)
 
 
-def reminders_tick(now=None):
+def reminders_tick(now=None, lock=None):
     """Plan today's reminders (at most every REMINDER_PLAN_INTERVAL), then dispatch what is
     due and re-enqueue sends whose job was lost. The database is the schedule."""
     from flask import current_app
@@ -383,7 +383,7 @@ def reminders_tick(now=None):
     if broken:
         s.commit()
         log.info("%d promise(s) past their date marked broken", broken)
-    report = reminders.dispatch(s, now=now)
+    report = reminders.dispatch(s, now=now, heartbeat=lock.reacquire if lock else None)
     requeued = reminders.requeue_stale(s, now=now)
     if report.queued or report.deferred or report.suppressed or requeued:
         log.info("reminders: %s; %d re-enqueued", report.summary(), requeued)

@@ -39,7 +39,7 @@ class SweepingMixin:
         if lock.acquire(blocking=False):
             try:
                 with jobs.job_app().app_context():
-                    jobs.reminders_tick()
+                    jobs.reminders_tick(lock=lock)
             except Exception:
                 log.exception("reminders tick failed")
             finally:

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import requests
 from flask import current_app
 from redis.exceptions import LockError
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from twilio.base.exceptions import TwilioRestException
 
@@ -533,7 +533,7 @@ def _due_rows(now, last_id, batch, step_prefix=None):
         )
         .join(Debtor, Debtor.id == ScheduledMessage.debtor_id)
         .join(Account, Account.id == ScheduledMessage.account_id)
-        .where(ScheduledMessage.status.in_(("planned", "deferred")))
+        .where(or_(ScheduledMessage.status == "planned", ScheduledMessage.status == "deferred"))
         .where(ScheduledMessage.due_at <= now)
         .where(ScheduledMessage.id > last_id)
         .order_by(ScheduledMessage.id)
@@ -548,6 +548,8 @@ def _due_rows(now, last_id, batch, step_prefix=None):
 _UPDATE = (
     update(ScheduledMessage)
     .where(ScheduledMessage.id == bindparam("b_id"))
+    # Only rows still waiting: a row another dispatcher already queued is left as it is.
+    .where(or_(ScheduledMessage.status == "planned", ScheduledMessage.status == "deferred"))
     .values(
         status=bindparam("b_status"),
         reason=bindparam("b_reason"),
@@ -563,9 +565,12 @@ _UPDATE = (
 _INSERT_MESSAGE = insert(Message)
 
 
-def dispatch(session, now=None, batch=None, enqueue=True, step_prefix=None, dry_run=False):
+def dispatch(
+    session, now=None, batch=None, enqueue=True, step_prefix=None, dry_run=False, heartbeat=None
+):
     """Gate every due row; queue the allowed ones as outbound messages (and enqueue their
-    sends), defer or suppress the rest with the reason in the audit log."""
+    sends), defer or suppress the rest with the reason in the audit log. heartbeat is called
+    after each batch (it renews the dispatcher's lock, so no second dispatcher starts)."""
     now = now or utcnow()
     batch = batch or current_app.config["REMINDER_BATCH"]
     ctx = gate.Context.load(session)
@@ -632,6 +637,8 @@ def dispatch(session, now=None, batch=None, enqueue=True, step_prefix=None, dry_
         session.commit()
         if enqueue and queued:
             enqueue_sends(queued)
+        if heartbeat is not None:
+            heartbeat()
     return report
 
 
@@ -775,7 +782,7 @@ def enqueue_sends(ids):
 # -- sending ------------------------------------------------------------------------------------
 
 
-def send(session, ids, client, bucket_for, threads=8):
+def send(session, ids, client, bucket_for, threads=8, now=None):
     """Send queued reminders through the shared rate limit; never twice.
 
     The batch is marked 'sending' in one commit, sent by a few threads (each request waits
@@ -792,7 +799,7 @@ def send(session, ids, client, bucket_for, threads=8):
             lock = redis_conn().lock(f"lock:reminder:{sm_id}", timeout=300)
             if lock.acquire(blocking=False):
                 locks.append((sm_id, lock))
-        _send_locked(session, [sm_id for sm_id, _ in locks], client, bucket_for, threads)
+        _send_locked(session, [sm_id for sm_id, _ in locks], client, bucket_for, threads, now)
     finally:
         for sm_id, lock in locks:
             try:
@@ -801,7 +808,7 @@ def send(session, ids, client, bucket_for, threads=8):
                 log.warning("reminder %s lock expired while sending", sm_id)
 
 
-def _send_locked(session, ids, client, bucket_for, threads):
+def _send_locked(session, ids, client, bucket_for, threads, now=None):
     if not ids:
         return
     rows = session.execute(
@@ -813,7 +820,11 @@ def _send_locked(session, ids, client, bucket_for, threads):
     ).all()
     retry = None
     fresh = []
+    held_back = _held_back(session, rows, now or utcnow())
     for sm, message in rows:
+        if message.status == "pending" and sm.id in held_back:
+            _hold_back(session, sm, message, *held_back[sm.id])
+            continue
         if message.status == "sending":  # an earlier attempt was interrupted: reconcile first
             try:
                 messaging.deliver(session, message, client)
@@ -832,6 +843,77 @@ def _send_locked(session, ids, client, bucket_for, threads):
         retry = _send_fresh(session, fresh, client, bucket_for, threads) or retry
     if retry is not None:
         raise retry
+
+
+def _held_back(session, rows, now):
+    """The gate's rules and hours again at send time: a queued reminder may have waited through
+    an outage while the debtor opted out, paid, disputed or was taken by an agent, or the night
+    came. {reminder id: (reason, defer until or None to suppress)}."""
+    pending = [(sm, m) for sm, m in rows if m.status == "pending"]
+    if not pending:
+        return {}
+    debtors = {
+        d.id: d
+        for d in session.execute(
+            select(Debtor).where(Debtor.id.in_({sm.debtor_id for sm, _ in pending}))
+        ).scalars()
+    }
+    accounts = {
+        a.id: a
+        for a in session.execute(
+            select(Account).where(Account.id.in_({sm.account_id for sm, _ in pending}))
+        ).scalars()
+    }
+    held = set(
+        session.execute(
+            select(Conversation.debtor_id).where(
+                Conversation.debtor_id.in_(list(debtors)), Conversation.state == "agent"
+            )
+        ).scalars()
+    )
+    rules = gate.load_rules(session)
+    out = {}
+    for sm, message in pending:
+        debtor, account = debtors[sm.debtor_id], accounts[sm.account_id]
+        channel = message.conversation.channel
+        opted_out = (
+            debtor.opted_out_whatsapp_at if channel == "whatsapp" else debtor.opted_out_sms_at
+        )
+        reason = None
+        if debtor.wrong_number_at is not None:
+            reason = "wrong_number"
+        elif opted_out is not None:
+            reason = f"opted_out_{channel}"
+        elif account.status in gate.BLOCKED_ACCOUNT:
+            reason = gate.BLOCKED_ACCOUNT[account.status]
+        elif account.status in gate.CLOSED_ACCOUNT and not sm.step.startswith("thank_you"):
+            reason = "account_closed"
+        elif debtor.id in held:
+            reason = "agent_held"
+        elif now > sm.expires_at:
+            reason = "expired"
+        if reason:
+            out[sm.id] = (reason, None)
+            continue
+        rule = rules.get(debtor.country) or rules["*"]
+        zones = gate.zones_for(debtor.phone, debtor.timezone, rule)
+        closed = gate.hours_block(rule, debtor.country, zones, now)
+        if closed:
+            until = gate.next_allowed(rule, debtor.country, zones, now)
+            out[sm.id] = (closed, until if until and until <= sm.expires_at else None)
+    return out
+
+
+def _hold_back(session, sm, message, reason, until):
+    """Not now after all: the message is never sent; the reminder waits or is suppressed."""
+    message.status, message.error_message = "suppressed", f"held back at send time: {reason}"
+    if until is None:
+        _suppress(session, sm, reason, actor="worker")
+        return
+    sm.status, sm.reason, sm.due_at = "deferred", reason, until
+    audit.record(
+        session, "worker", "reminder.deferred", sm, {"reason": reason, "until": str(until)}
+    )
 
 
 def _send_fresh(session, fresh, client, bucket_for, threads):

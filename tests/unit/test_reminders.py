@@ -233,8 +233,8 @@ def test_send_goes_once_through_the_rate_limit(app, db, demo_debtors, twilio, bu
     reminders.plan(db, now=NOW)
     reminders.dispatch(db, now=NOW, enqueue=False)
     ids = [r.id for r in rows(db, status="queued")]
-    reminders.send(db, ids, twilio, buckets)
-    reminders.send(db, ids, twilio, buckets)  # a retried job sends nothing again
+    reminders.send(db, ids, twilio, buckets, now=NOW)
+    reminders.send(db, ids, twilio, buckets, now=NOW)  # a retried job sends nothing again
     assert len(twilio.messages.created) == len(ids)
     assert {r.status for r in rows(db)} <= {"sent", "deferred", "suppressed"}
     sent = next(c for c in twilio.messages.created if c["to"] == CAMILA)
@@ -248,7 +248,7 @@ def test_content_sid_send_carries_the_variables(db, conversation, twilio, bucket
     reminders.plan(db, now=NOW)
     reminders.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
-    reminders.send(db, [row.id], twilio, buckets)
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)
     created = twilio.messages.created[0]
     assert created["to"] == "whatsapp:" + CAMILA
     assert created["content_sid"] == SID and "body" not in created
@@ -261,9 +261,9 @@ def test_busy_twilio_is_retried_without_a_second_send(db, demo_debtors, twilio, 
     row = rows(db, debtor_id=camila(db).id)[0]
     twilio.messages.failures.append(TwilioRestException(429, "uri", "Too Many Requests"))
     with pytest.raises(messaging.ProviderUnavailable):
-        reminders.send(db, [row.id], twilio, buckets)
+        reminders.send(db, [row.id], twilio, buckets, now=NOW)
     assert rows(db, id=row.id)[0].status == "queued"
-    reminders.send(db, [row.id], twilio, buckets)  # the job's retry
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)  # the job's retry
     assert len(twilio.messages.created) == 1
     assert rows(db, id=row.id)[0].status == "sent"
 
@@ -279,11 +279,11 @@ def test_outside_window_falls_back_to_sms(app, db, conversation, twilio, buckets
     reminders.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     twilio.messages.failures.append(outside_window())
-    reminders.send(db, [row.id], twilio, buckets)
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)
     row = rows(db, id=row.id)[0]
     assert (row.status, row.channel, row.reason) == ("queued", "sms", "fallback:63016")
     assert not db.get(Conversation, conversation.id).needs_agent
-    reminders.send(db, [row.id], twilio, buckets)  # the fallback's job
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)  # the fallback's job
     assert [c["to"] for c in twilio.messages.created] == [CAMILA]
     assert rows(db, id=row.id)[0].status == "sent"
 
@@ -296,7 +296,7 @@ def test_outside_window_without_sms_is_suppressed(db, conversation, twilio, buck
     reminders.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     twilio.messages.failures.append(outside_window())
-    reminders.send(db, [row.id], twilio, buckets)
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)
     row = rows(db, id=row.id)[0]
     assert (row.status, row.reason) == ("suppressed", "outside_window")
     assert twilio.messages.created == []
@@ -436,7 +436,7 @@ def test_a_63016_status_callback_falls_back_to_sms(db, conversation, twilio, buc
     reminders.plan(db, now=NOW)
     reminders.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
-    reminders.send(db, [row.id], twilio, buckets)
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)
     whatsapp = db.get(Message, row.message_id)
     assert messaging.apply_status(db, whatsapp.provider_sid, "failed", "63016")
     row = rows(db, id=row.id)[0]
@@ -477,9 +477,9 @@ def test_a_send_twilio_took_before_a_5xx_is_reconciled_not_repeated(db, demo_deb
     reminders.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     with pytest.raises(messaging.ProviderUnavailable):
-        reminders.send(db, [row.id], twilio, buckets)
+        reminders.send(db, [row.id], twilio, buckets, now=NOW)
     assert db.get(Message, row.message_id).status == "sending"
-    reminders.send(db, [row.id], twilio, buckets)  # the retry asks Twilio first
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)  # the retry asks Twilio first
     assert len(twilio.messages.created) == 1
     row = rows(db, id=row.id)[0]
     assert row.status == "sent"
@@ -492,10 +492,10 @@ def test_a_reminder_another_job_is_sending_is_skipped(app, db, demo_debtors, twi
     row = rows(db, debtor_id=camila(db).id)[0]
     lock = queues.redis_conn().lock(f"lock:reminder:{row.id}", timeout=30)
     assert lock.acquire(blocking=False)
-    reminders.send(db, [row.id], twilio, buckets)
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)
     assert twilio.messages.created == [] and rows(db, id=row.id)[0].status == "queued"
     lock.release()
-    reminders.send(db, [row.id], twilio, buckets)
+    reminders.send(db, [row.id], twilio, buckets, now=NOW)
     assert len(twilio.messages.created) == 1
 
 
@@ -542,3 +542,33 @@ def test_cli_plan_dispatch_and_campaign_dry_runs(app, db, demo_debtors):
     assert len(rows(db)) == len(before)
     bad = runner.invoke(args=["campaign", "run", "--name", "x", "--template", "nope"])
     assert bad.exit_code != 0 and "unknown template key" in bad.output
+
+
+def test_a_queued_reminder_is_checked_again_when_it_is_sent(app, db, demo_debtors, twilio, buckets):
+    """A reminder queued before an outage may go out much later: the gate's rules and hours
+    apply again at send time."""
+    reminders.plan(db, now=NOW)
+    reminders.dispatch(db, now=NOW, enqueue=False)
+    opted, held = rows(db, status="queued")[:2]
+    opted_debtor = db.get(Debtor, opted.debtor_id)
+    opted_debtor.opted_out_whatsapp_at = opted_debtor.opted_out_sms_at = NOW
+    db.get(Message, held.message_id).conversation.state = "agent"  # an agent claimed it
+    db.commit()
+    ids = [opted.id, held.id]
+    reminders.send(db, ids, twilio, buckets, now=NOW)
+    assert twilio.messages.created == []
+    by_id = {r.id: r for r in rows(db) if r.id in ids}
+    assert by_id[opted.id].status == by_id[held.id].status == "suppressed"
+    assert by_id[held.id].reason == "agent_held"
+    assert by_id[opted.id].reason.startswith("opted_out_")
+    # The same reminder queued again, but now it is 23:00 in Bogota: it waits for the morning.
+    opted_debtor.opted_out_whatsapp_at = opted_debtor.opted_out_sms_at = None
+    row, message = by_id[opted.id], db.get(Message, opted.message_id)
+    row.status, message.status = "queued", "pending"
+    db.commit()
+    late = datetime(2026, 11, 18, 4, 0)
+    reminders.send(db, [row.id], twilio, buckets, now=late)
+    assert twilio.messages.created == []
+    [row] = [r for r in rows(db) if r.id == opted.id]
+    assert (row.status, row.reason) == ("deferred", "outside_hours") and row.due_at > late
+    assert db.get(Message, opted.message_id).status == "suppressed"
