@@ -327,9 +327,14 @@ def promise(token):
     except ValueError:
         return _refuse(account, "bad_request", 400)
     today = payments.local_today(account.debtor)
-    # The promise service works on the debtor's oldest collectible debt, as in chat.
+    # The same service as the chat, on the debt this link is for.
     outcome, detail = promises.promise(
-        s, SimpleNamespace(debtor_id=account.debtor_id), day, _actor(account), today=today
+        s,
+        SimpleNamespace(debtor_id=account.debtor_id),
+        day,
+        _actor(account),
+        today=today,
+        account=account,
     )
     if outcome == "past":
         return _refuse(account, "promise_past", 422)

@@ -240,6 +240,12 @@ def _act(conversation_id, work, done_message):
         flash(f"The message could not be written: {exc}", "error")
         return _back(conv), 303
     s.commit()
+    if isinstance(outbound, list):  # messages a resolution queued (a payment's thank-you)
+        for message_id in outbound:
+            try:
+                enqueue_outbound(message_id)
+            except RedisError:
+                log.warning("queue unavailable; message %s left for the sweep", message_id)
     if isinstance(outbound, Message):
         try:
             enqueue_outbound(outbound.id)

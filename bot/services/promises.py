@@ -29,17 +29,19 @@ def latest_promise_date(session, account, today=None, deferral=False):
     return today + timedelta(days=policy.max_deferral_days if deferral else policy.max_promise_days)
 
 
-def promise(session, conversation, promised_date, actor, today=None, deferral=False):
-    """Record a promise to pay the oldest collectible account in full on promised_date.
+def promise(session, conversation, promised_date, actor, today=None, deferral=False, account=None):
+    """Record a promise to pay the oldest collectible account (or the account given, e.g. the
+    one a payment link was for) in full on promised_date.
 
     Returns (outcome, promise or latest allowed date): ("recorded", Promise),
     ("too_far", latest date), ("past", today) or ("nothing_owed", None).
     """
     today = today or date.today()
-    accounts = collectible_accounts(session, conversation.debtor_id)
-    if not accounts:
-        return "nothing_owed", None
-    account = accounts[0]
+    if account is None:
+        accounts = collectible_accounts(session, conversation.debtor_id)
+        if not accounts:
+            return "nothing_owed", None
+        account = accounts[0]
     latest = latest_promise_date(session, account, today, deferral)
     if promised_date < today:
         return "past", today

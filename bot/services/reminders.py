@@ -213,6 +213,7 @@ def _account_stats():
             Account.balance_minor,
             Account.due_date,
             Account.segment.label("label"),
+            Account.status,
             Debtor.full_name,
             Debtor.phone,
             Debtor.country,
@@ -304,8 +305,15 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
             if segment is None or (only_segment and segment.name != only_segment):
                 continue
             base = {"first_name": _first_name(r.full_name), "reference": r.external_id}
+            # A debt on a plan is reminded of its installments, one with a promise not yet
+            # due of that promise: not of the whole balance as overdue.
+            waiting = r.status == "plan" or any(
+                p.promised_date >= today for p in promises.get(r.id, ())
+            )
             for step in segment.cadence or []:
                 offset = step["offset"]
+                if step["kind"] == "due" and waiting:
+                    continue
                 if step["kind"] == "due":
                     dated = [(f"due:{offset}", r.due_date, r.balance_minor, _due_kind(offset))]
                 elif step["kind"] == "installment":

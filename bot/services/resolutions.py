@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from ..models import Account, Dispute, Payment, PaymentClaim, Promise
+from ..models import Account, Dispute, PaymentClaim, Promise
 from ..money import money_var
 from . import audit, handover, links, plans, promises
 from .users import actor
@@ -139,23 +139,23 @@ def _resume_status(account):
 
 
 def confirm_claim(session, conversation, user, claim_id):
-    """The debtor's payment is found: apply it and lift the pause on the debt."""
+    """The debtor's payment is found: apply it as any payment (installments in order,
+    promises, reminders, the thank-you) and lift the pause on the debt.
+
+    Returns the ids of outbound messages to deliver once committed (the thank-you)."""
+    from . import payments
+
     claim = _claim(session, conversation, claim_id)
     account = claim.account
-    amount = claim.claimed_amount_minor or account.balance_minor
-    amount = min(amount, account.balance_minor)
-    session.add(
-        Payment(
-            account_id=account.id,
-            amount_minor=amount,
-            currency=account.currency,
-            provider="claim",
-            provider_ref=f"claim:{claim.id}",
-        )
-    )
-    account.balance_minor -= amount
-    account.status = _resume_status(account)
+    account.status = _resume_status(account)  # out of claim_review before the money lands
+    amount = min(claim.claimed_amount_minor or account.balance_minor, account.balance_minor)
     claim.status, claim.resolved_by = "confirmed", actor(user)
+    message_ids = []
+    if amount > 0:
+        payment = payments.apply_payment(
+            session, account, amount, "claim", f"claim:{claim.id}", actor=actor(user)
+        )
+        message_ids = payments.on_payment_applied(session, payment)
     audit.record(
         session,
         actor(user),
@@ -163,7 +163,7 @@ def confirm_claim(session, conversation, user, claim_id):
         account,
         {"claim_id": claim.id, "amount_minor": amount, "status": account.status},
     )
-    return claim
+    return message_ids
 
 
 def reject_claim(session, conversation, user, claim_id):

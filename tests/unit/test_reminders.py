@@ -524,7 +524,19 @@ def test_a_kept_promise_or_paid_installment_is_not_reminded(db, demo_debtors):
     reasons = {r.step.split(":")[0]: (r.status, r.reason) for r in rows(db, account_id=account.id)}
     assert reasons["installment"] == ("suppressed", "installment_paid")
     assert reasons["promise"] == ("suppressed", "promise_settled")
-    assert reasons["due"] == ("queued", None)
+    assert "due" not in reasons  # with a promise pending, the balance is not chased as overdue
+
+
+def test_a_debt_on_a_plan_is_reminded_of_installments_not_the_whole_balance(db, demo_debtors):
+    account = camila(db).accounts[0]
+    plan = PaymentPlan(account_id=account.id, total_minor=100, created_by="bot")
+    plan.installments = [Installment(seq=1, due_date=date(2026, 11, 17), amount_minor=100)]
+    account.status = "plan"
+    db.add(plan)
+    db.commit()
+    reminders.plan(db, now=NOW)
+    steps = [r.step.split(":")[0] for r in rows(db, account_id=account.id)]
+    assert set(steps) == {"installment"}  # the day before and the day itself
 
 
 def test_cli_plan_dispatch_and_campaign_dry_runs(app, db, demo_debtors):
