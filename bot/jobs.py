@@ -379,7 +379,9 @@ def reminders_tick(now=None, lock=None):
             log.info("reminders planned: %s", report.summary())
     from .services import payments
 
-    broken = payments.break_overdue_promises(s)  # a broken promise changes the segment
+    # A promise breaks once its day has ended everywhere (a day of grace on the server's UTC
+    # date), so an evening payment in America still keeps it and the day-after reminder runs.
+    broken = payments.break_overdue_promises(s, today=utcnow().date() - timedelta(days=1))
     if broken:
         s.commit()
         log.info("%d promise(s) past their date marked broken", broken)

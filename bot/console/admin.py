@@ -139,7 +139,7 @@ def template_edit(key, locale):
     problems = []
     status = 200
     base = request.form.get("base_version", "")
-    base_version = int(base) if base.isdigit() else None
+    base_version = int(base) if base.isascii() and base.isdigit() and len(base) < 10 else None
     if request.method == "POST" and request.form.get("action") == "save":
         try:
             row = template_admin.save(s, key, locale, body, current_user(), base_version)
@@ -201,6 +201,8 @@ def template_history(key, locale):
 def template_restore(key, locale, version):
     s = db_session()
     _spec(key)
+    if version > 2**31 - 1:
+        abort(404)
     locale = _locale(locale)
     try:
         row = template_admin.restore(s, key, locale, version, current_user())

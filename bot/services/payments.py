@@ -383,6 +383,15 @@ def send_thanks(session, payment):
     conversation = debtor_conversation(session, debtor)
     if not may_message(debtor, conversation.channel):
         return []
+    held = session.execute(
+        select(Conversation.id).where(
+            Conversation.debtor_id == debtor.id, Conversation.state == "agent"
+        )
+    ).first()
+    if held is not None:  # the agent holding the conversation sees the payment and speaks
+        audit.record(session, "system", "payment.thanks_held", payment, {"reason": "agent_held"})
+        return []
+
     remaining = owed(session, account)
     variables = {"amount": money_var(payment.amount_minor, account.currency)}
     if remaining:

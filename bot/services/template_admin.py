@@ -248,8 +248,9 @@ def _add_version(session, spec, locale, body, user, action, extra=None):
 
 
 def normalise_body(body):
-    # Browsers send CRLF from a textarea; the stored text uses plain newlines.
-    return (body or "").replace("\r\n", "\n").strip()
+    # Browsers send CRLF from a textarea; the stored text uses plain newlines. NUL characters
+    # are dropped (PostgreSQL refuses them in text).
+    return (body or "").replace("\r\n", "\n").replace("\x00", "").strip()
 
 
 def save(session, key, locale, body, user, base_version=None):
@@ -455,6 +456,9 @@ def import_yaml(session, text, user, dry_run=False):
         if not isinstance(entry, dict) or not isinstance(entry.get("bodies"), dict):
             problems.append(f"{key}: expected a mapping with bodies per locale")
             continue
+        if "variables" in entry and not isinstance(entry["variables"] or {}, dict):
+            problems.append(f"{key}: variables must be a mapping of name to type")
+            continue
         if "variables" in entry and dict(entry["variables"] or {}) != dict(spec.variables or {}):
             # The variables come from the code: a different set means another release.
             problems.append(
@@ -516,7 +520,7 @@ def lacking_approved_template(session):
 
 def parse_content_variables(spec, raw):
     """{"1": "first_name", ...} from JSON text, checked against the key's declared variables."""
-    raw = (raw or "").strip()
+    raw = (raw or "").replace("\x00", "").strip()
     if not raw:
         return None
     try:

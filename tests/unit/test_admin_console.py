@@ -398,3 +398,33 @@ def test_link_a_content_sid_and_see_which_keys_lack_one(admin_client, db):
     assert db.query(AuditEvent).filter_by(action="template.content_sid").count() == 1
     listing = admin_client.get("/console/admin/templates").get_data(as_text=True)
     assert "reminder.due.friendly," not in listing.split("have no approved template")[1][:2000]
+
+
+def test_odd_numbers_and_files_are_refused_not_500(admin_client, db):
+    path = "/console/admin/templates/greet/es"
+    token = csrf(admin_client, f"{path}/edit")
+    odd = admin_client.post(
+        f"{path}/edit",
+        data={
+            "csrf_token": token,
+            "body": "Hola\\x00 😊",
+            "base_version": "²",
+            "action": "preview",
+        },
+    )
+    assert odd.status_code in (200, 422)
+    huge = admin_client.post(f"{path}/restore/99999999999999999999", data={"csrf_token": token})
+    assert huge.status_code == 404
+    bad = yaml.safe_dump(
+        {
+            "format": template_admin.EXPORT_FORMAT,
+            "keys": {"greet": {"variables": ["first_name"], "bodies": {"es": "Hola"}}},
+        }
+    )
+    response = admin_client.post(
+        "/console/admin/templates/import",
+        data={"csrf_token": token, "action": "check", "file": (io.BytesIO(bad.encode()), "t.yml")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "variables must be a mapping" in response.get_data(as_text=True)

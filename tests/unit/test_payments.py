@@ -385,3 +385,13 @@ def test_thanks_outside_the_window_without_template_or_sms_are_suppressed(db, ca
     assert payments.on_payment_applied(db, payment) == []
     actions = db.execute(select(AuditEvent.action)).scalars().all()
     assert "message.suppressed" in actions
+
+
+def test_no_thank_you_while_an_agent_holds_the_conversation(db, camila, conversation):
+    conversation.last_inbound_at = utcnow()
+    conversation.state = "agent"
+    make_checkout(db, camila, 1_000_000)
+    _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
+    assert payments.on_payment_applied(db, payment) == []
+    actions = db.execute(select(AuditEvent.action)).scalars().all()
+    assert "payment.thanks_held" in actions and camila.balance_minor == 14_000_000
