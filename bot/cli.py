@@ -206,6 +206,10 @@ def announce(timeout):
     else:
         mode = "sandbox (no Twilio credentials)" if current_app.config["SANDBOX"] else "live Twilio"
         click.echo(f"Ready in {mode} mode. Simulator: {base}/simulator")
+        click.echo(
+            f"Consoles: {base}/console/ (a user first: "
+            ".venv/bin/flask --app bot create-user you@example.com --role admin)"
+        )
     while True:
         time.sleep(3600)
 
