@@ -371,16 +371,9 @@ def reminders_segment_set(name, priority, criteria, cadence, tone, offer, active
     if active is not None:
         seg.active = active
     s.add(seg)
-    audit.record(s, "cli", "segment.created" if created else "segment.changed", _Named(seg), data)
+    audit.record(s, "cli", "segment.created" if created else "segment.changed", seg, data)
     s.commit()
     click.echo(f"segment {name} {'created' if created else 'changed'}")
-
-
-def _Named(row):  # noqa: N802 - reads like the model it stands for
-    """Audit subject for rows keyed by name (segments, rules, template keys)."""
-    subject = type("AuditSubject", (), {"__tablename__": type(row).__tablename__})()
-    subject.id = getattr(row, "name", None) or getattr(row, "country", None) or row.key
-    return subject
 
 
 @reminders_group.command("rules")
@@ -433,7 +426,7 @@ def reminders_rule_set(country, **options):
         s.add(rule)
     for key, value in data.items():
         setattr(rule, key, value)
-    audit.record(s, "cli", "contact_rule.changed", _Named(rule), changes)
+    audit.record(s, "cli", "contact_rule.changed", rule, changes)
     s.commit()
     click.echo(f"contact rule {country} saved")
 

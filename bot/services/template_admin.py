@@ -554,16 +554,7 @@ def link_content_sid(session, key, sid, mapping_text, user):
         session,
         users.actor(user) if hasattr(user, "role") else str(user),
         "template.content_sid",
-        _KeySubject(spec.key),
+        spec,
         {"before": before, "after": {"content_sid": sid or None, "content_variables": mapping}},
     )
     return spec
-
-
-class _KeySubject:
-    """Template keys are named, not numbered: the audit log records the key as the id."""
-
-    __tablename__ = "template_keys"
-
-    def __init__(self, key):
-        self.id = key
