@@ -18,9 +18,10 @@ from phonenumbers import timezone as pn_timezone
 from sqlalchemy import select
 
 from ..models import ContactRule, Conversation, ScheduledMessage, TemplateKey
+from .messaging import WHATSAPP_WINDOW
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window after the debtor writes
+WINDOW = WHATSAPP_WINDOW  # the customer-service window after the debtor writes
 BLOCKED_ACCOUNT = {"disputed": "disputed", "claim_review": "claim_review"}
 CLOSED_ACCOUNT = ("paid", "closed")
 
@@ -318,20 +319,29 @@ def cap_block(rule, zone, history, moment):
     return None, moment
 
 
+def rule_block(wrong_number_at, account_status, step, agent_held):
+    """The rule that forbids this reminder whatever the hour (wrong number, a debt paused or
+    closed, an agent holding the debtor), or None."""
+    if wrong_number_at is not None:
+        return "wrong_number"
+    if account_status in BLOCKED_ACCOUNT:
+        return BLOCKED_ACCOUNT[account_status]
+    if account_status in CLOSED_ACCOUNT and not step.startswith("thank_you"):
+        return "account_closed"
+    if agent_held:
+        return "agent_held"
+    return None
+
+
 def check(ctx, item, now):
     """Decide on one proactive message. item has debtor_id, phone, country, timezone,
     opted_out_whatsapp_at, opted_out_sms_at, wrong_number_at, account_status, template_key,
     step and expires_at (a row of the dispatch query)."""
-    if item.wrong_number_at is not None:
-        return Decision("suppress", "wrong_number")
-    thank_you = item.step.startswith("thank_you")
-    if item.account_status in BLOCKED_ACCOUNT:
-        return Decision("suppress", BLOCKED_ACCOUNT[item.account_status])
-    if item.account_status in CLOSED_ACCOUNT and not thank_you:
-        return Decision("suppress", "account_closed")
     conversations = ctx.conversations.get(item.debtor_id, ())
-    if any(c.state == "agent" for c in conversations):
-        return Decision("suppress", "agent_held")
+    held = any(c.state == "agent" for c in conversations)
+    reason = rule_block(item.wrong_number_at, item.account_status, item.step, held)
+    if reason:
+        return Decision("suppress", reason)
     rule = ctx.rule_for(item.country)
     channel, content_sid, reason = _channel(ctx, item, rule, conversations, now)
     if channel is None:

@@ -237,12 +237,12 @@ def chosen_payload(session, inbound):
     return last.buttons[number - 1]["payload"]
 
 
-# WhatsApp's customer-service window: free text only within 24 hours of the debtor's message.
-WHATSAPP_WINDOW = timedelta(hours=24)
-
-
 class OutsideWindow(RuntimeError):
     """WhatsApp's 24-hour window is closed and the text has no approved template."""
+
+
+# WhatsApp's customer-service window: free text only within 24 hours of the debtor's message.
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def window_open(conversation, now=None):

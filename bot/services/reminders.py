@@ -768,12 +768,8 @@ def _outbound(r, decision, locale, render):
     }
     if decision.content_sid:
         values["content_sid"] = decision.content_sid
-        values["content_variables"] = content_variables(spec, variables, fmt)
+        values["content_variables"] = templates.content_variables(spec, variables, fmt)
     return values
-
-
-# The slot filling is shared with every sender of approved templates.
-content_variables = templates.content_variables
 
 
 def enqueue_sends(ids):
@@ -887,18 +883,10 @@ def _held_back(session, rows, now):
         opted_out = (
             debtor.opted_out_whatsapp_at if channel == "whatsapp" else debtor.opted_out_sms_at
         )
-        reason = None
-        if debtor.wrong_number_at is not None:
-            reason = "wrong_number"
-        elif opted_out is not None:
+        reason = gate.rule_block(debtor.wrong_number_at, account.status, sm.step, debtor.id in held)
+        if reason is None and opted_out is not None:
             reason = f"opted_out_{channel}"
-        elif account.status in gate.BLOCKED_ACCOUNT:
-            reason = gate.BLOCKED_ACCOUNT[account.status]
-        elif account.status in gate.CLOSED_ACCOUNT and not sm.step.startswith("thank_you"):
-            reason = "account_closed"
-        elif debtor.id in held:
-            reason = "agent_held"
-        elif now > sm.expires_at:
+        if reason is None and now > sm.expires_at:
             reason = "expired"
         if reason:
             out[sm.id] = (reason, None)
