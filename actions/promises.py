@@ -1,13 +1,12 @@
 """Promise to pay on a date, or more time: inside the policy's maximum days."""
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import SlotSet
 
 from bot.money import money_var
-from bot.services import parsing, promises
+from bot.services import accounts, parsing, promises
 from bot.services.accounts import collectible_accounts
 
 from .context import bot_spoke_this_turn, conversation_scope, say, say_with_choices
@@ -15,8 +14,7 @@ from .context import bot_spoke_this_turn, conversation_scope, say, say_with_choi
 
 def local_today(conversation):
     """The debtor's date: "mañana" means their tomorrow, not the server's."""
-    zone = conversation.debtor.timezone if conversation and conversation.debtor else None
-    return datetime.now(ZoneInfo(zone)).date() if zone else date.today()
+    return accounts.local_today(conversation.debtor if conversation else None)
 
 
 def is_deferral(tracker):

@@ -20,7 +20,7 @@ from ..models import (
     utcnow,
 )
 from ..queues import enqueue_outbound, enqueue_sync_bot
-from ..services import agents, handover, resolutions, templates, verification
+from ..services import agents, handover, messaging, resolutions, templates, verification
 from ..services.phones import mask
 from .auth import current_user, login_required
 
@@ -171,7 +171,7 @@ def conversation(conversation_id):
         conv=conv,
         user=user,
         holder=conv.state == "agent" and conv.agent_id == user.id,
-        window_open=handover.window_open(conv),
+        window_open=messaging.window_open(conv),
         template_keys=handover.agent_template_keys(s, conv),
         masked=mask(conv.address),
         messages=[_message_item(m) for m in _messages(s, conv)],
@@ -191,7 +191,7 @@ def conversation_json(conversation_id):
         {
             "state": conv.state,
             "agent": conv.agent.email if conv.agent else None,
-            "window_open": handover.window_open(conv),
+            "window_open": messaging.window_open(conv),
             "messages": [_message_item(m) for m in _messages(s, conv)],
         }
     )
@@ -224,8 +224,9 @@ def claim(conversation_id):
     return _back(conv), 303
 
 
-def _act(conversation_id, work, done_message):
-    """Run an agent action on a held conversation; errors become a message, not a 500."""
+def _act(conversation_id, work, done_message, sync_bot=False):
+    """Run an agent action on a held conversation; errors become a message, not a 500.
+    sync_bot: who holds the conversation changed, so Rasa is paused or resumed to match."""
     s = db_session()
     conv = _conversation(conversation_id)
     try:
@@ -240,17 +241,18 @@ def _act(conversation_id, work, done_message):
         flash(f"The message could not be written: {exc}", "error")
         return _back(conv), 303
     s.commit()
-    if isinstance(outbound, list):  # messages a resolution queued (a payment's thank-you)
-        for message_id in outbound:
-            try:
-                enqueue_outbound(message_id)
-            except RedisError:
-                log.warning("queue unavailable; message %s left for the sweep", message_id)
+    # A reply or template (a Message), or the ids a resolution queued (a payment's thank-you).
     if isinstance(outbound, Message):
+        message_ids = [outbound.id]
+    else:
+        message_ids = outbound if isinstance(outbound, list) else []
+    for message_id in message_ids:
         try:
-            enqueue_outbound(outbound.id)
+            enqueue_outbound(message_id)
         except RedisError:  # stored: the worker's sweep sends it once the queue is back
-            log.warning("queue unavailable; message %s left for the sweep", outbound.id)
+            log.warning("queue unavailable; message %s left for the sweep", message_id)
+    if sync_bot:
+        _sync_bot(conversation_id)
     if done_message:
         flash(done_message, "info")
     return _back(conv), 303
@@ -376,17 +378,13 @@ def dispute_decision(conversation_id, dispute_id, decision):
 @bp.post("/conversations/<int:conversation_id>/hand-back")
 @login_required()
 def hand_back(conversation_id):
-    response = _act(conversation_id, handover.hand_back, "Handed back to the bot.")
-    _sync_bot(conversation_id)
-    return response
+    return _act(conversation_id, handover.hand_back, "Handed back to the bot.", sync_bot=True)
 
 
 @bp.post("/conversations/<int:conversation_id>/release")
 @login_required()
 def release(conversation_id):
-    response = _act(conversation_id, handover.release, "Returned to the queue.")
-    _sync_bot(conversation_id)
-    return response
+    return _act(conversation_id, handover.release, "Returned to the queue.", sync_bot=True)
 
 
 @bp.post("/conversations/<int:conversation_id>/take-over")
@@ -410,8 +408,9 @@ def take_over(conversation_id):
 @login_required()
 def close(conversation_id):
     reason = request.form.get("reason", "resolved")
-    response = _act(
-        conversation_id, lambda s, c, u: handover.close(s, c, u, reason), "Conversation closed."
+    return _act(
+        conversation_id,
+        lambda s, c, u: handover.close(s, c, u, reason),
+        "Conversation closed.",
+        sync_bot=True,
     )
-    _sync_bot(conversation_id)
-    return response

@@ -1,6 +1,7 @@
 """Balances and account look-ups."""
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -26,6 +27,12 @@ def open_accounts(session, debtor_id, statuses=OPEN_STATUSES):
 
 def collectible_accounts(session, debtor_id):
     return open_accounts(session, debtor_id, COLLECTIBLE)
+
+
+def local_today(debtor):
+    """The debtor's date (their time zone when known): "mañana" is their tomorrow."""
+    zone = debtor.timezone if debtor is not None else None
+    return datetime.now(ZoneInfo(zone)).date() if zone else date.today()
 
 
 def days_overdue(account, today=None):

@@ -91,9 +91,6 @@ def require_holder(conversation, user):
         raise HandoverError("Claim the conversation before acting on it.")
 
 
-window_open = messaging.window_open
-
-
 def agent_reply(session, conversation, user, text):
     """Queue the agent's free text to the debtor (inside the window); return the message."""
     require_holder(conversation, user)
@@ -102,7 +99,7 @@ def agent_reply(session, conversation, user, text):
         raise HandoverError("Write a reply first.")
     if len(text) > 1600:
         raise HandoverError("A reply can have at most 1,600 characters.")
-    if not window_open(conversation):
+    if not messaging.window_open(conversation):
         raise HandoverError(
             "WhatsApp's 24-hour window is closed: only an approved template can be sent."
         )
@@ -196,14 +193,19 @@ def take_over(session, conversation_id, admin, reason):
     return conversation
 
 
-def hand_back(session, conversation, user):
-    """Give the conversation back to the bot and tell the debtor; returns the message."""
-    require_holder(conversation, user)
-    conversation.state = "bot"
+def _settle(conversation, state):
+    """The agent is done: nobody holds it and it leaves the queue."""
+    conversation.state = state
     conversation.agent_id = None
     conversation.needs_agent = False
     conversation.agent_reason = None
     conversation.escalated_at = None
+
+
+def hand_back(session, conversation, user):
+    """Give the conversation back to the bot and tell the debtor; returns the message."""
+    require_holder(conversation, user)
+    _settle(conversation, "bot")
     audit.record(session, actor(user), "conversation.handed_back", conversation, {})
     if not messaging.window_open(conversation):
         return None  # the debtor has been silent a day: the bot greets them when they write
@@ -215,10 +217,7 @@ def hand_back(session, conversation, user):
 def close(session, conversation, user, reason):
     """Close the conversation (resolved); the next debtor message starts with the bot."""
     require_holder(conversation, user)
-    conversation.state = "closed"
-    conversation.agent_id = None
-    conversation.needs_agent = False
-    conversation.escalated_at = None
+    _settle(conversation, "closed")
     audit.record(
         session,
         actor(user),

@@ -17,9 +17,8 @@ message; reminders plug in there) and returns the outbound messages to deliver a
 """
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -37,14 +36,9 @@ from ..models import (
 )
 from ..money import money_var
 from . import audit, messaging, templates
+from .accounts import local_today
 
 log = logging.getLogger(__name__)
-
-
-def local_today(debtor):
-    """The debtor's date (their timezone when known)."""
-    zone = debtor.timezone if debtor is not None else None
-    return datetime.now(ZoneInfo(zone)).date() if zone else date.today()
 
 
 def discounted(balance_minor, pct):

@@ -1,21 +1,12 @@
 """What an agent resolves for a debtor, through the same services and policies as the bot."""
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 from flask import current_app
 
 from ..models import Account, Dispute, PaymentClaim, Promise
 from ..money import money_var
 from . import audit, handover, links, plans, promises
+from .accounts import local_today
 from .users import actor
-
-
-def local_today(conversation):
-    """The debtor's date, so "tomorrow" is their tomorrow."""
-    zone = conversation.debtor.timezone if conversation.debtor else None
-    return datetime.now(ZoneInfo(zone)).date() if zone else date.today()
-
 
 MAX_ID = 2**31 - 1
 MAX_INSTALLMENTS = 120  # even an admin override stays a plan someone can follow
@@ -67,7 +58,7 @@ def record_promise(session, conversation, user, account_id, promised, override_r
     account = _account(session, conversation, account_id)
     if account.status not in ("open", "plan"):
         raise handover.HandoverError("Collection on that debt is paused.")
-    today = local_today(conversation)
+    today = local_today(conversation.debtor)
     if promised < today:
         raise handover.HandoverError("The promised date is in the past.")
     latest = promises.latest_promise_date(session, account, today)
@@ -115,7 +106,9 @@ def create_plan(session, conversation, user, account_id, count, override_reason=
             f"The policy allows {fitted} installments for this balance, not {count}.",
         )
     fee = plans.fee(account.balance_minor, policy)
-    rows = plans.schedule(account.balance_minor + fee, count, policy, local_today(conversation))
+    rows = plans.schedule(
+        account.balance_minor + fee, count, policy, local_today(conversation.debtor)
+    )
     plan = plans.create_plan(session, account, rows, actor=actor(user), fee_minor=fee)
     if adjusted:
         audit.record(

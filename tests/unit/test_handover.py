@@ -17,7 +17,7 @@ from bot.models import (
     utcnow,
 )
 from bot.queues import MAINTENANCE, OUTBOUND
-from bot.services import handover, resolutions, users
+from bot.services import accounts, handover, resolutions, users
 from bot.services.messaging import mark_for_agent
 from tests.console import PASSWORD, form_token, https_client, sign_in
 
@@ -125,9 +125,9 @@ def test_hand_back_tells_the_debtor_and_clears_the_queue(db, held, ana):
 
 def test_promise_within_policy_and_admin_override(db, held, ana, admin):
     account = held.debtor.accounts[0]
-    soon = resolutions.local_today(held) + timedelta(days=3)
+    soon = accounts.local_today(held.debtor) + timedelta(days=3)
     resolutions.record_promise(db, held, ana, account.id, soon)
-    far = resolutions.local_today(held) + timedelta(days=200)
+    far = accounts.local_today(held.debtor) + timedelta(days=200)
     with pytest.raises(handover.HandoverError, match="Only an admin"):
         resolutions.record_promise(db, held, ana, account.id, far)
     with pytest.raises(handover.HandoverError, match="needs a reason"):
