@@ -1,6 +1,7 @@
 """RQ jobs: plain functions that take ids, open their own app context and re-read rows."""
 
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from redis.exceptions import LockError
@@ -47,6 +48,22 @@ def _lock(conversation_id):
     return queues.redis_conn().lock(_lock_key(conversation_id), timeout=ttl)
 
 
+@contextmanager
+def _holding(conversation_id):
+    """The conversation's lock for the block (ConversationBusy, so the job retries, when
+    another worker keeps it)."""
+    lock = _lock(conversation_id)
+    if not lock.acquire(blocking=True, blocking_timeout=lock.timeout + 5):
+        raise ConversationBusy(f"conversation {conversation_id} is busy")
+    try:
+        yield lock
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            log.warning("conversation %s lock expired while held", conversation_id)
+
+
 def _lock_key(conversation_id):
     return f"lock:conversation:{conversation_id}"
 
@@ -65,16 +82,8 @@ def process_inbound(message_id):
             return
         conversation_id = message.conversation_id
         s.commit()
-        lock = _lock(conversation_id)
-        if not lock.acquire(blocking=True, blocking_timeout=lock.timeout + 5):
-            raise ConversationBusy(f"conversation {conversation_id} is busy")
-        try:
+        with _holding(conversation_id) as lock:
             _process_pending(s, conversation_id, lock)
-        finally:
-            try:
-                lock.release()
-            except LockError:
-                log.warning("conversation %s lock expired during processing", conversation_id)
 
 
 def _next_pending(s, conversation_id):
@@ -211,15 +220,19 @@ def sweep():
     return requeued + sweep_outbound(cutoff)
 
 
-def _job_alive(redis, message_id, conversation_id):
-    job_id = redis.get(queues.job_marker(message_id))
+def _marked_job_status(redis, marker):
+    """The status of the job a marker key names, or None when there is none."""
+    job_id = redis.get(marker)
     if not job_id:
-        return False
+        return None
     try:
-        job = Job.fetch(job_id.decode(), connection=redis)
+        return Job.fetch(job_id.decode(), connection=redis).get_status(refresh=False)
     except NoSuchJobError:
-        return False
-    status = job.get_status(refresh=False)
+        return None
+
+
+def _job_alive(redis, message_id, conversation_id):
+    status = _marked_job_status(redis, queues.job_marker(message_id))
     if status in ("queued", "scheduled", "deferred"):
         return True
     if status == "started":
@@ -267,10 +280,7 @@ def sync_bot(conversation_id):
         if conversation is None:
             return
         s.commit()
-        lock = _lock(conversation_id)
-        if not lock.acquire(blocking=True, blocking_timeout=lock.timeout + 5):
-            raise ConversationBusy(f"conversation {conversation_id} is busy")
-        try:
+        with _holding(conversation_id):
             s.refresh(conversation)
             held = conversation.state == "agent"
             if held == conversation.bot_paused:
@@ -281,11 +291,6 @@ def sync_bot(conversation_id):
             s.commit()
             s.refresh(conversation)
             changed = (conversation.state == "agent") != held
-        finally:
-            try:
-                lock.release()
-            except LockError:
-                log.warning("conversation %s lock expired during sync", conversation_id)
         if changed:  # who holds it changed during the call: match the new state
             queues.enqueue_sync_bot(conversation_id)
 
@@ -313,22 +318,14 @@ def sweep_outbound(cutoff):
     redis = queues.redis_conn()
     requeued = 0
     for message_id in pending:
-        job_id = redis.get(queues.outbound_marker(message_id))
-        if job_id and _outbound_job_alive(redis, job_id.decode()):
+        status = _marked_job_status(redis, queues.outbound_marker(message_id))
+        if status in ("queued", "scheduled", "deferred", "started"):
             continue
         queues.enqueue_outbound(message_id)
         requeued += 1
     if requeued:
         log.warning("sweep re-enqueued %d pending outbound message(s)", requeued)
     return requeued
-
-
-def _outbound_job_alive(redis, job_id):
-    try:
-        job = Job.fetch(job_id, connection=redis)
-    except NoSuchJobError:
-        return False
-    return job.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started")
 
 
 def send_reminders(ids):

@@ -9,8 +9,10 @@ OUTBOUND = "outbound"
 MAINTENANCE = "maintenance"
 ALL = (INBOUND, OUTBOUND, MAINTENANCE)
 
-# Rasa or Twilio down: back off for about 10 minutes in all before handing to agents.
-INBOUND_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
+# Rasa, Twilio or a lock busy: back off for about 10 minutes in all; then the job's own last
+# attempt hands the message to agents (or, for reminders, the tick re-enqueues it).
+OUTAGE_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
+FAILED_JOB_TTL = 7 * 24 * 3600
 
 
 def redis_conn():
@@ -29,23 +31,35 @@ def job_marker(message_id):
     return f"inbound:job:{message_id}"
 
 
+def _enqueue_marked(name, func, message_id, marker, timeout, description):
+    """Enqueue a job for one message and set the marker key that names it (the sweep reads
+    it), in one Redis round trip: for inbound messages this runs inside the webhook."""
+    with redis_conn().pipeline() as pipe:
+        job = queue(name).enqueue(
+            func,
+            message_id,
+            job_timeout=timeout,
+            retry=OUTAGE_RETRY,
+            failure_ttl=FAILED_JOB_TTL,
+            description=description,
+            pipeline=pipe,
+        )
+        pipe.set(marker, job.id, ex=24 * 3600)
+        pipe.execute()
+    return job
+
+
 def enqueue_inbound(message_id):
     from .jobs import process_inbound
 
-    # One round trip for the job and its marker: this runs inside the webhook request.
-    with redis_conn().pipeline() as pipe:
-        job = queue(INBOUND).enqueue(
-            process_inbound,
-            message_id,
-            job_timeout=120,
-            retry=INBOUND_RETRY,
-            failure_ttl=7 * 24 * 3600,
-            description=f"inbound message {message_id}",
-            pipeline=pipe,
-        )
-        pipe.set(job_marker(message_id), job.id, ex=24 * 3600)
-        pipe.execute()
-    return job
+    return _enqueue_marked(
+        INBOUND,
+        process_inbound,
+        message_id,
+        job_marker(message_id),
+        120,
+        f"inbound message {message_id}",
+    )
 
 
 def enqueue_sandbox_callbacks(sandbox_message_id):
@@ -60,11 +74,6 @@ def enqueue_sandbox_callbacks(sandbox_message_id):
     )
 
 
-# A message the bot starts (a payment's thank-you, a fresh link): Twilio down is retried for
-# about 10 minutes, then the message is failed and handed to agents.
-OUTBOUND_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
-
-
 def outbound_marker(message_id):
     """Redis key naming the job that sends an outbound message (the sweep checks it)."""
     return f"outbound:job:{message_id}"
@@ -74,19 +83,14 @@ def enqueue_outbound(message_id):
     """Send a message the bot or an agent started (not a reply) through the worker."""
     from .jobs import deliver_outbound
 
-    with redis_conn().pipeline() as pipe:
-        job = queue(OUTBOUND).enqueue(
-            deliver_outbound,
-            message_id,
-            job_timeout=60,
-            retry=OUTBOUND_RETRY,
-            failure_ttl=7 * 24 * 3600,
-            description=f"outbound message {message_id}",
-            pipeline=pipe,
-        )
-        pipe.set(outbound_marker(message_id), job.id, ex=24 * 3600)
-        pipe.execute()
-    return job
+    return _enqueue_marked(
+        OUTBOUND,
+        deliver_outbound,
+        message_id,
+        outbound_marker(message_id),
+        60,
+        f"outbound message {message_id}",
+    )
 
 
 def enqueue_sync_bot(conversation_id):
@@ -97,13 +101,9 @@ def enqueue_sync_bot(conversation_id):
         sync_bot,
         conversation_id,
         job_timeout=60,
-        retry=Retry(max=6, interval=[2, 5, 15, 30, 60, 300]),
-        failure_ttl=7 * 24 * 3600,
+        retry=OUTAGE_RETRY,
+        failure_ttl=FAILED_JOB_TTL,
     )
-
-
-# Twilio busy (429/5xx): back off for about 10 minutes; a lost job is re-enqueued by the tick.
-REMINDER_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
 
 
 def enqueue_reminder_send(ids, pipeline=None):
@@ -113,9 +113,9 @@ def enqueue_reminder_send(ids, pipeline=None):
         send_reminders,
         list(ids),
         job_timeout=300,
-        retry=REMINDER_RETRY,
+        retry=OUTAGE_RETRY,
         result_ttl=0,
-        failure_ttl=7 * 24 * 3600,
+        failure_ttl=FAILED_JOB_TTL,
         description=f"send {len(ids)} reminder(s)",
         pipeline=pipeline,
     )
