@@ -2,9 +2,8 @@
 
 from sqlalchemy import case, or_, select, update
 
-from ..models import Conversation, ConversationNote, Message, TemplateKey, utcnow
-from . import audit, messaging, templates
-from .messaging import conversation_locale
+from ..models import Conversation, ConversationNote, TemplateKey, utcnow
+from . import audit, messaging
 from .users import actor
 
 # Lower is more urgent; oldest first within a priority.
@@ -110,39 +109,23 @@ def agent_template(session, conversation, user, key, variables):
     """Queue a template message from the agent: outside WhatsApp's window it goes as the key's
     approved template (Content SID), and a key without one is refused."""
     require_holder(conversation, user)
-    locale = conversation_locale(conversation)
-    body, _locale = templates.render(session, key, locale, variables)
     try:
-        sid, slots = messaging.approved_template(session, conversation, key, variables, locale)
+        return _outbound(session, conversation, user, key=key, variables=variables)
     except messaging.OutsideWindow:
         raise HandoverError(
             f"WhatsApp's 24-hour window is closed and {key} has no approved template "
             "(an admin can link one in Admin > Templates)."
         ) from None
-    return _outbound(
-        session, conversation, user, body=body, key=key, variables=variables, content=(sid, slots)
-    )
 
 
-def _outbound(session, conversation, user, body, key=None, variables=None, content=(None, None)):
-    row = Message(
-        conversation_id=conversation.id,
-        direction="out",
-        body=body,
-        template_key=key,
-        variables=variables,
-        status="pending",
-        author_id=user.id,
-        content_sid=content[0],
-        content_variables=content[1],
-    )
-    session.add(row)
+def _outbound(session, conversation, user, key=None, variables=None, body=None):
+    row = messaging.queue_outbound(session, conversation, key, variables, body, user.id)
     audit.record(
         session,
         actor(user),
         "conversation.agent_message",
         conversation,
-        {"template": key, "chars": len(body)},
+        {"template": key, "chars": len(row.body)},
     )
     return row
 
@@ -209,9 +192,7 @@ def hand_back(session, conversation, user):
     audit.record(session, actor(user), "conversation.handed_back", conversation, {})
     if not messaging.window_open(conversation):
         return None  # the debtor has been silent a day: the bot greets them when they write
-    locale = conversation_locale(conversation)
-    body, _locale = templates.render(session, "agent.handed_back", locale, {})
-    return _outbound(session, conversation, user, body=body, key="agent.handed_back")
+    return _outbound(session, conversation, user, key="agent.handed_back", variables={})
 
 
 def close(session, conversation, user, reason):

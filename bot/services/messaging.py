@@ -265,6 +265,31 @@ def approved_template(session, conversation, key, variables, locale, now=None):
     return spec.content_sid, templates.content_variables(spec, variables or {}, locale)
 
 
+def queue_outbound(session, conversation, key=None, variables=None, body=None, author_id=None):
+    """Store a message the bot or an agent starts (not a reply) as a pending row: the key's
+    text in the conversation's language (or the body given), sent as the key's approved
+    template outside WhatsApp's window; OutsideWindow when it cannot go. The caller commits,
+    then enqueues delivery (queues.enqueue_outbound)."""
+    locale = conversation_locale(conversation)
+    sid, slots = approved_template(session, conversation, key, variables, locale)
+    if body is None:
+        body, _used = templates.render(session, key, locale, variables)
+    row = Message(
+        conversation_id=conversation.id,
+        direction="out",
+        body=body,
+        template_key=key,
+        variables=variables,
+        status="pending",
+        author_id=author_id,
+        content_sid=sid,
+        content_variables=slots,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def mark_for_agent(session, conversation, reason):
     if not conversation.needs_agent:
         conversation.needs_agent = True

@@ -27,7 +27,6 @@ from ..models import (
     Account,
     Checkout,
     Conversation,
-    Message,
     Payment,
     PaymentEvent,
     PaymentPlan,
@@ -35,7 +34,7 @@ from ..models import (
     utcnow,
 )
 from ..money import money_var
-from . import audit, messaging, templates
+from . import audit, messaging
 from .accounts import local_today
 
 log = logging.getLogger(__name__)
@@ -332,15 +331,11 @@ def may_message(debtor, channel):
 
 
 def queue_message(session, conversation, key, variables):
-    """Render a template in the conversation's language and store it as a pending outbound
-    row; the caller commits, then enqueues delivery (queues.enqueue_outbound).
-
-    Outside WhatsApp's 24-hour window the row carries the key's approved template; without one
-    it goes by SMS where the debtor allows it. Returns None (audited) when neither can reach.
-    """
-    locale = messaging.conversation_locale(conversation)
+    """Store a message the bot starts as a pending outbound row (messaging.queue_outbound);
+    outside WhatsApp's window without an approved template it goes by SMS where the debtor
+    allows it. Returns None (audited) when neither can reach them."""
     try:
-        sid, slots = messaging.approved_template(session, conversation, key, variables, locale)
+        return messaging.queue_outbound(session, conversation, key, variables)
     except messaging.OutsideWindow:
         debtor = conversation.debtor
         if debtor is None or not may_message(debtor, "sms"):
@@ -352,22 +347,8 @@ def queue_message(session, conversation, key, variables):
                 {"template": key, "reason": "outside_window_no_template"},
             )
             return None
-        conversation = messaging.get_or_create_conversation(session, "sms", debtor.phone)
-        locale, sid, slots = messaging.conversation_locale(conversation), None, None
-    body, _used = templates.render(session, key, locale, variables)
-    row = Message(
-        conversation_id=conversation.id,
-        direction="out",
-        template_key=key,
-        variables=variables,
-        body=body,
-        status="pending",
-        content_sid=sid,
-        content_variables=slots,
-    )
-    session.add(row)
-    session.flush()
-    return row
+        sms = messaging.get_or_create_conversation(session, "sms", debtor.phone)
+        return messaging.queue_outbound(session, sms, key, variables)
 
 
 def send_thanks(session, payment):
