@@ -109,7 +109,8 @@ class Stack:
             [str(BIN / "flask"), *args], cwd=ROOT, env=self.env, check=True, capture_output=True
         )
 
-    def start(self):
+    def start_base(self):
+        """The fake Twilio, redis-server and a migrated database: what every stack needs."""
         self.twilio.start()
         self.env["TWILIO_API_BASE_URL"] = self.twilio.url
         self._spawn(
@@ -126,6 +127,9 @@ class Stack:
         )
         self._wait(lambda: self.redis.ping(), "redis")
         self._run("db-upgrade")
+
+    def start(self):
+        self.start_base()
         self._run("load-demo")
         self._run("import-debts", str(Path(__file__).parent / "debtors.csv"))
         self._spawn(

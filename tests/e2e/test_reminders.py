@@ -42,22 +42,7 @@ class ReminderStack(Stack):
     """redis-server, the web app under gunicorn, RQ workers and the fake Twilio; no Rasa."""
 
     def start(self):
-        self.twilio.start()
-        self.env["TWILIO_API_BASE_URL"] = self.twilio.url
-        self._spawn(
-            "redis",
-            [
-                "redis-server",
-                "--port",
-                str(self.ports["redis"]),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-        )
-        self._wait(lambda: self.redis.ping(), "redis")
-        self._run("db-upgrade")
+        self.start_base()
         self._spawn(
             "web",
             [
