@@ -3,7 +3,8 @@
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.services import accounts, verification
+from bot.conversations import verification
+from bot.debts import accounts
 
 from .context import conversation_scope, first_name, say
 

@@ -5,7 +5,7 @@ from datetime import date
 from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import SlotSet
 
-from bot.services import claims, parsing
+from bot.debts import claims, parsing
 
 from .context import conversation_scope, say
 

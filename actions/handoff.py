@@ -5,7 +5,9 @@ from zoneinfo import ZoneInfo
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.services import agents, audit, contact, messaging
+from bot import audit
+from bot.conversations import agents, contact
+from bot.outbound import messaging
 
 from .context import app, conversation_scope, say, say_with_choices
 

@@ -6,11 +6,12 @@ from datetime import timedelta
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
+from bot import audit
+from bot.conversations import verification
+from bot.debts.accounts import collectible_accounts
+from bot.debts.promises import policy_for
 from bot.money import money_var
-from bot.services import audit, verification
-from bot.services.accounts import collectible_accounts
-from bot.services.payments import discounted
-from bot.services.promises import policy_for
+from bot.payments.reconcile import discounted
 
 from .context import conversation_scope, say, say_with_choices
 from .promises import local_today

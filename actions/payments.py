@@ -3,9 +3,11 @@
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
+from bot import audit
+from bot.conversations import verification
+from bot.debts.accounts import collectible_accounts
 from bot.money import money_var
-from bot.services import audit, links, verification
-from bot.services.accounts import collectible_accounts
+from bot.payments import links
 
 from .context import app, conversation_scope, say
 

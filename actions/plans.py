@@ -6,10 +6,12 @@ import re
 from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import SlotSet
 
+from bot import audit
+from bot.debts import parsing, plans
+from bot.debts.accounts import collectible_accounts
+from bot.debts.promises import policy_for
 from bot.money import money_var
-from bot.services import audit, links, parsing, plans
-from bot.services.accounts import collectible_accounts
-from bot.services.promises import policy_for
+from bot.payments import links
 
 from .context import conversation_scope, say, say_with_choices
 from .promises import local_today

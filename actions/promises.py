@@ -5,9 +5,9 @@ from datetime import date
 from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import SlotSet
 
+from bot.debts import accounts, parsing, promises
+from bot.debts.accounts import collectible_accounts
 from bot.money import money_var
-from bot.services import accounts, parsing, promises
-from bot.services.accounts import collectible_accounts
 
 from .context import bot_spoke_this_turn, conversation_scope, say, say_with_choices
 

@@ -3,7 +3,8 @@
 from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 
-from bot.services import accounts, verification
+from bot.conversations import verification
+from bot.debts import accounts
 
 from .claims import record_dispute
 from .clarify import MAIN_CHOICES

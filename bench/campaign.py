@@ -23,13 +23,10 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import func, insert, select
 
-from sqlalchemy import func, insert, select  # noqa: E402
-
-from tests.e2e.fake_twilio import FakeTwilio  # noqa: E402
-from tests.e2e.stack import free_port  # noqa: E402
+from bot.testing.fake_twilio import FakeTwilio
+from bot.testing.stack import ROOT, free_port
 
 # Tuesday 2026-11-24 15:00 UTC: inside the hours in Bogotá, Mexico City, New York, Santiago.
 NOW = datetime(2026, 11, 24, 15, 0)
@@ -125,7 +122,7 @@ def build(app, n):
 
 def part1(app, n):
     from bot.db import session
-    from bot.services import reminders
+    from bot.reminders import reminders
 
     with app.app_context():
         s = session()
@@ -151,9 +148,9 @@ def part1(app, n):
 
 def part2(app, env, sends, rate, workers, fake):
     """Let real workers send the first `sends` queued reminders; the rest stay queued."""
-    from bot import queues
     from bot.db import session
     from bot.models import ScheduledMessage
+    from bot.tasks import queues
 
     with app.app_context():
         redis = queues.redis_conn()
@@ -167,7 +164,7 @@ def part2(app, env, sends, rate, workers, fake):
                 .limit(sends)
             ).scalars()
         )
-        from bot.services import reminders
+        from bot.reminders import reminders
 
         reminders.enqueue_sends(ids)
     log = open(Path(env["DATABASE_URL"][len("sqlite:///") :]).parent / "workers.log", "ab")

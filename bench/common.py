@@ -1,15 +1,10 @@
 """Helpers shared by the benchmarks: percentiles and the stack they run against."""
 
 import statistics
-import sys
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.stack import Stack  # noqa: E402
+from bot.testing.stack import Stack
 
 
 def percentile(values, pct):

@@ -11,8 +11,6 @@ import argparse
 import tempfile
 import time
 
-from .common import ROOT  # noqa: F401 - puts the project on sys.path
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -20,9 +18,9 @@ def main():
     args = parser.parse_args()
 
     from bot import create_app
-    from bot.console.admin import MAX_IMPORT_BYTES
     from bot.db import session
-    from bot.services.imports import import_csv
+    from bot.debts.imports import import_csv
+    from bot.web.console.admin import MAX_IMPORT_BYTES
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"DATABASE_URL": f"sqlite:///{tmp}/bench.db", "APP_ENV": "test"})

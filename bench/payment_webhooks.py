@@ -23,8 +23,8 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bot.config import load_config
-from bot.services.providers import sign
-from tests.e2e.stack import BIN
+from bot.payments.providers import sign
+from bot.testing.stack import BIN
 
 from .common import Stack, summary
 

@@ -4,13 +4,18 @@ import logging
 
 from flask import Flask, jsonify
 
-from .config import load_config
-from .db import Database
+from bot.config import load_config
+from bot.db import Database
 
 
 def create_app(config=None):
     """Build the app from the environment; config (a dict) overrides it, for tests."""
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(
+        __name__,
+        instance_relative_config=False,
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
     settings = load_config(config)
     app.config.update(settings)
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
@@ -21,8 +26,9 @@ def create_app(config=None):
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     Database(settings["DATABASE_URL"]).init_app(app)
 
-    from . import cli, pay, sandbox, webhooks
-    from .console import admin, agent, auth
+    from bot import cli
+    from bot.web import pay, sandbox, webhooks
+    from bot.web.console import admin, agent, auth
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)

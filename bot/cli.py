@@ -7,8 +7,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .config import ROOT
-from .db import session
+from bot.config import ROOT
+from bot.db import session
 
 
 def init_app(app):
@@ -36,7 +36,7 @@ def init_app(app):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_debts(path):
     """Import debts from a CSV file; bad rows are reported by line, good rows load."""
-    from .services.imports import import_csv
+    from bot.debts.imports import import_csv
 
     with path.open("rb") as fh:
         report = import_csv(session(), fh)
@@ -62,7 +62,7 @@ def db_upgrade():
     """Apply migrations and load new seed templates (the release step)."""
     from alembic import command
 
-    from .services import templates
+    from bot.templates import store as templates
 
     if current_app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(current_app.config["DATABASE_URL"][len("sqlite:///") :]).parent.mkdir(
@@ -77,7 +77,7 @@ def db_upgrade():
 @with_appcontext
 def seed_templates():
     """Load templates from bot/message_templates that are new or changed since the last seed."""
-    from .services import templates
+    from bot.templates import store as templates
 
     click.echo(f"{templates.seed(session())} template version(s) seeded")
 
@@ -86,8 +86,8 @@ def seed_templates():
 @with_appcontext
 def load_demo():
     """Load the demo debtors (bot/demo/debtors.csv) used by sandbox mode and the simulator."""
-    from .sandbox import DEMO_CSV
-    from .services.imports import import_csv
+    from bot.debts.imports import import_csv
+    from bot.web.sandbox import DEMO_CSV
 
     with DEMO_CSV.open("rb") as fh:
         report = import_csv(session(), fh)
@@ -106,8 +106,8 @@ def load_demo():
 )
 def worker(burst, fork):
     """Run an RQ worker (with RQ's scheduler and the sweep) on all queues, app preloaded."""
-    from . import jobs
-    from .worker import build
+    from bot.tasks import jobs
+    from bot.tasks.worker import build
 
     app = current_app._get_current_object()
     _wait_for_redis(app.config["REDIS_URL"])
@@ -147,7 +147,7 @@ def rasa_token():
 @with_appcontext
 def sweep_command():
     """Re-enqueue inbound messages left unprocessed (also runs inside every worker)."""
-    from . import jobs
+    from bot.tasks import jobs
 
     click.echo(f"{jobs.sweep()} message(s) re-enqueued")
 
@@ -228,8 +228,8 @@ def announce(timeout):
 )
 def create_user(email, role, password):
     """Create a console user (agent or admin), or reset an existing one's password and role."""
-    from .services.users import UserError
-    from .services.users import create_user as create
+    from bot.users import UserError
+    from bot.users import create_user as create
 
     s = session()
     try:
@@ -245,8 +245,8 @@ def create_user(email, role, password):
 @click.argument("email")
 def deactivate_user(email):
     """Stop a console user from signing in; their open sessions end at their next request."""
-    from .services import audit
-    from .services.users import find
+    from bot import audit
+    from bot.users import find
 
     s = session()
     user = find(s, email)
@@ -294,7 +294,7 @@ def reminders_group():
 @click.option("--segment", help="Only this segment.")
 def reminders_plan(segment):
     """Plan today's cadence steps for every collectible account (idempotent)."""
-    from .services import reminders
+    from bot.reminders import reminders
 
     click.echo(reminders.plan(session(), only_segment=segment).summary())
 
@@ -304,8 +304,8 @@ def reminders_plan(segment):
 @click.option("--dry-run", is_flag=True, help="Gate and count, change nothing, send nothing.")
 def reminders_dispatch(dry_run):
     """Gate the reminders that are due; enqueue the allowed, defer or suppress the rest."""
-    from .jobs import reminders_lock
-    from .services import reminders
+    from bot.reminders import reminders
+    from bot.tasks.jobs import reminders_lock
 
     with reminders_lock():
         click.echo(reminders.dispatch(session(), dry_run=dry_run).summary())
@@ -317,7 +317,7 @@ def reminders_segments():
     """List the segments in priority order (the first whose criteria match wins)."""
     import json
 
-    from .models import Segment
+    from bot.models import Segment
 
     rows = session().execute(select_all(Segment, Segment.priority)).scalars()
     for seg in rows:
@@ -346,8 +346,9 @@ def select_all(model, order):
 @click.option("--active/--inactive", default=None)
 def reminders_segment_set(name, priority, criteria, cadence, tone, offer, active):
     """Create or change a segment."""
-    from .models import Segment
-    from .services import audit, reminders
+    from bot import audit
+    from bot.models import Segment
+    from bot.reminders import reminders
 
     s = session()
     seg = s.get(Segment, name)
@@ -382,7 +383,7 @@ def reminders_rules():
     """List the contact rules by country ("*" is the default)."""
     import json
 
-    from .models import ContactRule
+    from bot.models import ContactRule
 
     for rule in session().execute(select_all(ContactRule, ContactRule.country)).scalars():
         click.echo(
@@ -405,8 +406,9 @@ def reminders_rules():
 @click.option("--timezone", "default_timezone")
 def reminders_rule_set(country, **options):
     """Create or change a country's contact rule."""
-    from .models import ContactRule
-    from .services import audit, gate
+    from bot import audit
+    from bot.models import ContactRule
+    from bot.reminders import gate
 
     country = country.upper() if country != "*" else country
     s = session()
@@ -438,7 +440,7 @@ def reminders_rule_set(country, **options):
 @click.option("--variables", help='Slots to variables, JSON: {"1": "first_name", "2": "amount"}')
 def reminders_template_sid(key, content_sid, variables):
     """Link a template key to its approved WhatsApp template (Content SID); no SID unlinks."""
-    from .services import template_admin
+    from bot.templates import admin as template_admin
 
     s = session()
     try:
@@ -464,7 +466,7 @@ def campaign_group():
 @click.option("--dry-run", is_flag=True, help="Count who would get it; plan and send nothing.")
 def campaign_run(name, template_key, segment, dry_run):
     """Plan a campaign for a segment, then gate and enqueue it (streamed, bounded memory)."""
-    from .services import reminders
+    from bot.reminders import reminders
 
     s = session()
     try:
@@ -476,7 +478,7 @@ def campaign_run(name, template_key, segment, dry_run):
     except reminders.ReminderError as exc:
         raise click.BadParameter(str(exc)) from None
     click.echo(planned.summary())
-    from .jobs import reminders_lock
+    from bot.tasks.jobs import reminders_lock
 
     with reminders_lock():
         click.echo(reminders.dispatch(s, step_prefix=f"campaign:{name}").summary())

@@ -96,7 +96,7 @@ def _finish(cfg, overrides=None):
         cfg["SECRET_KEY"] = hashlib.sha256(f"dev-secret:{ROOT}".encode()).hexdigest()
     if not cfg["RASA_TOKEN"]:
         cfg["RASA_TOKEN"] = hashlib.sha256(f"rasa:{cfg['SECRET_KEY']}".encode()).hexdigest()[:32]
-    from .services.agents import ScheduleError, parse_hours
+    from bot.conversations.agents import ScheduleError, parse_hours
 
     try:
         parse_hours(cfg["AGENT_HOURS"])

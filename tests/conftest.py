@@ -111,7 +111,7 @@ DEMO_CSV = ROOT / "bot" / "demo" / "debtors.csv"
 
 @pytest.fixture
 def demo_debtors(db):
-    from bot.services.imports import import_csv
+    from bot.debts.imports import import_csv
 
     with DEMO_CSV.open("rb") as fh:
         report = import_csv(db, fh)

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from .stack import Stack
+from bot.testing.stack import Stack
 
 
 @pytest.fixture(scope="session")

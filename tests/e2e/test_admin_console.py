@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import create_engine, text
 
-from .test_pipeline import db_rows, turn
+from tests.e2e.test_pipeline import db_rows, turn
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from .test_pipeline import db_rows, settle, turn
+from tests.e2e.test_pipeline import db_rows, settle, turn
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .test_pipeline import db_rows, turn
+from tests.e2e.test_pipeline import db_rows, turn
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 from itsdangerous import URLSafeTimedSerializer
 
-from .fake_stripe import FakeStripe
-from .stack import BIN, free_port
-from .test_pipeline import db_rows, turn
+from bot.testing.fake_stripe import FakeStripe
+from bot.testing.stack import BIN, free_port
+from tests.e2e.test_pipeline import db_rows, turn
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from .stack import BIN, ROOT, Stack
+from bot.testing.stack import BIN, ROOT, Stack
 
 SID = "HX" + "e" * 32
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

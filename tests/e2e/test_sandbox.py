@@ -54,7 +54,7 @@ def test_simulator_chat_goes_through_the_signed_webhook(stack, sandbox_url):
 
 
 def test_sandbox_posts_status_callbacks(stack, sandbox_url):
-    from .test_pipeline import db_rows
+    from tests.e2e.test_pipeline import db_rows
 
     phone = "+573001230010"  # a number with no debt: it is greeted and asked to verify
     requests.post(

@@ -14,8 +14,8 @@ from actions.verification import (
     ActionVerificationDone,
     ValidateVerificationForm,
 )
+from bot.conversations import verification
 from bot.models import Conversation
-from bot.services import verification
 
 
 @pytest.fixture
@@ -301,7 +301,7 @@ def test_hand_over_outside_agent_hours_says_when(db, conversation, monkeypatch):
     from zoneinfo import ZoneInfo
 
     from actions.handoff import ActionHandToAgent
-    from bot.services import agents
+    from bot.conversations import agents
 
     opens = datetime(2026, 11, 24, 8, 0, tzinfo=ZoneInfo("America/Bogota"))
     monkeypatch.setattr(agents, "availability", lambda config: (False, opens))

@@ -7,8 +7,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bot import users
+from bot.debts import plans, promises
 from bot.models import Account, AuditEvent, Message, MessageTemplate, PaymentPolicy, Promise
-from bot.services import plans, promises, template_admin, templates, users
+from bot.templates import admin as template_admin
+from bot.templates import store as templates
 from tests.console import PASSWORD, form_token
 from tests.console import sign_in as console_sign_in
 

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.services.agents import ScheduleError, availability, parse_hours
+from bot.conversations.agents import ScheduleError, availability, parse_hours
 
 BOGOTA = ZoneInfo("America/Bogota")
 CONFIG = {"AGENT_HOURS": "mon-fri 08:00-18:00, sat 09:00-13:00", "AGENT_TIMEZONE": "America/Bogota"}

@@ -2,8 +2,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
+from bot import audit
 from bot.models import AuditEvent, Conversation
-from bot.services import audit
 
 
 def test_audit_events_are_append_only(db):

@@ -2,9 +2,9 @@ from datetime import date
 
 from sqlalchemy import select
 
+from bot.debts import claims
+from bot.debts.accounts import balance_messages, collectible_accounts
 from bot.models import Account, AuditEvent, Dispute, PaymentClaim
-from bot.services import claims
-from bot.services.accounts import balance_messages, collectible_accounts
 
 
 def test_dispute_pauses_collection_and_keeps_the_words(db, conversation):

@@ -2,9 +2,9 @@ import pytest
 from flask import Blueprint
 from redis import Redis
 
-from bot.console.auth import FAILURES_PER_EMAIL, login_required
+from bot import users
 from bot.models import AuditEvent, User
-from bot.services import users
+from bot.web.console.auth import FAILURES_PER_EMAIL, login_required
 from tests.console import PASSWORD, form_token, https_client
 
 

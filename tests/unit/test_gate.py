@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.services import gate
+from bot.reminders import gate
 
 RULES = {r["country"]: gate.Rule.from_dict(r) for r in gate.DEFAULT_RULES}
 FAR = datetime(2030, 1, 1)

@@ -5,6 +5,9 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 
+from bot import users
+from bot.conversations import handover
+from bot.debts import accounts, resolutions
 from bot.models import (
     AuditEvent,
     Conversation,
@@ -16,9 +19,8 @@ from bot.models import (
     Promise,
     utcnow,
 )
-from bot.queues import MAINTENANCE, OUTBOUND
-from bot.services import accounts, handover, resolutions, users
-from bot.services.messaging import mark_for_agent
+from bot.outbound.messaging import mark_for_agent
+from bot.tasks.queues import MAINTENANCE, OUTBOUND
 from tests.console import PASSWORD, form_token, https_client, sign_in
 
 
@@ -258,7 +260,7 @@ def test_console_action_errors_are_shown_not_500(app, db, held):
 
 
 def test_sweep_sends_an_agent_message_whose_job_was_lost(app, db, held, ana):
-    from bot import jobs
+    from bot.tasks import jobs
 
     app.config["SWEEP_MIN_AGE"] = 0
     lost = handover.agent_reply(db, held, ana, "Hola Camila")

@@ -2,9 +2,9 @@ import io
 
 from sqlalchemy import func, select
 
+from bot.conversations import verification
+from bot.debts.imports import import_csv
 from bot.models import Account, AuditEvent, Debtor
-from bot.services import verification
-from bot.services.imports import import_csv
 
 HEADER = (
     "external_id,full_name,phone,country,locale,currency,amount_due,due_date,id_last4,"

@@ -6,9 +6,10 @@ import requests
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 
-from bot import jobs, rasa_client
+from bot.conversations import rasa_client
 from bot.models import Conversation, Message
-from bot.services import messaging
+from bot.outbound import messaging
+from bot.tasks import jobs
 
 
 class FakeMessages:
@@ -245,7 +246,7 @@ def test_sweep_requeues_only_orphans(app, db, inbound, rasa, twilio):
     from redis import Redis
     from rq import Queue
 
-    from bot import queues
+    from bot.tasks import queues
 
     app.config["SWEEP_MIN_AGE"] = 0
     orphan = inbound("hola")
@@ -322,7 +323,7 @@ def test_a_numbered_reply_picks_the_offered_choice(db, inbound, rasa, twilio):
 
 
 def _agent(db):
-    from bot.services import users
+    from bot import users
 
     user, _ = users.create_user(db, "ana@example.com", "correct horse battery", "agent")
     db.commit()
@@ -330,7 +331,7 @@ def _agent(db):
 
 
 def test_a_claim_during_the_rasa_call_silences_the_bot(app, db, inbound, rasa, twilio):
-    from bot.services import handover
+    from bot.conversations import handover
 
     agent = _agent(db)
     message = inbound("hola")
@@ -355,7 +356,7 @@ def test_a_claim_during_the_rasa_call_silences_the_bot(app, db, inbound, rasa, t
 
 
 def test_sync_bot_follows_who_holds_the_conversation(app, db, inbound, monkeypatch):
-    from bot.services import handover
+    from bot.conversations import handover
 
     agent = _agent(db)
     message = inbound("hola")
@@ -379,7 +380,7 @@ def test_sync_bot_follows_who_holds_the_conversation(app, db, inbound, monkeypat
     assert handover.claim(db, conversation_id, agent)
     db.commit()
     with app.app_context():
-        from bot.queues import MAINTENANCE, queue
+        from bot.tasks.queues import MAINTENANCE, queue
 
         jobs.sync_bot(conversation_id)
         [again] = queue(MAINTENANCE).jobs  # the state changed during the call: sync again
@@ -395,7 +396,7 @@ def test_sync_bot_follows_who_holds_the_conversation(app, db, inbound, monkeypat
 @pytest.fixture
 def thanks(app, db, conversation):
     from bot.models import utcnow
-    from bot.services import payments
+    from bot.payments import reconcile as payments
 
     jobs.set_job_app(app)
     conversation.last_inbound_at = utcnow()  # inside WhatsApp's window: free text
@@ -442,8 +443,8 @@ def test_sweep_requeues_bot_started_messages_left_without_a_job(app, db, thanks,
     from redis import Redis
     from rq import Queue
 
-    from bot import queues
-    from bot.services import payments
+    from bot.payments import reconcile as payments
+    from bot.tasks import queues
 
     app.config["SWEEP_MIN_AGE"] = 0
     owned = payments.queue_message(db, conversation, "payment.thanks_paid", thanks.variables)

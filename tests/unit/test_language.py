@@ -1,6 +1,6 @@
 import pytest
 
-from bot.services.language import detect, locale_for
+from bot.conversations.language import detect, locale_for
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from bot.services.parsing import parse_amount, parse_count, parse_date
+from bot.debts.parsing import parse_amount, parse_count, parse_date
 
 TODAY = date(2026, 11, 23)  # a Monday
 
@@ -101,6 +101,6 @@ def test_parse_count(text, count):
     ],
 )
 def test_parse_past_date(text, expected):
-    from bot.services.parsing import parse_past_date
+    from bot.debts.parsing import parse_past_date
 
     assert parse_past_date(text, TODAY) == expected

@@ -6,6 +6,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
 
+from bot.debts import plans, promises
 from bot.models import (
     Account,
     Checkout,
@@ -16,8 +17,9 @@ from bot.models import (
     PaymentPolicy,
     Promise,
 )
-from bot.services import links, payments, plans, promises, providers
-from tests.e2e.fake_stripe import FakeStripe
+from bot.payments import links, providers
+from bot.payments import reconcile as payments
+from bot.testing.fake_stripe import FakeStripe
 
 
 def account(db):
@@ -145,7 +147,7 @@ def test_unknown_option_is_a_400_and_creates_nothing(app, client, db, demo_debto
 
 def sandbox_post_through(client, monkeypatch):
     """Route the sandbox's own webhook call through the test client (no server in unit tests)."""
-    from bot import pay
+    from bot.web import pay
 
     def post(url, payload, headers):
         path = url.split("bot.example.test", 1)[1]
@@ -233,7 +235,7 @@ def test_an_old_signature_is_refused(app, client, db, demo_debtors):
 
 def test_expired_link_sends_a_fresh_one_on_whatsapp_rate_limited(app, client, db, demo_debtors):
     from bot.models import utcnow
-    from bot.services import messaging
+    from bot.outbound import messaging
 
     account, token = token_for(app, db)
     chat = messaging.get_or_create_conversation(db, "whatsapp", "+573001234567")
@@ -347,7 +349,7 @@ def test_redis_down_after_a_payment_keeps_the_thanks_pending(
 ):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from bot import queues
+    from bot.tasks import queues
 
     def down(message_id):
         raise RedisConnectionError("redis is down")

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.debts import plans
 from bot.models import (
     Account,
     AuditEvent,
@@ -17,8 +18,8 @@ from bot.models import (
     TemplateKey,
     utcnow,
 )
-from bot.services import payments, plans
-from bot.services.providers import Event
+from bot.payments import reconcile as payments
+from bot.payments.providers import Event
 
 TODAY = date(2026, 11, 23)
 

@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
+from bot.debts import plans
 from bot.models import PaymentPolicy
-from bot.services import plans
 
 POLICY = PaymentPolicy(portfolio="t", max_installments=12, min_first_payment_pct=10)
 

@@ -3,8 +3,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from bot import users
+from bot.debts import plans, policies, promises
 from bot.models import Account, AuditEvent, PaymentPolicy
-from bot.services import plans, policies, promises, users
 
 PASSWORD = "correct horse battery"
 

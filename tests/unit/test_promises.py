@@ -3,8 +3,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from bot.debts import promises
 from bot.models import PaymentPolicy, Promise
-from bot.services import promises
 
 TODAY = date(2026, 11, 23)
 

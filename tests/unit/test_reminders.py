@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from twilio.base.exceptions import TwilioRestException
 
-from bot import jobs, queues
 from bot.models import (
     Account,
     AuditEvent,
@@ -24,8 +23,10 @@ from bot.models import (
     ScheduledMessage,
     TemplateKey,
 )
-from bot.services import messaging, reminders
-from bot.throttle import TokenBucket
+from bot.outbound import messaging
+from bot.outbound.throttle import TokenBucket
+from bot.reminders import reminders
+from bot.tasks import jobs, queues
 
 # Tuesday 2026-11-17, 10:00 in Bogotá: Camila's debt (due 2026-11-10) is 7 days overdue.
 NOW = datetime(2026, 11, 17, 15, 0)

@@ -6,9 +6,11 @@ import yaml
 from babel import Locale
 from sqlalchemy import select
 
+from bot import users
 from bot.models import AuditEvent, MessageTemplate, TemplateKey
-from bot.services import template_admin, templates, users
-from bot.services.template_admin import TemplateValidationError, check_body, sms_segments
+from bot.templates import admin as template_admin
+from bot.templates import store as templates
+from bot.templates.admin import TemplateValidationError, check_body, sms_segments
 
 PASSWORD = "correct horse battery"
 

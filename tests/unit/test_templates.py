@@ -2,7 +2,7 @@ import pytest
 
 from bot.models import MessageTemplate
 from bot.money import money_var
-from bot.services import templates
+from bot.templates import store as templates
 
 
 @pytest.mark.parametrize(

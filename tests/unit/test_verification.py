@@ -1,8 +1,8 @@
 import pytest
 from sqlalchemy import select
 
+from bot.conversations import verification
 from bot.models import AuditEvent, Conversation
-from bot.services import verification
 
 
 @pytest.mark.parametrize(

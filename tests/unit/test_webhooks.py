@@ -3,8 +3,8 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
 
-from bot import queues
 from bot.models import Conversation, Message
+from bot.tasks import queues
 
 PATH = "/webhooks/twilio/messages"
 
@@ -171,7 +171,7 @@ def test_status_callback_requires_signature_and_fields(client, db, sign):
 
 
 def test_callback_that_beats_the_api_response_is_applied_later(app, client, db, sign):
-    from bot.services import messaging
+    from bot.outbound import messaging
 
     sid = "SM" + "d" * 32
     assert post_status(client, sign, sid, "delivered").status_code == 202
@@ -185,7 +185,7 @@ def test_callback_that_beats_the_api_response_is_applied_later(app, client, db, 
 
 
 def test_a_stale_row_cannot_move_a_status_backwards(app, db):
-    from bot.services import messaging
+    from bot.outbound import messaging
 
     row = outbound(db, status="queued")
     with app.app_context():
@@ -201,7 +201,7 @@ def test_a_debt_imported_after_the_first_message_is_linked(app, client, db, sign
     post_signed(client, sign, inbound_form(sid="SM1"))
     conversation = db.execute(select(Conversation)).scalar_one()
     assert conversation.debtor_id is None
-    from bot.services.imports import import_csv
+    from bot.debts.imports import import_csv
     from tests.conftest import DEMO_CSV
 
     with DEMO_CSV.open("rb") as fh:

@@ -1,0 +1,112 @@
+"""Identity verification by the last four characters of the national ID."""
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+
+from bot import audit
+from bot.models import utcnow
+from bot.outbound.messaging import mark_for_agent
+
+MAX_ATTEMPTS = 3
+LOCK_MINUTES = 30
+VERIFIED_FOR = timedelta(hours=12)
+
+_TOKEN = re.compile(r"(?<![0-9A-Za-z])([0-9]{3}[0-9A-Za-z])(?![0-9A-Za-z])")
+
+
+def normalise_secret(value):
+    return re.sub(r"[^0-9A-Za-z]", "", value or "").upper()
+
+
+def new_salt():
+    return secrets.token_hex(8)
+
+
+def hash_secret(value, salt, key=None):
+    key = (key or current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, f"{salt}:{normalise_secret(value)}".encode(), hashlib.sha256).hexdigest()
+
+
+def secret_matches(debtor, value, key=None):
+    expected = hash_secret(value, debtor.id_secret_salt, key)
+    return hmac.compare_digest(expected, debtor.id_secret_hash)
+
+
+def extract_candidate(text):
+    """Find the four ID characters in what the debtor typed ("termina en 4821", "4 8 2 1")."""
+    text = text or ""
+    match = _TOKEN.search(text)
+    if match:
+        return match.group(1).upper()
+    digits = re.sub(r"\D", "", text)
+    return digits if len(digits) == 4 else None
+
+
+def is_verified(conversation, now=None):
+    now = now or utcnow()
+    return bool(conversation.verified_at and now - conversation.verified_at < VERIFIED_FOR)
+
+
+def is_locked(conversation, now=None):
+    now = now or utcnow()
+    return bool(conversation.locked_until and conversation.locked_until > now)
+
+
+def minutes_locked(conversation, now=None):
+    """Whole minutes until verification unlocks (0 when it is not locked)."""
+    now = now or utcnow()
+    if not is_locked(conversation, now):
+        return 0
+    return max(1, -(-int((conversation.locked_until - now).total_seconds()) // 60))
+
+
+def attempt(session, conversation, text, now=None):
+    """Check a verification attempt; return (outcome, attempts_left).
+
+    outcome is one of: verified, invalid_format, failed, locked.
+    """
+    now = now or utcnow()
+    if is_locked(conversation, now):
+        return "locked", 0
+    candidate = extract_candidate(text)
+    if candidate is None:
+        return "invalid_format", MAX_ATTEMPTS - conversation.verification_failures
+    debtor = conversation.debtor
+    if debtor is not None and secret_matches(debtor, candidate):
+        conversation.verified_at = now
+        conversation.verification_failures = 0
+        audit.record(session, f"debtor:{debtor.id}", "verification.succeeded", conversation)
+        return "verified", MAX_ATTEMPTS
+    conversation.verification_failures += 1
+    left = MAX_ATTEMPTS - conversation.verification_failures
+    audit.record(session, "debtor", "verification.failed", conversation, {"attempts_left": left})
+    if left <= 0:
+        conversation.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+        conversation.verification_failures = 0
+        mark_for_agent(session, conversation, "failed_verification")
+        audit.record(
+            session,
+            "system",
+            "conversation.locked",
+            conversation,
+            {"until": conversation.locked_until.isoformat(), "reason": "failed_verification"},
+        )
+        return "locked", 0
+    return "failed", left
+
+
+REDACTED = "[verification answer withheld]"
+
+
+def redact_answer(session, message_id):
+    """Replace the stored text of a verification answer: the ID digits live only as a hash."""
+    from bot.models import Message
+
+    message = session.get(Message, message_id) if message_id else None
+    if message is not None and message.direction == "in":
+        message.body = REDACTED

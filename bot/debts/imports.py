@@ -1,0 +1,248 @@
+"""Debt import from CSV with row-level validation; upsert by external_id."""
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from babel import Locale, UnknownLocaleError
+from sqlalchemy import select
+
+from bot import audit, phones
+from bot.conversations import verification
+from bot.models import Account, Debtor
+from bot.money import MoneyError, check_currency, parse_minor
+
+REQUIRED = (
+    "external_id",
+    "full_name",
+    "phone",
+    "country",
+    "locale",
+    "currency",
+    "amount_due",
+    "due_date",
+    "id_last4",
+)
+OPTIONAL = ("email", "segment")
+_COUNTRIES = frozenset(Locale("en").territories)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ID4 = re.compile(r"^[0-9A-Za-z]{4}$")
+
+
+class RowError(ValueError):
+    """A row that cannot be imported, with the reason."""
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list = field(default_factory=list)  # (line, reason)
+
+    @property
+    def rejected(self):
+        return len(self.errors)
+
+    def summary(self):
+        return (
+            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.rejected} rejected"
+        )
+
+
+def parse_row(row):
+    """Validate one CSV row; return clean values or raise RowError naming the first problem."""
+    missing = [name for name in REQUIRED if not (row.get(name) or "").strip()]
+    if missing:
+        raise RowError(f"missing value for {', '.join(missing)}")
+    clean = {name: row[name].strip() for name in REQUIRED}
+    country = clean["country"].upper()
+    if len(country) != 2 or country not in _COUNTRIES:
+        raise RowError(f"country {clean['country']!r} is not an ISO 3166 alpha-2 code")
+    try:
+        locale = Locale.parse(clean["locale"].replace("-", "_"))
+    except (ValueError, UnknownLocaleError) as exc:
+        raise RowError(f"locale {clean['locale']!r} is not a known locale like es-CO") from exc
+    try:
+        currency = check_currency(clean["currency"])
+        amount = parse_minor(clean["amount_due"], currency)
+    except MoneyError as exc:
+        raise RowError(str(exc)) from exc
+    try:
+        due = date.fromisoformat(clean["due_date"])
+    except ValueError as exc:
+        raise RowError(f"due_date {clean['due_date']!r} is not a date as YYYY-MM-DD") from exc
+    try:
+        phone = phones.normalise(clean["phone"], country)
+    except phones.PhoneError as exc:
+        raise RowError(str(exc)) from exc
+    if not _ID4.match(clean["id_last4"]):
+        raise RowError("id_last4 must be exactly four letters or digits")
+    email = (row.get("email") or "").strip() or None
+    if email and not _EMAIL.match(email):
+        raise RowError("email is not a valid address")
+    locale_tag = locale.language + (f"-{locale.territory}" if locale.territory else "")
+    return {
+        "external_id": clean["external_id"],
+        "full_name": clean["full_name"],
+        "phone": phone,
+        "country": country,
+        "locale": locale_tag,
+        "currency": currency,
+        "amount_minor": amount,
+        "due_date": due,
+        "id_last4": clean["id_last4"],
+        "email": email,
+        "segment": (row.get("segment") or "").strip() or None,
+    }
+
+
+def _check_against_stored(session, values):
+    """Refuse a row that contradicts what is stored: two people on one number (the bot would
+    show one person's debt to the other), or an account changing currency."""
+    debtor = session.execute(
+        select(Debtor).where(Debtor.phone == values["phone"])
+    ).scalar_one_or_none()
+    if debtor is not None and not verification.secret_matches(debtor, values["id_last4"]):
+        raise RowError(
+            f"phone {phones.mask(values['phone'])} belongs to a debtor with a different ID; "
+            "a number cannot be shared by two people"
+        )
+    account = session.execute(
+        select(Account).where(Account.external_id == values["external_id"])
+    ).scalar_one_or_none()
+    if account is not None and account.currency != values["currency"]:
+        raise RowError(
+            f"currency of {values['external_id']} is {account.currency}; it cannot change to "
+            f"{values['currency']} (import it under a new external_id)"
+        )
+
+
+def _upsert_debtor(session, values):
+    debtor = session.execute(
+        select(Debtor).where(Debtor.phone == values["phone"])
+    ).scalar_one_or_none()
+    fields = {
+        "full_name": values["full_name"],
+        "email": values["email"],
+        "locale": values["locale"],
+        "country": values["country"],
+        "segment": values["segment"],
+    }
+    if debtor is None:
+        salt = verification.new_salt()
+        debtor = Debtor(
+            phone=values["phone"],
+            timezone=phones.time_zone(values["phone"]),
+            id_secret_salt=salt,
+            id_secret_hash=verification.hash_secret(values["id_last4"], salt),
+            **fields,
+        )
+        session.add(debtor)
+        return debtor, True
+    changed = False
+    for name, value in fields.items():
+        if getattr(debtor, name) != value:
+            setattr(debtor, name, value)
+            changed = True
+    return debtor, changed
+
+
+def _upsert_account(session, debtor, values):
+    account = session.execute(
+        select(Account).where(Account.external_id == values["external_id"])
+    ).scalar_one_or_none()
+    if account is None:
+        account = Account(
+            debtor=debtor,
+            external_id=values["external_id"],
+            currency=values["currency"],
+            amount_due_minor=values["amount_minor"],
+            balance_minor=values["amount_minor"],
+            due_date=values["due_date"],
+            segment=values["segment"],
+        )
+        session.add(account)
+        audit.record(
+            session,
+            "import",
+            "account.created",
+            account,
+            {"amount_due_minor": values["amount_minor"], "currency": values["currency"]},
+        )
+        return "created"
+    before = {
+        "debtor_id": account.debtor_id,
+        "currency": account.currency,
+        "amount_due_minor": account.amount_due_minor,
+        "due_date": account.due_date,
+        "segment": account.segment,
+    }
+    account.debtor = debtor
+    session.flush()
+    after = {
+        "debtor_id": debtor.id,
+        "currency": values["currency"],
+        "amount_due_minor": values["amount_minor"],
+        "due_date": values["due_date"],
+        "segment": values["segment"],
+    }
+    if before == after:
+        return "unchanged"
+    if before["amount_due_minor"] != after["amount_due_minor"]:
+        account.balance_minor += after["amount_due_minor"] - before["amount_due_minor"]
+    account.currency = values["currency"]
+    account.amount_due_minor = values["amount_minor"]
+    account.due_date = values["due_date"]
+    account.segment = values["segment"]
+    changes = {k: [str(before[k]), str(after[k])] for k in before if before[k] != after[k]}
+    audit.record(session, "import", "account.updated", account, changes)
+    return "updated"
+
+
+def import_csv(session, stream):
+    """Import debts from a text stream: good rows are upserted, each bad one is reported by line."""
+    report = ImportReport()
+    text = stream.read() if hasattr(stream, "read") else stream
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            report.errors.append((1, "file is not UTF-8 text"))
+            return report
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    absent = [name for name in REQUIRED if name not in header]
+    if absent:
+        report.errors.append((1, f"header lacks column(s): {', '.join(absent)}"))
+        return report
+    reader.fieldnames = header
+    seen = {}
+    for row in reader:
+        line = reader.line_num
+        try:
+            if None in row:
+                raise RowError("row has more fields than the header")
+            values = parse_row(row)
+            if values["external_id"] in seen:
+                raise RowError(
+                    f"external_id {values['external_id']!r} already appears on line "
+                    f"{seen[values['external_id']]}"
+                )
+            seen[values["external_id"]] = line
+            _check_against_stored(session, values)
+            # Every check has passed: the writes below cannot half-apply a row.
+            debtor, debtor_changed = _upsert_debtor(session, values)
+            outcome = _upsert_account(session, debtor, values)
+            if outcome == "unchanged" and debtor_changed:
+                outcome = "updated"
+            setattr(report, outcome, getattr(report, outcome) + 1)
+            if (report.created + report.updated + report.unchanged) % 500 == 0:
+                session.commit()
+        except RowError as exc:
+            report.errors.append((line, str(exc)))
+    session.commit()
+    return report

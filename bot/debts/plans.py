@@ -1,0 +1,88 @@
+"""Installment plans inside the creditor's policy."""
+
+import calendar
+from datetime import date
+
+from bot import audit
+from bot.models import Installment, PaymentPlan
+
+MIN_INSTALLMENTS = 2
+
+
+def add_months(day, months):
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def fit_count(balance_minor, policy, count=None, per_installment_minor=None):
+    """The number of installments to offer: what was asked, or the nearest the policy allows
+    (at most max_installments, and no installment under min_installment_minor).
+
+    Returns (count, adjusted): adjusted is True when the request did not fit."""
+    if count is None and per_installment_minor:
+        count = -(-balance_minor // per_installment_minor)  # ceil
+    if count is None:
+        return None, False
+    most = policy.max_installments
+    if policy.min_installment_minor:
+        most = min(most, balance_minor // policy.min_installment_minor)
+    fitted = max(MIN_INSTALLMENTS, min(count, most))
+    return fitted, fitted != count
+
+
+def fee(balance_minor, policy):
+    """The plan fee: plan_fee_bps basis points of the balance, rounded up to a minor unit."""
+    return -(-balance_minor * (policy.plan_fee_bps or 0) // 10_000)
+
+
+def schedule(balance_minor, count, policy, start):
+    """[(due date, amount minor)]: monthly from start; every installment after the first is the
+    same, the first takes the remainder and at least the policy's minimum first payment (the
+    larger of its % of the balance and its amount)."""
+    each = balance_minor // count
+    first = balance_minor - each * (count - 1)
+    minimum_first = max(
+        -(-balance_minor * (policy.min_first_payment_pct or 0) // 100),
+        policy.min_first_payment_minor or 0,
+    )
+    # Never so large that a later installment would be empty.
+    minimum_first = min(minimum_first, balance_minor - (count - 1))
+    if first < minimum_first:
+        each = (balance_minor - minimum_first) // (count - 1)
+        first = balance_minor - each * (count - 1)
+    amounts = [first] + [each] * (count - 1)
+    return [(add_months(start, i), amount) for i, amount in enumerate(amounts)]
+
+
+def late_fee(overdue_minor, days_late, policy):
+    """The late fee on an installment overdue by days_late: nothing within the grace days,
+    else the fixed amount plus late_fee_bps of the overdue amount (rounded up)."""
+    if overdue_minor <= 0 or days_late <= (policy.late_fee_grace_days or 0):
+        return 0
+    return (policy.late_fee_minor or 0) + -(-overdue_minor * (policy.late_fee_bps or 0) // 10_000)
+
+
+def create_plan(session, account, rows, actor, fee_minor=0):
+    """Create the plan and its installments (rows include any fee); the account moves to
+    'plan'."""
+    plan = PaymentPlan(
+        account_id=account.id,
+        total_minor=sum(a for _, a in rows),
+        fee_minor=fee_minor,
+        created_by=actor,
+    )
+    plan.installments = [
+        Installment(seq=i + 1, due_date=due, amount_minor=amount)
+        for i, (due, amount) in enumerate(rows)
+    ]
+    session.add(plan)
+    account.status = "plan"
+    audit.record(
+        session,
+        actor,
+        "plan.created",
+        account,
+        {"installments": len(rows), "total_minor": plan.total_minor, "status": "plan"},
+    )
+    return plan

@@ -1,0 +1,202 @@
+"""What an agent resolves for a debtor, through the same services and policies as the bot."""
+
+from flask import current_app
+
+from bot import audit
+from bot.conversations import handover
+from bot.debts import plans, promises
+from bot.debts.accounts import local_today
+from bot.models import Account, Dispute, PaymentClaim, Promise
+from bot.money import money_var
+from bot.payments import links
+from bot.users import actor
+
+MAX_ID = 2**31 - 1
+MAX_INSTALLMENTS = 120  # even an admin override stays a plan someone can follow
+
+
+def parse_id(value):
+    """A database id from a form field, or None (never an exception)."""
+    text = str(value or "").strip()
+    if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def _get(session, model, value):
+    row_id = parse_id(value)
+    return session.get(model, row_id) if row_id is not None else None
+
+
+def _account(session, conversation, account_id):
+    account = _get(session, Account, account_id)
+    if account is None or account.debtor_id != conversation.debtor_id:
+        raise handover.HandoverError("That debt is not this debtor's.")
+    return account
+
+
+def _require_override(user, reason, what):
+    if user.role != "admin":
+        raise handover.HandoverError(f"{what} Only an admin may override the policy.")
+    if not handover.clean_text(reason):
+        raise handover.HandoverError(f"{what} An override needs a reason.")
+
+
+def send_payment_link(session, conversation, user, account_id):
+    """Send the debtor a fresh signed payment link for one debt; return the message."""
+    account = _account(session, conversation, account_id)
+    if account.status not in ("open", "plan") or account.balance_minor <= 0:
+        raise handover.HandoverError("That debt has nothing to collect right now.")
+    variables = {
+        "amount": money_var(account.balance_minor, account.currency),
+        "url": links.payment_url(account),
+        "hours": current_app.config["PAY_LINK_TTL_HOURS"],
+    }
+    audit.record(session, actor(user), "payment_link.sent", account, {})
+    return handover.agent_template(session, conversation, user, "payment.link", variables)
+
+
+def record_promise(session, conversation, user, account_id, promised, override_reason=""):
+    """A promise to pay on a date within the policy; an admin may go beyond with a reason."""
+    account = _account(session, conversation, account_id)
+    if account.status not in ("open", "plan"):
+        raise handover.HandoverError("Collection on that debt is paused.")
+    today = local_today(conversation.debtor)
+    if promised < today:
+        raise handover.HandoverError("The promised date is in the past.")
+    latest = promises.latest_promise_date(session, account, today)
+    overridden = promised > latest
+    if overridden:
+        _require_override(
+            user, override_reason, f"The policy allows promises up to {latest.isoformat()}."
+        )
+    row = Promise(
+        account_id=account.id,
+        amount_minor=account.balance_minor,
+        promised_date=promised,
+        created_by=actor(user),
+    )
+    session.add(row)
+    audit.record(
+        session,
+        actor(user),
+        "promise.recorded",
+        account,
+        {
+            "promised_date": promised.isoformat(),
+            "amount_minor": account.balance_minor,
+            "override_reason": handover.clean_text(override_reason)[:500] if overridden else None,
+        },
+    )
+    return row
+
+
+def create_plan(session, conversation, user, account_id, count, override_reason=""):
+    """An installment plan with the policy's fee and schedule; beyond it only an admin."""
+    account = _account(session, conversation, account_id)
+    if account.status != "open":
+        raise handover.HandoverError("Plans are for open debts without a plan.")
+    if not plans.MIN_INSTALLMENTS <= count <= min(MAX_INSTALLMENTS, account.balance_minor):
+        raise handover.HandoverError(
+            f"A plan has between {plans.MIN_INSTALLMENTS} and {MAX_INSTALLMENTS} installments."
+        )
+    policy = promises.policy_for(session, account)
+    fitted, adjusted = plans.fit_count(account.balance_minor, policy, count=count)
+    if adjusted:
+        _require_override(
+            user,
+            override_reason,
+            f"The policy allows {fitted} installments for this balance, not {count}.",
+        )
+    fee = plans.fee(account.balance_minor, policy)
+    rows = plans.schedule(
+        account.balance_minor + fee, count, policy, local_today(conversation.debtor)
+    )
+    plan = plans.create_plan(session, account, rows, actor=actor(user), fee_minor=fee)
+    if adjusted:
+        audit.record(
+            session,
+            actor(user),
+            "plan.policy_override",
+            account,
+            {
+                "installments": count,
+                "policy_allows": fitted,
+                "reason": handover.clean_text(override_reason)[:500],
+            },
+        )
+    return plan
+
+
+def _resume_status(account):
+    if account.balance_minor <= 0:
+        return "paid"
+    return "plan" if any(p.status == "active" for p in account.plans) else "open"
+
+
+def confirm_claim(session, conversation, user, claim_id):
+    """The debtor's payment is found: apply it as any payment (installments in order,
+    promises, reminders, the thank-you) and lift the pause on the debt.
+
+    Returns the ids of outbound messages to deliver once committed (the thank-you)."""
+    from bot.payments import reconcile as payments
+
+    claim = _claim(session, conversation, claim_id)
+    account = claim.account
+    account.status = _resume_status(account)  # out of claim_review before the money lands
+    amount = min(claim.claimed_amount_minor or account.balance_minor, account.balance_minor)
+    claim.status, claim.resolved_by = "confirmed", actor(user)
+    message_ids = []
+    if amount > 0:
+        payment = payments.apply_payment(
+            session, account, amount, "claim", f"claim:{claim.id}", actor=actor(user)
+        )
+        message_ids = payments.on_payment_applied(session, payment)
+    audit.record(
+        session,
+        actor(user),
+        "claim.confirmed",
+        account,
+        {"claim_id": claim.id, "amount_minor": amount, "status": account.status},
+    )
+    return message_ids
+
+
+def reject_claim(session, conversation, user, claim_id):
+    """No such payment was found: collection on the debt resumes."""
+    claim = _claim(session, conversation, claim_id)
+    account = claim.account
+    account.status = _resume_status(account)
+    claim.status, claim.resolved_by = "rejected", actor(user)
+    audit.record(session, actor(user), "claim.rejected", account, {"claim_id": claim.id})
+    return claim
+
+
+def _claim(session, conversation, claim_id):
+    claim = _get(session, PaymentClaim, claim_id)
+    if claim is None or claim.account.debtor_id != conversation.debtor_id:
+        raise handover.HandoverError("That claim is not this debtor's.")
+    if claim.status != "open":
+        raise handover.HandoverError("That claim is already resolved.")
+    return claim
+
+
+def resolve_dispute(session, conversation, user, dispute_id, upheld):
+    """Upheld: the debt is closed. Rejected: collection resumes."""
+    dispute = _get(session, Dispute, dispute_id)
+    if dispute is None or dispute.account.debtor_id != conversation.debtor_id:
+        raise handover.HandoverError("That dispute is not this debtor's.")
+    if dispute.status != "open":
+        raise handover.HandoverError("That dispute is already resolved.")
+    account = dispute.account
+    dispute.status = "upheld" if upheld else "rejected"
+    dispute.resolved_by = actor(user)
+    account.status = "closed" if upheld else _resume_status(account)
+    audit.record(
+        session,
+        actor(user),
+        "dispute.upheld" if upheld else "dispute.rejected",
+        account,
+        {"dispute_id": dispute.id, "status": account.status},
+    )
+    return dispute

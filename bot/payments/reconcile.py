@@ -1,0 +1,406 @@
+"""Payments: checkouts started from the page, provider events processed once, reconciliation.
+
+Reconciliation rules (amounts in minor units of the account's currency):
+- a provider event is stored once by (provider, event id): a redelivery changes nothing;
+- a checkout is paid once (payments are unique by provider and checkout reference), so two
+  different events about the same checkout (completed, then async_payment_succeeded) apply once;
+- a payment goes to the active plan's installments in order, then reduces the balance; what
+  exceeds everything owed is kept on the payment as surplus_minor (for a refund or credit);
+- a pay-in-full discount checkout that is paid settles the balance and records the write-off;
+- money received is always applied, even when the checkout had expired meanwhile (events can
+  arrive out of order); an 'expired' or 'failed' event never undoes a completed checkout;
+- the account is 'paid' when nothing is owed; pending promises are kept (paid by their date) or
+  broken (paid late); every change is audited.
+
+After a payment is applied, on_payment_applied runs PAYMENT_APPLIED_HOOKS (the thank-you
+message; reminders plug in there) and returns the outbound messages to deliver after commit.
+"""
+
+import logging
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot import audit
+from bot.debts.accounts import local_today
+from bot.models import (
+    Account,
+    Checkout,
+    Conversation,
+    Payment,
+    PaymentEvent,
+    PaymentPlan,
+    Promise,
+    utcnow,
+)
+from bot.money import money_var
+from bot.outbound import messaging
+
+log = logging.getLogger(__name__)
+
+
+def discounted(balance_minor, pct):
+    """The amount to pay after pct percent off, rounded half up to a minor unit."""
+    off = (Decimal(balance_minor) * Decimal(pct) / 100).quantize(Decimal(1), ROUND_HALF_UP)
+    return balance_minor - int(off)
+
+
+def discount_offer(session, account, today):
+    """(pct, amount_minor, until) when the policy allows a pay-in-full discount on an account
+    without a plan, else None: the offer the bot makes in chat (actions/offers.py)."""
+    from bot.debts.promises import policy_for
+
+    policy = policy_for(session, account)
+    if account.status not in ("open", "plan") or not policy.discount_max_pct:
+        return None
+    if not policy.discount_valid_days:
+        return None
+    amount = discounted(account.balance_minor, policy.discount_max_pct)
+    return policy.discount_max_pct, amount, today + timedelta(days=policy.discount_valid_days)
+
+
+def active_plan(session, account):
+    return session.execute(
+        select(PaymentPlan)
+        .where(PaymentPlan.account_id == account.id, PaymentPlan.status == "active")
+        .order_by(PaymentPlan.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def plan_remaining(plan):
+    return sum(max(i.amount_minor - i.paid_minor, 0) for i in plan.installments)
+
+
+def next_installment(plan):
+    """The first installment not fully paid, or None."""
+    for installment in plan.installments:
+        if installment.paid_minor < installment.amount_minor:
+            return installment
+    return None
+
+
+def owed(session, account):
+    """What settles the account now: the plan's remainder (with its fee) or the balance."""
+    plan = active_plan(session, account)
+    return plan_remaining(plan) if plan is not None else account.balance_minor
+
+
+# -- provider events ------------------------------------------------------------------------
+
+
+def handle_event(session, provider, event):
+    """Process one verified provider event once. Returns (outcome, payment or None).
+
+    The caller commits, then delivers the messages on_payment_applied returned."""
+    seen = session.execute(
+        select(PaymentEvent).where(
+            PaymentEvent.provider == provider, PaymentEvent.event_id == event.id
+        )
+    ).scalar_one_or_none()
+    if seen is not None:
+        return "duplicate_event", None
+    row = PaymentEvent(
+        provider=provider, event_id=event.id, type=event.type, provider_ref=event.ref, outcome="new"
+    )
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:  # the same event raced in on another request
+        session.rollback()
+        return "duplicate_event", None
+    checkout = None
+    if event.ref:
+        checkout = session.execute(
+            select(Checkout).where(
+                Checkout.provider == provider, Checkout.provider_ref == event.ref
+            )
+        ).scalar_one_or_none()
+    payment = None
+    if event.kind == "other":
+        row.outcome = "ignored"
+    elif checkout is None:
+        row.outcome = "unknown_checkout"
+        log.warning("%s event %s for an unknown checkout", provider, event.id)
+    elif event.kind == "completed":
+        row.outcome, payment = _complete(session, provider, checkout, event)
+    elif event.kind == "pending":
+        if checkout.status in ("open", "expired"):
+            checkout.status = "processing"
+        row.outcome = "pending"
+    else:  # expired / failed: only an unpaid checkout moves; a late one never undoes a payment
+        if checkout.status in ("open", "processing"):
+            checkout.status = event.kind
+            row.outcome = event.kind
+        else:
+            row.outcome = "stale"
+    return row.outcome, payment
+
+
+def _complete(session, provider, checkout, event):
+    already = session.execute(
+        select(Payment).where(Payment.provider == provider, Payment.provider_ref == event.ref)
+    ).scalar_one_or_none()
+    if already is not None:
+        return "duplicate_payment", None
+    account = session.get(Account, checkout.account_id, with_for_update=True)
+    currency = (event.currency or checkout.currency).upper()
+    if currency != account.currency:
+        # Never convert silently: an agent decides; the event stays recorded.
+        note = {"currency": currency, "amount_minor": event.amount_minor}
+        audit.record(session, f"provider:{provider}", "payment.currency_mismatch", account, note)
+        return "currency_mismatch", None
+    if not event.amount_minor:  # e.g. a 100 % coupon at the provider: nothing was received
+        checkout.status = "completed"
+        audit.record(session, f"provider:{provider}", "checkout.completed_unpaid", checkout, {})
+        return "nothing_received", None
+    was = checkout.status
+    checkout.status = "completed"
+    payment = apply_payment(
+        session,
+        account,
+        event.amount_minor,
+        provider=provider,
+        provider_ref=event.ref,
+        checkout=checkout,
+        actor=f"provider:{provider}",
+    )
+    if was == "expired":
+        audit.record(session, f"provider:{provider}", "checkout.paid_after_expiry", checkout, {})
+    return "applied", payment
+
+
+# -- reconciliation -------------------------------------------------------------------------
+
+
+def apply_payment(
+    session,
+    account,
+    amount_minor,
+    provider,
+    provider_ref,
+    checkout=None,
+    actor="system",
+    today=None,
+):
+    """Record a payment and apply it: installments in order, the balance, the surplus, the
+    discount, plan and account status, promises. Returns the Payment (not yet committed)."""
+    if amount_minor is None or amount_minor <= 0:
+        raise ValueError("a payment must be a positive amount of minor units")
+    today = today or local_today(account.debtor)
+    plan = active_plan(session, account)
+    owed_before = plan_remaining(plan) if plan is not None else account.balance_minor
+    discount = 0
+    if checkout is not None and checkout.purpose == "discount":
+        # The page offered the balance for checkout.amount_minor: paying it settles everything.
+        if amount_minor >= checkout.amount_minor:
+            discount = max(owed_before - amount_minor, 0)
+    credit = amount_minor + discount
+    applied = min(credit, owed_before)
+    surplus = credit - applied
+    balance_before = account.balance_minor
+    account.balance_minor = max(balance_before - credit, 0)
+    payment = Payment(
+        account_id=account.id,
+        amount_minor=amount_minor,
+        currency=account.currency,
+        provider=provider,
+        provider_ref=provider_ref,
+        checkout_id=checkout.id if checkout is not None else None,
+        surplus_minor=surplus,
+        discount_minor=discount,
+        received_at=utcnow(),
+    )
+    session.add(payment)
+    session.flush()
+    if plan is not None:
+        _apply_to_installments(session, plan, applied, actor)
+    if account.balance_minor == 0 and (plan is None or plan.status == "completed"):
+        account.status = "paid"
+    audit.record(
+        session,
+        actor,
+        "payment.applied",
+        account,
+        {
+            "payment_id": payment.id,
+            "amount_minor": amount_minor,
+            "applied_minor": applied,
+            "surplus_minor": surplus,
+            "discount_minor": discount,
+            "balance_before_minor": balance_before,
+            "balance_minor": account.balance_minor,
+            "status": account.status,
+        },
+    )
+    if surplus:
+        log.warning("payment %s exceeds what account %s owed", payment.id, account.id)
+        audit.record(session, actor, "payment.surplus", payment, {"surplus_minor": surplus})
+    _settle_promises(session, account, payment, today, actor)
+    return payment
+
+
+def _apply_to_installments(session, plan, amount, actor):
+    for installment in plan.installments:
+        if amount <= 0:
+            break
+        due = installment.amount_minor - installment.paid_minor
+        if due <= 0:
+            continue
+        part = min(due, amount)
+        installment.paid_minor += part
+        amount -= part
+        if installment.paid_minor >= installment.amount_minor:
+            installment.status = "paid"
+    if all(i.paid_minor >= i.amount_minor for i in plan.installments):
+        plan.status = "completed"
+        audit.record(session, actor, "plan.completed", plan, {})
+
+
+def _settle_promises(session, account, payment, today, actor):
+    """Kept when what was paid since the promise covers it by its date; broken when late."""
+    pending = session.execute(
+        select(Promise).where(Promise.account_id == account.id, Promise.status == "pending")
+    ).scalars()
+    for promise in pending:
+        paid_since = session.execute(
+            select(func.coalesce(func.sum(Payment.amount_minor + Payment.discount_minor), 0)).where(
+                Payment.account_id == account.id, Payment.received_at >= promise.created_at
+            )
+        ).scalar()
+        covered = paid_since >= promise.amount_minor or account.status == "paid"
+        if today > promise.promised_date:
+            promise.status = "broken"
+        elif covered:
+            promise.status = "kept"
+        else:
+            continue
+        audit.record(
+            session,
+            actor,
+            f"promise.{promise.status}",
+            account,
+            {"promise_id": promise.id, "paid_since_minor": int(paid_since)},
+        )
+
+
+def break_overdue_promises(session, today=None):
+    """Mark pending promises whose date has passed as broken; returns how many (maintenance)."""
+    today = today or date.today()
+    overdue = session.execute(
+        select(Promise).where(Promise.status == "pending", Promise.promised_date < today)
+    ).scalars()
+    count = 0
+    for promise in overdue:
+        promise.status = "broken"
+        account = session.get(Account, promise.account_id)
+        audit.record(session, "system", "promise.broken", account, {"promise_id": promise.id})
+        count += 1
+    return count
+
+
+# -- after a payment ------------------------------------------------------------------------
+
+
+def debtor_conversation_or_none(session, debtor):
+    """The conversation the debtor last wrote on, if any."""
+    return session.execute(
+        select(Conversation)
+        .where(Conversation.debtor_id == debtor.id)
+        .order_by(Conversation.last_inbound_at.desc().nullslast(), Conversation.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def debtor_conversation(session, debtor):
+    """The conversation the debtor uses: the one they last wrote on, else a WhatsApp one."""
+    row = debtor_conversation_or_none(session, debtor)
+    if row is not None:
+        return row
+    return messaging.get_or_create_conversation(session, "whatsapp", debtor.phone)
+
+
+def may_message(debtor, channel):
+    """False when the debtor opted out of the channel or the number is not theirs."""
+    if debtor.wrong_number_at is not None:
+        return False
+    if channel == "whatsapp":
+        return debtor.opted_out_whatsapp_at is None
+    return debtor.opted_out_sms_at is None
+
+
+def queue_message(session, conversation, key, variables):
+    """Store a message the bot starts as a pending outbound row (messaging.queue_outbound);
+    outside WhatsApp's window without an approved template it goes by SMS where the debtor
+    allows it. Returns None (audited) when neither can reach them."""
+    try:
+        return messaging.queue_outbound(session, conversation, key, variables)
+    except messaging.OutsideWindow:
+        debtor = conversation.debtor
+        if debtor is None or not may_message(debtor, "sms"):
+            audit.record(
+                session,
+                "system",
+                "message.suppressed",
+                conversation,
+                {"template": key, "reason": "outside_window_no_template"},
+            )
+            return None
+        sms = messaging.get_or_create_conversation(session, "sms", debtor.phone)
+        return messaging.queue_outbound(session, sms, key, variables)
+
+
+def send_thanks(session, payment):
+    """The thank-you with the amount and what remains, on the debtor's conversation."""
+    account = session.get(Account, payment.account_id)
+    debtor = account.debtor
+    conversation = debtor_conversation(session, debtor)
+    if not may_message(debtor, conversation.channel):
+        return []
+    held = session.execute(
+        select(Conversation.id).where(
+            Conversation.debtor_id == debtor.id, Conversation.state == "agent"
+        )
+    ).first()
+    if held is not None:  # the agent holding the conversation sees the payment and speaks
+        audit.record(session, "system", "payment.thanks_held", payment, {"reason": "agent_held"})
+        return []
+
+    remaining = owed(session, account)
+    variables = {"amount": money_var(payment.amount_minor, account.currency)}
+    if remaining:
+        key = "payment.thanks"
+        variables["remaining"] = money_var(remaining, account.currency)
+    else:
+        key = "payment.thanks_paid"
+    row = queue_message(session, conversation, key, variables)
+    if row is None:
+        return []
+    audit.record(session, "system", "payment.thanked", payment, {"message_id": row.id})
+    return [row.id]
+
+
+def cancel_reminders(session, payment):
+    """Reminders of a settled account, a paid installment or a kept promise are cancelled."""
+    from bot.reminders import reminders
+
+    return reminders.on_payment(session, payment)
+
+
+# Run after every applied payment, in order, inside the reconciling transaction. Each takes
+# (session, payment) and returns the ids of outbound messages to deliver once it commits.
+PAYMENT_APPLIED_HOOKS = [cancel_reminders, send_thanks]
+
+
+def on_payment_applied(session, payment):
+    """Run the hooks for a just-applied payment; returns outbound message ids to deliver."""
+    ids = []
+    for hook in PAYMENT_APPLIED_HOOKS:
+        try:
+            ids += hook(session, payment) or []
+        except Exception:  # a message that cannot be sent must not undo the money received
+            log.exception("payment hook %s failed for payment %s", hook.__name__, payment.id)
+            audit.record(session, "system", "payment.hook_failed", payment, {"hook": hook.__name__})
+    return ids

@@ -1,0 +1,561 @@
+"""Editing the template store from the admin console: versions, validation, preview, files.
+
+A save never changes a row: it adds a version (who, when, the body before and after, in the
+audit trail), and the live text is the latest published version, which `templates.render`
+reads on every message, so a change reaches the next message in every process.
+"""
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import yaml
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_territory_currencies
+from flask import current_app
+from sqlalchemy import distinct, func, select
+
+from bot import audit, users
+from bot.models import Debtor, MessageTemplate, TemplateKey
+from bot.money import exponent
+from bot.templates import store as templates
+
+# WhatsApp refuses template bodies longer than this (characters).
+WHATSAPP_TEMPLATE_LIMIT = 1024
+EXPORT_FORMAT = "message-templates/1"
+
+# GSM 03.38: the basic set (one septet each) and the extension table (escape + one septet).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_BRACES = re.compile(r"\{([^{}]*)\}")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+
+
+class TemplateValidationError(ValueError):
+    """A body or file that cannot be saved; problems lists every reason."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+class TemplateConflict(RuntimeError):
+    """The live text changed since the editor opened it; saving would silently undo that."""
+
+    def __init__(self, current):
+        super().__init__(
+            f"version {current.version} was published by {current.created_by} since you opened "
+            "this text; review it and save again"
+        )
+        self.current = current
+
+
+@dataclass
+class SmsCount:
+    encoding: str  # GSM-7 or UCS-2
+    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
+    segments: int
+
+
+def sms_segments(text):
+    """How many SMS parts text takes: GSM-7 160 alone / 153 per part, UCS-2 70 / 67.
+
+    A character outside GSM-7 (e.g. "á", an emoji) makes the whole message UCS-2. An extension
+    character (€, [, {...) takes two septets and a surrogate pair (emoji) two code units; neither
+    is split across parts, as phones reassemble them whole.
+    """
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
+        encoding, single, part = "GSM-7", 160, 153
+        units = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
+    else:
+        encoding, single, part = "UCS-2", 70, 67
+        units = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    total = sum(units)
+    if total <= single:
+        return SmsCount(encoding, total, 1)
+    segments, used = 1, 0
+    for size in units:
+        if used + size > part:
+            segments, used = segments + 1, 0
+        used += size
+    return SmsCount(encoding, total, segments)
+
+
+def check_body(body, declared, optional=()):
+    """Every problem of a body for a key declaring variables {name: type}; [] when it is fine."""
+    problems = []
+    if not (body or "").strip():
+        return ["the text is empty"]
+    used = []
+    for match in _BRACES.finditer(body):
+        name = match.group(1)
+        if not _NAME.match(name):
+            problems.append(
+                f"{match.group(0)} is not a variable: use a declared name in lower case, "
+                "like {first_name}"
+            )
+        elif name not in used:
+            used.append(name)
+    rest = _BRACES.sub("", body)
+    if "{" in rest or "}" in rest:
+        problems.append("unbalanced brace: every { needs a closing } around a variable name")
+    for name in used:
+        if name not in declared:
+            allowed = ", ".join(sorted(declared)) or "none"
+            problems.append(
+                f"variable {{{name}}} is not declared for this key (declared: {allowed})"
+            )
+    for name in declared:
+        if name not in optional and name not in used:
+            problems.append(f"required variable {{{name}}} is missing")
+    return problems
+
+
+def check_locale(tag):
+    """A locale tag like es or es-CO that Babel knows; raises TemplateValidationError."""
+    if not _LOCALE_TAG.match(tag or ""):
+        raise TemplateValidationError([f"locale {tag!r} is not a tag like es or es-CO"])
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (ValueError, UnknownLocaleError) as exc:
+        raise TemplateValidationError([f"locale {tag!r} is not a known locale"]) from exc
+    return tag
+
+
+def get_key(session, key):
+    spec = session.get(TemplateKey, key)
+    if spec is None:
+        raise LookupError(f"no template key {key!r}")
+    return spec
+
+
+def live(session, key, locale):
+    """The live version of exactly (key, locale), without fallback; None if there is none."""
+    return session.execute(
+        select(MessageTemplate)
+        .where(MessageTemplate.key == key, MessageTemplate.locale == locale)
+        .where(MessageTemplate.published.is_(True))
+        .order_by(MessageTemplate.version.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def fallback_for(session, key, locale):
+    """The locale whose text debtors in locale read when it has none of its own, or None."""
+    for candidate in templates.locale_chain(locale)[1:]:
+        if live(session, key, candidate) is not None:
+            return candidate
+    return None
+
+
+def versions(session, key, locale):
+    """Every version of (key, locale), newest first."""
+    return (
+        session.execute(
+            select(MessageTemplate)
+            .where(MessageTemplate.key == key, MessageTemplate.locale == locale)
+            .order_by(MessageTemplate.version.desc())
+        )
+        .scalars()
+        .all()
+    )
+
+
+def locales(session):
+    """Locales that have templates, plus the default one; sorted."""
+    stored = session.execute(select(distinct(MessageTemplate.locale))).scalars().all()
+    return sorted(set(stored) | {current_app.config["DEFAULT_LOCALE"], "es", "en"})
+
+
+def catalogue(session, query=None):
+    """[(TemplateKey, {locale: live row})] matching query in the key, description or a body."""
+    keys = session.execute(select(TemplateKey).order_by(TemplateKey.key)).scalars().all()
+    latest = (
+        select(
+            MessageTemplate.key,
+            MessageTemplate.locale,
+            func.max(MessageTemplate.version).label("version"),
+        )
+        .where(MessageTemplate.published.is_(True))
+        .group_by(MessageTemplate.key, MessageTemplate.locale)
+        .subquery()
+    )
+    rows = session.execute(
+        select(MessageTemplate).join(
+            latest,
+            (MessageTemplate.key == latest.c.key)
+            & (MessageTemplate.locale == latest.c.locale)
+            & (MessageTemplate.version == latest.c.version),
+        )
+    ).scalars()
+    bodies = {}
+    for row in rows:
+        bodies.setdefault(row.key, {})[row.locale] = row
+    needle = (query or "").strip().casefold()
+    result = []
+    for spec in keys:
+        live_rows = bodies.get(spec.key, {})
+        haystack = " ".join(
+            [spec.key, spec.description or ""] + [r.body for r in live_rows.values()]
+        ).casefold()
+        if needle and needle not in haystack:
+            continue
+        result.append((spec, live_rows))
+    return result
+
+
+def _next_version(session, key, locale):
+    latest = session.execute(
+        select(func.max(MessageTemplate.version)).where(
+            MessageTemplate.key == key, MessageTemplate.locale == locale
+        )
+    ).scalar()
+    return (latest or 0) + 1
+
+
+def _add_version(session, spec, locale, body, user, action, extra=None):
+    current = live(session, spec.key, locale)
+    row = MessageTemplate(
+        key=spec.key,
+        locale=locale,
+        version=_next_version(session, spec.key, locale),
+        body=body,
+        published=True,
+        source="admin",
+        created_by=users.actor(user) if user is not None else "cli",
+    )
+    session.add(row)
+    audit.record(
+        session,
+        row.created_by,
+        action,
+        row,
+        {
+            "key": spec.key,
+            "locale": locale,
+            "version": row.version,
+            "before": current.body if current is not None else None,
+            "after": body,
+            **(extra or {}),
+        },
+    )
+    return row
+
+
+def normalise_body(body):
+    # Browsers send CRLF from a textarea; the stored text uses plain newlines. NUL characters
+    # are dropped (PostgreSQL refuses them in text).
+    return (body or "").replace("\r\n", "\n").replace("\x00", "").strip()
+
+
+def save(session, key, locale, body, user, base_version=None):
+    """Publish body as the new version of (key, locale); None when nothing changed.
+
+    base_version is the live version the editor started from (0 for none): if another one was
+    published since, TemplateConflict is raised. Raises TemplateValidationError naming each
+    problem. Nothing is written on either error."""
+    spec = get_key(session, key)
+    check_locale(locale)
+    body = normalise_body(body)
+    problems = check_body(body, spec.variables or {}, spec.optional or [])
+    if problems:
+        raise TemplateValidationError(problems)
+    current = live(session, key, locale)
+    if current is not None and current.body == body:
+        return None
+    if base_version is not None and (current.version if current else 0) != base_version:
+        raise TemplateConflict(current)
+    return _add_version(session, spec, locale, body, user, "template.edited")
+
+
+def restore(session, key, locale, version, user):
+    """Publish an earlier version's body again, as a new version (history is never rewritten)."""
+    spec = get_key(session, key)
+    old = session.execute(
+        select(MessageTemplate).where(
+            MessageTemplate.key == key,
+            MessageTemplate.locale == locale,
+            MessageTemplate.version == version,
+        )
+    ).scalar_one_or_none()
+    if old is None:
+        raise LookupError(f"no version {version} of {key!r} ({locale})")
+    # A version saved before the key's variables changed may no longer fit them.
+    problems = check_body(old.body, spec.variables or {}, spec.optional or [])
+    if problems:
+        raise TemplateValidationError(problems)
+    current = live(session, key, locale)
+    if current is not None and current.body == old.body:
+        return None
+    return _add_version(
+        session, spec, locale, old.body, user, "template.restored", {"restored_version": version}
+    )
+
+
+def changes(before, after):
+    """What changed between two bodies, as difflib's word-level opcodes for display:
+    [(tag, text)] with tag one of equal / delete / insert."""
+    a, b = re.split(r"(\s+)", before or ""), re.split(r"(\s+)", after or "")
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out.append(("equal", "".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(("delete", "".join(a[i1:i2])))
+        if j2 > j1:
+            out.append(("insert", "".join(b[j1:j2])))
+    return out
+
+
+def history(session, key, locale):
+    """Versions newest first, each with its changes from the version before it."""
+    rows = versions(session, key, locale)
+    items = []
+    for index, row in enumerate(rows):
+        previous = rows[index + 1].body if index + 1 < len(rows) else ""
+        items.append({"row": row, "changes": changes(previous, row.body)})
+    return items
+
+
+_SAMPLE_TEXT = {
+    "first_name": "Camila",
+    "reference": "CO-1001",
+    "opens_time": "08:00",
+    "zone": "America/Bogota",
+}
+
+
+def _sample_amount(currency):
+    # A plausible debt in that currency, with exactly its number of decimals (CLP has none).
+    if currency in ("COP", "CLP"):
+        return {"COP": "150000.00", "CLP": "89990"}[currency]
+    return "1250.50" if exponent(currency) else "1250"
+
+
+def sample_variables(declared, locale_tag, today=None):
+    """Sample values for a preview, in the currency of the locale's country."""
+    today = today or date.today()
+    territory = Locale.parse(locale_tag.replace("-", "_")).territory
+    currencies = get_territory_currencies(territory) if territory else []
+    currency = currencies[0] if currencies else "USD"
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    samples = {
+        "money": {"amount": _sample_amount(currency), "currency": currency},
+        "date": (today + timedelta(days=7)).isoformat(),
+        "number": 3,
+        "url": f"{base}/pay/sample-link",
+    }
+    return {
+        name: samples[kind] if kind in samples else _SAMPLE_TEXT.get(name, "Sample")
+        for name, kind in declared.items()
+    }
+
+
+def preview_locales(session, locale):
+    """The locales debtors reading this text use: their own (es-CO) when it falls back here."""
+    debtor_locales = session.execute(select(distinct(Debtor.locale))).scalars().all()
+    language = locale.split("-")[0]
+    matching = sorted(
+        tag for tag in debtor_locales if tag and tag.split("-")[0] == language and tag != locale
+    )
+    if "-" in locale:
+        matching = []  # a regional text is read only in its own region
+    return [locale] + matching
+
+
+def preview(session, key, locale, body, today=None):
+    """The text each debtor locale would receive, with its WhatsApp and SMS measures."""
+    spec = get_key(session, key)
+    declared = spec.variables or {}
+    body = normalise_body(body)
+    items = []
+    for tag in preview_locales(session, locale):
+        variables = sample_variables(declared, tag, today)
+        try:
+            text = templates.render_body(body, declared, variables, tag)
+        except (templates.TemplateError, ValueError) as exc:
+            items.append({"locale": tag, "error": str(exc)})
+            continue
+        items.append(
+            {
+                "locale": tag,
+                "text": text,
+                "length": len(text),
+                "whatsapp_limit": WHATSAPP_TEMPLATE_LIMIT,
+                "too_long": len(text) > WHATSAPP_TEMPLATE_LIMIT,
+                "sms": sms_segments(text),
+            }
+        )
+    return items
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper, value):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def export_yaml(session):
+    """Every key with its declared variables and live bodies per locale, as one YAML file."""
+    keys = {}
+    for spec, live_rows in catalogue(session):
+        entry = {"description": spec.description or "", "variables": dict(spec.variables or {})}
+        if spec.optional:
+            entry["optional"] = list(spec.optional)
+        entry["bodies"] = {tag: live_rows[tag].body for tag in sorted(live_rows)}
+        keys[spec.key] = entry
+    header = (
+        "# Message templates: the live text of every key per locale. Review changes in version\n"
+        "# control; load them in another environment with the admin console's import.\n"
+    )
+    data = {"format": EXPORT_FORMAT, "keys": keys}
+    return header + yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+
+
+@dataclass
+class ImportResult:
+    changed: list = field(default_factory=list)  # [(key, locale, version)]
+    unchanged: int = 0
+    dry_run: bool = False
+
+
+def import_yaml(session, text, user, dry_run=False):
+    """Load an exported file: everything is checked first; a problem anywhere changes nothing.
+
+    Only bodies that differ from the live text become new versions (audited). With dry_run,
+    nothing is written and changed lists what would get a new version (version None)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TemplateValidationError([f"the file is not valid YAML: {exc}"]) from exc
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise TemplateValidationError(
+            [f"the file is not a template export (expected format: {EXPORT_FORMAT})"]
+        )
+    entries = data.get("keys")
+    if not isinstance(entries, dict):
+        raise TemplateValidationError(["the file has no keys"])
+    problems, planned = [], []
+    for key, entry in entries.items():
+        spec = session.get(TemplateKey, str(key))
+        if spec is None:
+            problems.append(f"{key}: no such template key in this environment")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("bodies"), dict):
+            problems.append(f"{key}: expected a mapping with bodies per locale")
+            continue
+        if "variables" in entry and not isinstance(entry["variables"] or {}, dict):
+            problems.append(f"{key}: variables must be a mapping of name to type")
+            continue
+        if "variables" in entry and dict(entry["variables"] or {}) != dict(spec.variables or {}):
+            # The variables come from the code: a different set means another release.
+            problems.append(
+                f"{key}: the file declares variables {entry['variables']} but this "
+                f"environment declares {spec.variables}"
+            )
+            continue
+        for tag, body in entry["bodies"].items():
+            tag = str(tag)
+            try:
+                check_locale(tag)
+            except TemplateValidationError as exc:
+                problems.extend(f"{key}: {p}" for p in exc.problems)
+                continue
+            if not isinstance(body, str):
+                problems.append(f"{key} ({tag}): the body must be text")
+                continue
+            body = normalise_body(body)
+            found = check_body(body, spec.variables or {}, spec.optional or [])
+            problems.extend(f"{key} ({tag}): {p}" for p in found)
+            if not found:
+                planned.append((spec, tag, body))
+    if problems:
+        raise TemplateValidationError(problems)
+    result = ImportResult(dry_run=dry_run)
+    for spec, tag, body in planned:
+        current = live(session, spec.key, tag)
+        if current is not None and current.body == body:
+            result.unchanged += 1
+            continue
+        if dry_run:
+            result.changed.append((spec.key, tag, None))
+            continue
+        row = _add_version(session, spec, tag, body, user, "template.imported")
+        result.changed.append((spec.key, tag, row.version))
+    return result
+
+
+# -- WhatsApp approved templates (Content SIDs) ---------------------------------------------
+
+CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+# Texts the bot may have to send outside WhatsApp's 24-hour window, where only an approved
+# template (a Twilio Content SID) reaches the debtor: proactive and agent-started messages.
+OUTSIDE_WINDOW_PREFIXES = ("reminder.",)
+OUTSIDE_WINDOW_KEYS = frozenset(
+    {"payment.thanks", "payment.thanks_paid", "payment.link", "agent.follow_up"}
+)
+
+
+def needs_approved_template(key):
+    return key in OUTSIDE_WINDOW_KEYS or key.startswith(OUTSIDE_WINDOW_PREFIXES)
+
+
+def lacking_approved_template(session):
+    """Keys sent outside the window that have no Content SID yet, sorted."""
+    rows = session.execute(select(TemplateKey)).scalars()
+    return sorted(r.key for r in rows if needs_approved_template(r.key) and not r.content_sid)
+
+
+def parse_content_variables(spec, raw):
+    """{"1": "first_name", ...} from JSON text, checked against the key's declared variables."""
+    raw = (raw or "").replace("\x00", "").strip()
+    if not raw:
+        return None
+    try:
+        mapping = json.loads(raw)
+    except ValueError as exc:
+        raise TemplateValidationError([f"the variable mapping is not JSON: {exc}"]) from None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in mapping.items()
+    ):
+        raise TemplateValidationError(
+            ['the variable mapping must look like {"1": "first_name", "2": "amount"}']
+        )
+    unknown = sorted(set(mapping.values()) - set(spec.variables or {}))
+    if unknown:
+        raise TemplateValidationError(
+            [f"{{{name}}} is not a variable of {spec.key}" for name in unknown]
+        )
+    return mapping
+
+
+def link_content_sid(session, key, sid, mapping_text, user):
+    """Link (or, with no SID, unlink) a key to its approved WhatsApp template; audited."""
+    spec = get_key(session, key)
+    sid = (sid or "").strip()
+    if sid and not CONTENT_SID.match(sid):
+        raise TemplateValidationError(["a Content SID is HX followed by 32 hexadecimal digits"])
+    mapping = parse_content_variables(spec, mapping_text) if sid else None
+    before = {"content_sid": spec.content_sid, "content_variables": spec.content_variables}
+    spec.content_sid, spec.content_variables = sid or None, mapping
+    audit.record(
+        session,
+        users.actor(user) if hasattr(user, "role") else str(user),
+        "template.content_sid",
+        spec,
+        {"before": before, "after": {"content_sid": sid or None, "content_variables": mapping}},
+    )
+    return spec

@@ -1,0 +1,315 @@
+"""The real stack for end-to-end tests and benchmarks: redis-server, Rasa on a trained model,
+the action server, the web app under gunicorn, RQ workers, and a local Twilio-compatible server.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from redis import Redis
+from twilio.request_validator import RequestValidator
+
+from bot.testing.fake_twilio import FakeTwilio
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid):
+    """All descendants of pid (gunicorn workers, RQ's scheduler, Rasa's helpers)."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            kids = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(k) for k in kids]
+        frontier += [int(k) for k in kids]
+    return found
+
+
+def find_model():
+    if os.environ.get("MODEL_PATH"):
+        return ROOT / os.environ["MODEL_PATH"]
+    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise RuntimeError("no trained Rasa model in models/: run `make model`")
+    return models[-1]
+
+
+class Stack:
+    def __init__(self, workdir, workers=1, web_workers=2, extra_env=None, worker_args=()):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.ports = {n: free_port() for n in ("redis", "rasa", "actions", "web")}
+        self.account_sid, self.auth_token = "AC" + "1" * 32, uuid.uuid4().hex
+        self.twilio = FakeTwilio(self.account_sid, self.auth_token)
+        self.base_url = f"http://127.0.0.1:{self.ports['web']}"
+        self.n_workers = workers
+        self.worker_args = list(worker_args)
+        self.web_workers = web_workers
+        self.procs = {}
+        self.env = {
+            **os.environ,
+            "APP_ENV": "test",
+            "SECRET_KEY": uuid.uuid4().hex,
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
+            "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+            "RASA_URL": f"http://127.0.0.1:{self.ports['rasa']}",
+            "RASA_TOKEN": uuid.uuid4().hex,
+            "ACTION_SERVER_URL": f"http://127.0.0.1:{self.ports['actions']}/webhook",
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+            "TWILIO_SMS_FROM": "+15005550006",
+            "PUBLIC_BASE_URL": self.base_url,
+            "SWEEP_INTERVAL": "2",
+            "SWEEP_MIN_AGE": "2",
+            "CONVERSATION_LOCK_TTL": "5",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "FLASK_APP": "bot",
+            # Proactive reminders would write to the test debtors mid-test; their own test
+            # (test_reminders.py) turns the tick on.
+            "REMINDER_TICK": "0",
+            **(extra_env or {}),
+        }
+        self.redis = Redis.from_url(self.env["REDIS_URL"])
+
+    # -- processes -------------------------------------------------------------------------
+    def _spawn(self, name, args):
+        log = open(self.workdir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so kill takes its children too
+        )
+        return self.procs[name]
+
+    def _run(self, *args):
+        subprocess.run(
+            [str(BIN / "flask"), *args], cwd=ROOT, env=self.env, check=True, capture_output=True
+        )
+
+    def start_base(self):
+        """The fake Twilio, redis-server and a migrated database: what every stack needs."""
+        self.twilio.start()
+        self.env["TWILIO_API_BASE_URL"] = self.twilio.url
+        self._spawn(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(self.ports["redis"]),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
+        self._wait(lambda: self.redis.ping(), "redis")
+        self._run("db-upgrade")
+
+    def start(self):
+        self.start_base()
+        self._run("load-demo")
+        self._run("import-debts", str(ROOT / "tests" / "e2e" / "debtors.csv"))
+        self._spawn(
+            "rasa",
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                self.env["RASA_TOKEN"],
+                "--model",
+                str(find_model()),
+                "--endpoints",
+                "dialogue/endpoints.yml",
+                "--credentials",
+                "dialogue/credentials.yml",
+                "--port",
+                str(self.ports["rasa"]),
+            ],
+        )
+        self._spawn(
+            "actions",
+            [
+                str(BIN / "rasa"),
+                "run",
+                "actions",
+                "--actions",
+                "actions",
+                "--port",
+                str(self.ports["actions"]),
+            ],
+        )
+        self._spawn(
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{self.ports['web']}",
+                "--workers",
+                str(self.web_workers),
+                "--threads",
+                "4",
+                "bot:create_app()",
+            ],
+        )
+        for i in range(self.n_workers):
+            self.start_worker(i)
+        self._wait(lambda: requests.get(self.base_url + "/healthz", timeout=1).ok, "web")
+        self._wait(
+            lambda: requests.get(f"http://127.0.0.1:{self.ports['actions']}/health", timeout=1).ok,
+            "actions",
+        )
+        self._wait(self._rasa_ready, "rasa", timeout=180)
+        return self
+
+    def _rasa_ready(self):
+        response = requests.post(
+            f"{self.env['RASA_URL']}/model/parse",
+            params={"token": self.env["RASA_TOKEN"]},
+            json={"text": "hola"},
+            timeout=5,
+        )
+        return response.ok
+
+    def start_worker(self, i=0):
+        return self._spawn(f"worker{i}", [str(BIN / "flask"), "worker", *self.worker_args])
+
+    def peak_memory(self):
+        """Peak resident memory (VmHWM, MiB) of each running process and its children."""
+        peaks = {}
+        for name, proc in self.procs.items():
+            total = 0.0
+            for pid in [proc.pid, *_children(proc.pid)]:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1]) / 1024
+            peaks[name] = round(total, 1)
+        return peaks
+
+    def start_sandbox(self):
+        """A second web app and worker in sandbox mode (no Twilio credentials), sharing this
+        stack's database, Rasa and action server, with their own Redis database."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {
+            "TWILIO_ACCOUNT_SID": "",
+            "TWILIO_AUTH_TOKEN": "",
+            "TWILIO_API_BASE_URL": "",
+            "PUBLIC_BASE_URL": url,
+            "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/1",
+        }
+        saved, self.env = self.env, {**self.env, **env}
+        try:
+            self._spawn(
+                "sandbox-web",
+                [
+                    str(BIN / "gunicorn"),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--threads",
+                    "4",
+                    "bot:create_app()",
+                ],
+            )
+            self._spawn("sandbox-worker", [str(BIN / "flask"), "worker"])
+        finally:
+            self.env = saved
+        self._wait(
+            lambda: requests.get(url + "/healthz", timeout=1).json()["sandbox"], "sandbox-web"
+        )
+        return url
+
+    def kill_worker(self, i=0):
+        """SIGKILL the worker's whole process group: the worker, its work-horse, its scheduler."""
+        proc = self.procs.pop(f"worker{i}")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def _wait(self, check, name, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{name} exited early:\n{self.log_tail(name)}")
+            try:
+                if check():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} not ready after {timeout}s:\n{self.log_tail(name)}")
+
+    def log_tail(self, name, lines=40):
+        path = self.workdir / f"{name}.log"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self):
+        for proc in list(self.procs.values()):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.procs.clear()
+        self.twilio.stop()
+
+    # -- talking to it -----------------------------------------------------------------------
+    def inbound_form(self, phone, body, channel="whatsapp", sid=None, **extra):
+        sender = f"whatsapp:{phone}" if channel == "whatsapp" else phone
+        to = (
+            self.env["TWILIO_WHATSAPP_FROM"]
+            if channel == "whatsapp"
+            else self.env["TWILIO_SMS_FROM"]
+        )
+        form = {
+            "MessageSid": sid or "SM" + uuid.uuid4().hex,
+            "AccountSid": self.account_sid,
+            "From": sender,
+            "To": to,
+            "Body": body,
+            "NumMedia": "0",
+        }
+        form.update(extra)
+        return form
+
+    def sign(self, path, form):
+        return RequestValidator(self.auth_token).compute_signature(self.base_url + path, form)
+
+    def post(self, form, path="/webhooks/twilio/messages", signature=None, session=None):
+        signature = self.sign(path, form) if signature is None else signature
+        return (session or requests).post(
+            self.base_url + path, data=form, headers={"X-Twilio-Signature": signature}, timeout=10
+        )

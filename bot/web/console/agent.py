@@ -1,0 +1,419 @@
+"""The agent console: the queue, a conversation, replies, actions, hand-back."""
+
+import logging
+from datetime import date
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from bot.conversations import agents, handover, verification
+from bot.db import session as db_session
+from bot.debts import resolutions
+from bot.models import (
+    Account,
+    Conversation,
+    ConversationNote,
+    Dispute,
+    Message,
+    Payment,
+    PaymentClaim,
+    Promise,
+    utcnow,
+)
+from bot.outbound import messaging
+from bot.phones import mask
+from bot.tasks.queues import enqueue_outbound, enqueue_sync_bot
+from bot.templates import store as templates
+from bot.web.console.auth import current_user, login_required
+
+bp = Blueprint("agent", __name__, url_prefix="/console")
+log = logging.getLogger(__name__)
+
+
+def _conversation(conversation_id):
+    if conversation_id > resolutions.MAX_ID:
+        abort(404)
+    conversation = db_session().get(Conversation, conversation_id)
+    if conversation is None:
+        abort(404)
+    return conversation
+
+
+def _waiting_seconds(conversation, now):
+    if conversation.escalated_at is None:
+        return 0
+    return int((now - conversation.escalated_at).total_seconds())
+
+
+def _queue_item(conversation, now):
+    debtor = conversation.debtor
+    return {
+        "id": conversation.id,
+        "debtor": debtor.full_name if debtor else "Unknown number",
+        "address": mask(conversation.address),
+        "channel": conversation.channel,
+        "reason": conversation.agent_reason,
+        "reason_label": handover.reason_label(conversation.agent_reason),
+        "priority": handover.priority(conversation.agent_reason),
+        "waiting_seconds": _waiting_seconds(conversation, now),
+        "state": conversation.state,
+        "agent": conversation.agent.email if conversation.agent else None,
+        "url": url_for("agent.conversation", conversation_id=conversation.id),
+    }
+
+
+@bp.get("/")
+@login_required()
+def queue():
+    now = utcnow()
+    items = [_queue_item(c, now) for c in handover.queue(db_session())]
+    on_shift, opens = agents.availability(_config())
+    return render_template(
+        "console/queue.html", items=items, user=current_user(), on_shift=on_shift, opens=opens
+    )
+
+
+@bp.get("/api/queue")
+@login_required()
+def queue_json():
+    now = utcnow()
+    return jsonify({"items": [_queue_item(c, now) for c in handover.queue(db_session())]})
+
+
+def _config():
+    from flask import current_app
+
+    return current_app.config
+
+
+def _message_item(message):
+    return {
+        "id": message.id,
+        "direction": message.direction,
+        "body": message.body or "",
+        "button_payload": message.button_payload,
+        "status": message.status,
+        "error_code": message.error_code,
+        "author": message.author.email if message.author else None,
+        "at": message.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _messages(s, conversation):
+    stmt = select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+    return s.execute(stmt).scalars().all()
+
+
+def _context(s, conversation):
+    """What the agent needs to know about the debtor behind the conversation."""
+    debtor = conversation.debtor
+    if debtor is None:
+        return None
+    accounts = (
+        s.execute(select(Account).where(Account.debtor_id == debtor.id).order_by(Account.due_date))
+        .scalars()
+        .all()
+    )
+    ids = [a.id for a in accounts] or [0]
+    locale = templates.babel_locale(debtor.locale)
+
+    def money(minor, currency):
+        from bot.money import money_var
+
+        return templates.format_money(money_var(minor, currency), locale)
+
+    return {
+        "debtor": debtor,
+        "verified": verification.is_verified(conversation),
+        "locked_minutes": verification.minutes_locked(conversation),
+        "accounts": accounts,
+        "money": money,
+        "promises": s.execute(
+            select(Promise).where(Promise.account_id.in_(ids)).order_by(Promise.id.desc())
+        )
+        .scalars()
+        .all(),
+        "payments": s.execute(
+            select(Payment).where(Payment.account_id.in_(ids)).order_by(Payment.id.desc())
+        )
+        .scalars()
+        .all(),
+        "disputes": s.execute(
+            select(Dispute).where(Dispute.account_id.in_(ids)).order_by(Dispute.id.desc())
+        )
+        .scalars()
+        .all(),
+        "claims": s.execute(
+            select(PaymentClaim)
+            .where(PaymentClaim.account_id.in_(ids))
+            .order_by(PaymentClaim.id.desc())
+        )
+        .scalars()
+        .all(),
+    }
+
+
+@bp.get("/conversations/<int:conversation_id>")
+@login_required()
+def conversation(conversation_id):
+    s = db_session()
+    conv = _conversation(conversation_id)
+    user = current_user()
+    notes = (
+        s.execute(
+            select(ConversationNote)
+            .where(ConversationNote.conversation_id == conv.id)
+            .order_by(ConversationNote.id)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "console/conversation.html",
+        conv=conv,
+        user=user,
+        holder=conv.state == "agent" and conv.agent_id == user.id,
+        window_open=messaging.window_open(conv),
+        template_keys=handover.agent_template_keys(s, conv),
+        masked=mask(conv.address),
+        messages=[_message_item(m) for m in _messages(s, conv)],
+        notes=notes,
+        ctx=_context(s, conv),
+        reason_label=handover.reason_label(conv.agent_reason),
+        today=date.today().isoformat(),
+    )
+
+
+@bp.get("/api/conversations/<int:conversation_id>")
+@login_required()
+def conversation_json(conversation_id):
+    s = db_session()
+    conv = _conversation(conversation_id)
+    return jsonify(
+        {
+            "state": conv.state,
+            "agent": conv.agent.email if conv.agent else None,
+            "window_open": messaging.window_open(conv),
+            "messages": [_message_item(m) for m in _messages(s, conv)],
+        }
+    )
+
+
+def _sync_bot(conversation_id):
+    # Without the queue the worker still resumes Rasa before the next answer (bot_paused).
+    try:
+        enqueue_sync_bot(conversation_id)
+    except RedisError:
+        log.warning("queue unavailable; Rasa pause state of %s syncs later", conversation_id)
+
+
+def _back(conv):
+    return redirect(url_for("agent.conversation", conversation_id=conv.id))
+
+
+@bp.post("/conversations/<int:conversation_id>/claim")
+@login_required()
+def claim(conversation_id):
+    s = db_session()
+    conv = _conversation(conversation_id)
+    if not handover.claim(s, conv.id, current_user()):
+        s.rollback()
+        flash("Another agent has already claimed this conversation.", "error")
+        return _back(conv), 303
+    s.commit()
+    _sync_bot(conv.id)
+    flash("Claimed: the bot is paused on this conversation.", "info")
+    return _back(conv), 303
+
+
+def _act(conversation_id, work, done_message, sync_bot=False):
+    """Run an agent action on a held conversation; errors become a message, not a 500.
+    sync_bot: who holds the conversation changed, so Rasa is paused or resumed to match."""
+    s = db_session()
+    conv = _conversation(conversation_id)
+    try:
+        handover.require_holder(conv, current_user())
+        outbound = work(s, conv, current_user())
+    except handover.HandoverError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return _back(conv), 303
+    except templates.TemplateError as exc:
+        s.rollback()
+        flash(f"The message could not be written: {exc}", "error")
+        return _back(conv), 303
+    s.commit()
+    # A reply or template (a Message), or the ids a resolution queued (a payment's thank-you).
+    if isinstance(outbound, Message):
+        message_ids = [outbound.id]
+    else:
+        message_ids = outbound if isinstance(outbound, list) else []
+    for message_id in message_ids:
+        try:
+            enqueue_outbound(message_id)
+        except RedisError:  # stored: the worker's sweep sends it once the queue is back
+            log.warning("queue unavailable; message %s left for the sweep", message_id)
+    if sync_bot:
+        _sync_bot(conversation_id)
+    if done_message:
+        flash(done_message, "info")
+    return _back(conv), 303
+
+
+@bp.post("/conversations/<int:conversation_id>/reply")
+@login_required()
+def reply(conversation_id):
+    text = request.form.get("text", "")
+    return _act(
+        conversation_id, lambda s, c, u: handover.agent_reply(s, c, u, text), "Reply queued."
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/template")
+@login_required()
+def send_template(conversation_id):
+    key = request.form.get("key", "")
+
+    def work(s, c, u):
+        if key not in handover.agent_template_keys(s, c):
+            raise handover.HandoverError("Pick one of the listed templates.")
+        return handover.agent_template(s, c, u, key, handover.default_variables(s, c))
+
+    return _act(conversation_id, work, "Template queued.")
+
+
+@bp.post("/conversations/<int:conversation_id>/note")
+@login_required()
+def note(conversation_id):
+    s = db_session()
+    conv = _conversation(conversation_id)
+    try:
+        handover.add_note(s, conv, current_user(), request.form.get("text", ""))
+    except handover.HandoverError as exc:
+        flash(str(exc), "error")
+        return _back(conv), 303
+    s.commit()
+    return _back(conv), 303
+
+
+@bp.post("/conversations/<int:conversation_id>/payment-link")
+@login_required()
+def payment_link(conversation_id):
+    account_id = request.form.get("account_id", "")
+    return _act(
+        conversation_id,
+        lambda s, c, u: resolutions.send_payment_link(s, c, u, account_id),
+        "Payment link queued.",
+    )
+
+
+def _date(field):
+    try:
+        return date.fromisoformat(request.form.get(field, ""))
+    except ValueError:
+        raise handover.HandoverError("Give the date as YYYY-MM-DD.") from None
+
+
+def _int(field):
+    value = request.form.get(field, "").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        raise handover.HandoverError(f"{field.replace('_', ' ').capitalize()} must be a number.")
+    return int(value)
+
+
+@bp.post("/conversations/<int:conversation_id>/promise")
+@login_required()
+def promise(conversation_id):
+    form = request.form
+    return _act(
+        conversation_id,
+        lambda s, c, u: resolutions.record_promise(
+            s, c, u, form.get("account_id", ""), _date("date"), form.get("override_reason", "")
+        ),
+        "Promise recorded.",
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/plan")
+@login_required()
+def plan(conversation_id):
+    form = request.form
+    return _act(
+        conversation_id,
+        lambda s, c, u: resolutions.create_plan(
+            s,
+            c,
+            u,
+            form.get("account_id", ""),
+            _int("installments"),
+            form.get("override_reason", ""),
+        ),
+        "Plan created.",
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/claims/<int:claim_id>/<decision>")
+@login_required()
+def claim_decision(conversation_id, claim_id, decision):
+    if decision not in ("confirm", "reject"):
+        abort(404)
+    resolve = resolutions.confirm_claim if decision == "confirm" else resolutions.reject_claim
+    return _act(
+        conversation_id,
+        lambda s, c, u: resolve(s, c, u, claim_id),
+        f"Claim {'confirmed' if decision == 'confirm' else 'rejected'}.",
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/disputes/<int:dispute_id>/<decision>")
+@login_required()
+def dispute_decision(conversation_id, dispute_id, decision):
+    if decision not in ("uphold", "reject"):
+        abort(404)
+    return _act(
+        conversation_id,
+        lambda s, c, u: resolutions.resolve_dispute(s, c, u, dispute_id, decision == "uphold"),
+        f"Dispute {'upheld' if decision == 'uphold' else 'rejected'}.",
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/hand-back")
+@login_required()
+def hand_back(conversation_id):
+    return _act(conversation_id, handover.hand_back, "Handed back to the bot.", sync_bot=True)
+
+
+@bp.post("/conversations/<int:conversation_id>/release")
+@login_required()
+def release(conversation_id):
+    return _act(conversation_id, handover.release, "Returned to the queue.", sync_bot=True)
+
+
+@bp.post("/conversations/<int:conversation_id>/take-over")
+@login_required(role="admin")
+def take_over(conversation_id):
+    s = db_session()
+    conv = _conversation(conversation_id)
+    try:
+        handover.take_over(s, conv.id, current_user(), request.form.get("reason", ""))
+    except handover.HandoverError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return _back(conv), 303
+    s.commit()
+    _sync_bot(conv.id)
+    flash("You hold this conversation now.", "info")
+    return _back(conv), 303
+
+
+@bp.post("/conversations/<int:conversation_id>/close")
+@login_required()
+def close(conversation_id):
+    reason = request.form.get("reason", "resolved")
+    return _act(
+        conversation_id,
+        lambda s, c, u: handover.close(s, c, u, reason),
+        "Conversation closed.",
+        sync_bot=True,
+    )

@@ -1,0 +1,501 @@
+"""The page a payment link opens, its choices, the providers' webhooks and the sandbox checkout.
+
+Every choice calls the services the bot uses (plans, promises, the discount offer), so the page
+creates the same plan or promise a chat would. Amounts are always computed here, never taken
+from the form.
+"""
+
+import logging
+from datetime import date
+from types import SimpleNamespace
+
+import requests
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot import audit
+from bot.db import session
+from bot.debts import plans, promises
+from bot.debts.accounts import COLLECTIBLE
+from bot.models import Account, Checkout, Payment, Promise
+from bot.money import money_var
+from bot.outbound import messaging
+from bot.payments import links, providers
+from bot.payments import reconcile as payments
+from bot.tasks import queues
+from bot.templates import store as templates
+from bot.web.pay_texts import texts
+
+log = logging.getLogger(__name__)
+bp = Blueprint("pay", __name__, url_prefix="/pay")
+
+
+def _whatsapp_number():
+    sender = current_app.config["TWILIO_WHATSAPP_FROM"]
+    return sender.split(":", 1)[-1].lstrip("+")
+
+
+def _invalid(expired_token=None, status=410):
+    """Say nothing about any debt; a genuine expired link may ask for a fresh one."""
+    return render_template(
+        "pay_invalid.html", whatsapp=_whatsapp_number(), renew_token=expired_token
+    ), status
+
+
+def _load(token):
+    """(account, None) for a valid link, else (None, the invalid-link response)."""
+    try:
+        account_id, debtor_id = links.read(token)
+    except links.LinkExpired:
+        return None, _invalid(expired_token=token)
+    except links.LinkInvalid:
+        return None, _invalid()
+    account = session().get(Account, account_id)
+    if account is None or account.debtor_id != debtor_id:
+        return None, _invalid()
+    return account, None
+
+
+def _page_locale(account):
+    """The language the debtor reads: the one they write in on their conversation, else the
+    one on file."""
+    conversation = payments.debtor_conversation_or_none(session(), account.debtor)
+    if conversation is not None:
+        return messaging.conversation_locale(conversation)
+    return account.debtor.locale
+
+
+class _Fmt:
+    """Money and dates in the debtor's locale (Babel)."""
+
+    def __init__(self, tag, currency):
+        self.locale = templates.babel_locale(tag)
+        self.currency = currency
+
+    def money(self, minor):
+        return templates.format_money(money_var(minor, self.currency), self.locale)
+
+    def date(self, day):
+        return templates.format_value("date", day, self.locale)
+
+
+def _actor(account):
+    return f"debtor:{account.debtor_id}"
+
+
+def _view(account, notice=None, error=None, status=200):
+    s = session()
+    tag = _page_locale(account)
+    lang = tag.split("-")[0]
+    t = texts(lang)
+    fmt = _Fmt(tag, account.currency)
+    today = payments.local_today(account.debtor)
+    collectible = account.status in COLLECTIBLE and account.balance_minor > 0
+    plan = payments.active_plan(s, account)
+    context = {
+        "t": t,
+        "lang": lang,
+        "token": request.view_args["token"],
+        "whatsapp": _whatsapp_number(),
+        "amount": fmt.money(payments.owed(s, account)),
+        "due_date": fmt.date(account.due_date),
+        "reference": account.external_id,
+        "collectible": collectible,
+        "settled": account.status == "paid" or account.balance_minor == 0,
+        "notice": notice,
+        "error": error,
+        "discount": None,
+        "installment": None,
+        "plan": None,
+        "plan_choices": [],
+        "promise": None,
+    }
+    if collectible:
+        offer = payments.discount_offer(s, account, today)
+        if offer is not None:
+            pct, amount, until = offer
+            context["discount"] = {
+                "pct": pct,
+                "amount": fmt.money(amount),
+                "until": fmt.date(until),
+                "balance": fmt.money(account.balance_minor),
+            }
+        if plan is not None:
+            upcoming = payments.next_installment(plan)
+            context["plan"] = [
+                {
+                    "seq": i.seq,
+                    "amount": fmt.money(i.amount_minor),
+                    "date": fmt.date(i.due_date),
+                    "paid": i.paid_minor >= i.amount_minor,
+                }
+                for i in plan.installments
+            ]
+            if upcoming is not None:
+                context["installment"] = {
+                    "seq": upcoming.seq,
+                    "count": len(plan.installments),
+                    "amount": fmt.money(upcoming.amount_minor - upcoming.paid_minor),
+                    "date": fmt.date(upcoming.due_date),
+                }
+        else:
+            context["plan_choices"] = _plan_choices(s, account, today, fmt)
+        latest = promises.latest_promise_date(s, account, today)
+        context["promise"] = {
+            "min": today.isoformat(),
+            "max": latest.isoformat(),
+            "latest": fmt.date(latest),
+        }
+    history = s.execute(
+        select(Payment)
+        .where(Payment.account_id == account.id)
+        .order_by(Payment.received_at.desc(), Payment.id.desc())
+    ).scalars()
+    context["history"] = [
+        {"date": fmt.date(p.received_at.date()), "amount": fmt.money(p.amount_minor)}
+        for p in history
+    ]
+    return render_template("pay.html", **context), status
+
+
+def _plan_choices(s, account, today, fmt):
+    """Each plan the policy allows, priced as the bot prices it (actions/plans.py)."""
+    policy = promises.policy_for(s, account)
+    most, _adjusted = plans.fit_count(account.balance_minor, policy, policy.max_installments)
+    fee = plans.fee(account.balance_minor, policy)
+    choices = []
+    for count in range(plans.MIN_INSTALLMENTS, (most or 0) + 1):
+        rows = plans.schedule(account.balance_minor + fee, count, policy, today)
+        choices.append(
+            {
+                "count": count,
+                "first": fmt.money(rows[0][1]),
+                "each": fmt.money(rows[1][1]),
+                "fee": fmt.money(fee) if fee else None,
+            }
+        )
+    return choices
+
+
+@bp.get("/<token>")
+def page(token):
+    account, invalid = _load(token)
+    if invalid:
+        return invalid
+    t = texts(_page_locale(account).split("-")[0])
+    notice = None
+    if request.args.get("paid"):
+        notice = t["paid_return"]
+    elif request.args.get("done") == "plan":
+        notice = t["done_plan"]
+    elif request.args.get("done") == "promise":
+        notice = _promise_notice(account, t)
+    return _view(account, notice=notice)
+
+
+def _promise_notice(account, t):
+    row = (
+        session()
+        .execute(
+            select(Promise)
+            .where(Promise.account_id == account.id, Promise.status == "pending")
+            .order_by(Promise.id.desc())
+            .limit(1)
+        )
+        .scalar_one_or_none()
+    )
+    if row is None:
+        return None
+    fmt = _Fmt(_page_locale(account), account.currency)
+    return t["done_promise"].format(
+        amount=fmt.money(row.amount_minor), date=fmt.date(row.promised_date)
+    )
+
+
+def _refuse(account, key, status):
+    t = texts(_page_locale(account).split("-")[0])
+    return _view(account, error=t[key], status=status)
+
+
+@bp.post("/<token>/checkout")
+def checkout(token):
+    """Start a provider checkout for the chosen option and send the debtor to it."""
+    account, invalid = _load(token)
+    if invalid:
+        return invalid
+    s = session()
+    if account.status not in COLLECTIBLE or account.balance_minor <= 0:
+        return _refuse(account, "bad_request", 409)
+    today = payments.local_today(account.debtor)
+    option = request.form.get("option")
+    installment = None
+    if option == "full":
+        amount = payments.owed(s, account)
+    elif option == "discount":
+        offer = payments.discount_offer(s, account, today)
+        if offer is None:
+            return _refuse(account, "bad_request", 400)
+        amount = offer[1]
+    elif option == "installment":
+        plan = payments.active_plan(s, account)
+        installment = payments.next_installment(plan) if plan is not None else None
+        if installment is None:
+            return _refuse(account, "bad_request", 400)
+        amount = installment.amount_minor - installment.paid_minor
+    else:
+        return _refuse(account, "bad_request", 400)
+    provider = providers.get()
+    row = Checkout(
+        account_id=account.id,
+        provider=provider.name,
+        purpose=option,
+        amount_minor=amount,
+        currency=account.currency,
+        installment_id=installment.id if installment is not None else None,
+        status="open",
+    )
+    s.add(row)
+    s.flush()
+    back = current_app.config["PUBLIC_BASE_URL"] + url_for("pay.page", token=token)
+    try:
+        created = provider.create_checkout(
+            row, f"{account.external_id}", success_url=back + "?paid=1", cancel_url=back
+        )
+    except providers.ProviderError as exc:
+        log.warning("checkout for account %s failed: %s", account.id, exc)
+        s.rollback()
+        return _refuse(account, "provider_down", 503)
+    row.provider_ref, row.url = created.ref, created.url
+    audit.record(
+        s,
+        _actor(account),
+        "checkout.created",
+        account,
+        {
+            "checkout_id": row.id,
+            "purpose": option,
+            "amount_minor": amount,
+            "provider": provider.name,
+        },
+    )
+    s.commit()
+    return redirect(created.url, code=303)
+
+
+@bp.post("/<token>/plan")
+def plan(token):
+    """Create the plan the bot would create for the chosen number of installments."""
+    account, invalid = _load(token)
+    if invalid:
+        return invalid
+    s = session()
+    if account.status != "open" or account.balance_minor <= 0:
+        return _refuse(account, "bad_request", 409)
+    try:
+        count = int(request.form.get("count", ""))
+    except ValueError:
+        return _refuse(account, "bad_request", 400)
+    policy = promises.policy_for(s, account)
+    fitted, adjusted = plans.fit_count(account.balance_minor, policy, count)
+    if adjusted:  # the page only offers counts that fit: anything else is a forged form
+        return _refuse(account, "bad_request", 400)
+    fee = plans.fee(account.balance_minor, policy)
+    today = payments.local_today(account.debtor)
+    rows = plans.schedule(account.balance_minor + fee, fitted, policy, today)
+    plans.create_plan(s, account, rows, actor=_actor(account), fee_minor=fee)
+    s.commit()
+    return redirect(url_for("pay.page", token=token, done="plan"), code=303)
+
+
+@bp.post("/<token>/promise")
+def promise(token):
+    """Record the promise the bot would record for the chosen date."""
+    account, invalid = _load(token)
+    if invalid:
+        return invalid
+    s = session()
+    if account.status not in COLLECTIBLE or account.balance_minor <= 0:
+        return _refuse(account, "bad_request", 409)
+    try:
+        day = date.fromisoformat(request.form.get("date", ""))
+    except ValueError:
+        return _refuse(account, "bad_request", 400)
+    today = payments.local_today(account.debtor)
+    # The same service as the chat, on the debt this link is for.
+    outcome, detail = promises.promise(
+        s,
+        SimpleNamespace(debtor_id=account.debtor_id),
+        day,
+        _actor(account),
+        today=today,
+        account=account,
+    )
+    if outcome == "past":
+        return _refuse(account, "promise_past", 422)
+    if outcome == "too_far":
+        t = texts(_page_locale(account).split("-")[0])
+        latest = _Fmt(_page_locale(account), account.currency).date(detail)
+        return _view(account, error=t["promise_too_far"].format(latest=latest), status=422)
+    if outcome != "recorded":
+        return _refuse(account, "bad_request", 409)
+    s.commit()
+    return redirect(url_for("pay.page", token=token, done="promise"), code=303)
+
+
+@bp.post("/<token>/renew")
+def renew(token):
+    """Send a fresh link on WhatsApp to the number an expired link was for; reveal nothing."""
+    try:
+        account_id, debtor_id = links.read_expired(token)
+    except links.LinkInvalid:
+        return _invalid(status=400)
+    s = session()
+    account = s.get(Account, account_id)
+    sent = render_template("pay_renewed.html", whatsapp=_whatsapp_number())
+    if account is None or account.debtor_id != debtor_id:
+        return sent, 200
+    redis = queues.redis_conn()
+    key = f"paylink:renew:{debtor_id}"
+    with redis.pipeline() as pipe:
+        pipe.set(key, 0, ex=3600, nx=True)  # the window starts at the first request
+        pipe.incr(key)
+        _, count = pipe.execute()
+    if count > current_app.config["FRESH_LINKS_PER_HOUR"]:
+        return sent, 429
+    debtor = account.debtor
+    if account.status not in COLLECTIBLE or account.balance_minor <= 0:
+        return sent, 200
+    if not payments.may_message(debtor, "whatsapp"):
+        return sent, 200
+    conversation = messaging.get_or_create_conversation(s, "whatsapp", debtor.phone)
+    row = payments.queue_message(
+        s,
+        conversation,
+        "payment.link",
+        {
+            "amount": money_var(account.balance_minor, account.currency),
+            "url": links.payment_url(account),
+            "hours": current_app.config["PAY_LINK_TTL_HOURS"],
+        },
+    )
+    if row is not None:
+        audit.record(s, "debtor", "payment_link.sent", account, {"renewed": True})
+    s.commit()
+    if row is not None:
+        queues.enqueue_outbound(row.id)
+    return sent, 200
+
+
+# -- provider webhooks ------------------------------------------------------------------------
+
+
+@bp.post("/webhooks/<name>")
+def provider_webhook(name):
+    """A provider's event: verified, stored once by its id, reconciled; the thank-you after."""
+    cfg = current_app.config
+    if name == "sandbox" and cfg["PAYMENT_PROVIDER"] != "sandbox":
+        abort(404)
+    if name == "stripe" and not cfg["STRIPE_WEBHOOK_SECRET"]:
+        abort(404)
+    if name not in providers.ADAPTERS:
+        abort(404)
+    provider = providers.get(name)
+    try:
+        event = provider.read_event(request.get_data(), request.headers)
+    except providers.BadSignature:
+        return jsonify({"error": "signature does not verify"}), 403
+    except providers.BadEvent as exc:
+        return jsonify({"error": str(exc)}), 400
+    s = session()
+    outcome, payment = payments.handle_event(s, name, event)
+    outbound = payments.on_payment_applied(s, payment) if payment is not None else []
+    try:
+        s.commit()
+    except IntegrityError:
+        # Another event paid the same checkout at the same moment: the provider retries this
+        # one, which then finds the payment and changes nothing.
+        s.rollback()
+        return jsonify({"outcome": "conflict"}), 409
+    for message_id in outbound:
+        try:
+            queues.enqueue_outbound(message_id)
+        except RedisError:
+            # The payment is committed; answering 500 would only make the provider redeliver
+            # an event that is now a duplicate. The message stays 'pending' in the database.
+            log.error("cannot enqueue outbound message %s", message_id)
+    return jsonify({"outcome": outcome}), 200
+
+
+# -- sandbox checkout (demo mode) ---------------------------------------------------------------
+
+
+def _sandbox_checkout(ref):
+    if current_app.config["PAYMENT_PROVIDER"] != "sandbox":
+        abort(404)
+    row = (
+        session()
+        .execute(
+            select(Checkout).where(Checkout.provider == "sandbox", Checkout.provider_ref == ref)
+        )
+        .scalar_one_or_none()
+    )
+    if row is None:
+        abort(404)
+    return row
+
+
+def _sandbox_view(row, done=False):
+    account = session().get(Account, row.account_id)
+    tag = _page_locale(account)
+    t = texts(tag.split("-")[0])
+    return render_template(
+        "pay_sandbox.html",
+        t=t,
+        lang=tag.split("-")[0],
+        amount=_Fmt(tag, row.currency).money(row.amount_minor),
+        ref=row.provider_ref,
+        done=done or row.status == "completed",
+        back=links.payment_url(account) + "?paid=1",
+    )
+
+
+@bp.get("/sandbox/checkout/<ref>")
+def sandbox_checkout(ref):
+    return _sandbox_view(_sandbox_checkout(ref))
+
+
+def post_webhook(url, payload, headers):
+    """Deliver a signed event to a webhook over HTTP, as a provider would."""
+    response = requests.post(
+        url, data=payload, headers={**headers, "Content-Type": "application/json"}, timeout=10
+    )
+    return response.status_code
+
+
+@bp.post("/sandbox/checkout/<ref>")
+def sandbox_pay(ref):
+    """The one-click payment: post a signed 'completed' event to this app's own webhook."""
+    row = _sandbox_checkout(ref)
+    if row.status != "completed":
+        payload, headers = providers.get("sandbox").completed_event(row)
+        session().commit()  # end the read transaction: the webhook writes on another request
+        url = current_app.config["PUBLIC_BASE_URL"] + url_for(
+            "pay.provider_webhook", name="sandbox"
+        )
+        status = post_webhook(url, payload, headers)
+        if status != 200:
+            log.error("sandbox webhook answered %s for checkout %s", status, row.id)
+            abort(502)
+        session().refresh(row)
+    return _sandbox_view(row, done=True)
