@@ -2,12 +2,11 @@
 
 from datetime import date
 
-from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import SlotSet
 
 from bot.debts import claims, parsing
 
-from .context import conversation_scope, say
+from .context import BotAction, BotFormValidation, conversation_scope, say, today_for
 
 UNKNOWN = "unknown"
 _DONT_KNOW = (
@@ -33,11 +32,11 @@ def record_dispute(dispatcher, tracker):
     say(dispatcher, "dispute.recorded")
 
 
-class ActionRecordDispute(Action):
+class ActionRecordDispute(BotAction):
     def name(self):
         return "action_record_dispute"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         record_dispute(dispatcher, tracker)
         return [SlotSet("pending_text", None)]
 
@@ -47,14 +46,16 @@ def _dont_know(text):
     return any(phrase in plain for phrase in _DONT_KNOW)
 
 
-class ValidatePaymentClaimForm(FormValidationAction):
+class ValidatePaymentClaimForm(BotFormValidation):
     def name(self):
         return "validate_payment_claim_form"
 
     async def validate_claim_date(self, slot_value, dispatcher, tracker, domain):
         if _dont_know(slot_value):
             return {"claim_date": UNKNOWN}
-        day = parsing.parse_past_date(str(slot_value), date.today())
+        with conversation_scope(tracker) as (_s, conversation):
+            today = today_for(conversation)  # "ayer" is the debtor's yesterday
+        day = parsing.parse_past_date(str(slot_value), today)
         if day is None:
             say(dispatcher, "claim.date_unclear")
             return {"claim_date": None}
@@ -73,11 +74,11 @@ class ValidatePaymentClaimForm(FormValidationAction):
         return {"claim_amount": str(minor)}
 
 
-class ActionRecordPaymentClaim(Action):
+class ActionRecordPaymentClaim(BotAction):
     def name(self):
         return "action_record_payment_claim"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         claimed_date = tracker.get_slot("claim_date")
         amount = tracker.get_slot("claim_amount")
         with conversation_scope(tracker) as (s, conversation):
@@ -98,19 +99,19 @@ class ActionRecordPaymentClaim(Action):
         ]
 
 
-class ActionAskClaimDate(Action):
+class ActionAskClaimDate(BotAction):
     def name(self):
         return "action_ask_claim_date"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         say(dispatcher, "claim.ask_date")
         return []
 
 
-class ActionAskClaimAmount(Action):
+class ActionAskClaimAmount(BotAction):
     def name(self):
         return "action_ask_claim_amount"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         say(dispatcher, "claim.ask_amount")
         return []

@@ -1,8 +1,6 @@
 """Misunderstandings: clarify with the main choices; after two in a row, offer a person."""
 
-from rasa_sdk import Action
-
-from .context import say_with_choices
+from .context import BotAction, say_with_choices
 
 MISUNDERSTOOD = ("nlu_fallback", "out_of_scope")
 MAIN_CHOICES = [
@@ -23,11 +21,11 @@ def misunderstandings_in_a_row(tracker):
     return count
 
 
-class ActionClarify(Action):
+class ActionClarify(BotAction):
     def name(self):
         return "action_clarify"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         if misunderstandings_in_a_row(tracker) >= 2:
             say_with_choices(dispatcher, "fallback.offer_agent", list(reversed(MAIN_CHOICES)))
         else:

@@ -1,8 +1,12 @@
-"""Access to the bot's app, database session and the conversation behind a Rasa tracker."""
+"""Access to the bot's app, database session and the conversation behind a Rasa tracker, and
+the base classes that keep database work off the action server's event loop."""
 
+import asyncio
 from contextlib import contextmanager
 
-from bot import create_app
+from rasa_sdk import Action, FormValidationAction
+
+from bot import clock, create_app
 from bot.db import session as db_session
 from bot.models import Conversation
 
@@ -60,3 +64,27 @@ def first_name(conversation):
     if conversation is None or conversation.debtor is None:
         return ""
     return conversation.debtor.full_name.split()[0]
+
+
+def today_for(conversation):
+    """The debtor's date: "mañana" means their tomorrow, not the server's."""
+    return clock.today_for(conversation.debtor if conversation else None)
+
+
+class BotAction(Action):
+    """An action whose work (act) runs in a worker thread: its database reads and writes never
+    stall the action server's event loop, which serves every conversation."""
+
+    def act(self, dispatcher, tracker, domain):
+        raise NotImplementedError
+
+    async def run(self, dispatcher, tracker, domain):
+        return await asyncio.to_thread(self.act, dispatcher, tracker, domain)
+
+
+class BotFormValidation(FormValidationAction):
+    """A form validator run whole in a worker thread (with its own event loop), for the same
+    reason as BotAction: its extract_ and validate_ methods read the database."""
+
+    async def run(self, dispatcher, tracker, domain):
+        return await asyncio.to_thread(asyncio.run, super().run(dispatcher, tracker, domain))

@@ -1,6 +1,5 @@
 """Pay now: a signed payment link for the oldest debt, only to a verified debtor."""
 
-from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from bot import audit
@@ -9,7 +8,7 @@ from bot.debts.accounts import collectible_accounts
 from bot.money import money_var
 from bot.payments import links
 
-from .context import app, conversation_scope, say
+from .context import BotAction, app, conversation_scope, say
 
 
 def send_payment_link(dispatcher, tracker):
@@ -35,11 +34,11 @@ def send_payment_link(dispatcher, tracker):
     return True
 
 
-class ActionSendPaymentLink(Action):
+class ActionSendPaymentLink(BotAction):
     def name(self):
         return "action_send_payment_link"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         if not send_payment_link(dispatcher, tracker):
             say(dispatcher, "verify.ask")
             return [SlotSet("verified", False)]

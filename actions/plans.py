@@ -3,18 +3,23 @@ a confirmation, the plan, and the link for the first installment."""
 
 import re
 
-from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import SlotSet
 
 from bot import audit
 from bot.debts import parsing, plans
 from bot.debts.accounts import collectible_accounts
-from bot.debts.promises import policy_for
+from bot.debts.policies import policy_for
 from bot.money import money_var
 from bot.payments import links
 
-from .context import conversation_scope, say, say_with_choices
-from .promises import local_today
+from .context import (
+    BotAction,
+    BotFormValidation,
+    conversation_scope,
+    say,
+    say_with_choices,
+    today_for,
+)
 
 _MONEY = re.compile(
     r"[$]|\b(mil|k|lucas?|millon|millones|thousand|pesos|dolares|dollars|soles|usd|cop|mxn|clp|pen)\b"
@@ -42,7 +47,7 @@ def _account_and_policy(s, conversation):
     return accounts[0], policy_for(s, accounts[0])
 
 
-class ValidatePlanForm(FormValidationAction):
+class ValidatePlanForm(BotFormValidation):
     def name(self):
         return "validate_plan_form"
 
@@ -77,11 +82,11 @@ class ValidatePlanForm(FormValidationAction):
         return {"plan_count": str(fitted), "plan_confirmed": None}
 
 
-class ActionAskPlanCount(Action):
+class ActionAskPlanCount(BotAction):
     def name(self):
         return "action_ask_plan_count"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (s, conversation):
             _account, policy = _account_and_policy(s, conversation)
             most = policy.max_installments if policy else plans.MIN_INSTALLMENTS
@@ -93,15 +98,15 @@ def _schedule(s, conversation, count):
     """(account, rows, fee): the plan's total is the balance plus the policy's fee."""
     account, policy = _account_and_policy(s, conversation)
     fee = plans.fee(account.balance_minor, policy)
-    rows = plans.schedule(account.balance_minor + fee, count, policy, local_today(conversation))
+    rows = plans.schedule(account.balance_minor + fee, count, policy, today_for(conversation))
     return account, rows, fee
 
 
-class ActionAskPlanConfirmed(Action):
+class ActionAskPlanConfirmed(BotAction):
     def name(self):
         return "action_ask_plan_confirmed"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         count = int(tracker.get_slot("plan_count"))
         with conversation_scope(tracker) as (s, conversation):
             account, rows, _fee = _schedule(s, conversation, count)
@@ -125,11 +130,11 @@ class ActionAskPlanConfirmed(Action):
         return []
 
 
-class ActionCreatePlan(Action):
+class ActionCreatePlan(BotAction):
     def name(self):
         return "action_create_plan"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         reset = [
             SlotSet("plan_count", None),
             SlotSet("plan_confirmed", None),

@@ -2,19 +2,21 @@
 
 from datetime import date
 
-from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import SlotSet
 
-from bot.debts import accounts, parsing, promises
+from bot.debts import parsing, promises
 from bot.debts.accounts import collectible_accounts
 from bot.money import money_var
 
-from .context import bot_spoke_this_turn, conversation_scope, say, say_with_choices
-
-
-def local_today(conversation):
-    """The debtor's date: "mañana" means their tomorrow, not the server's."""
-    return accounts.local_today(conversation.debtor if conversation else None)
+from .context import (
+    BotAction,
+    BotFormValidation,
+    bot_spoke_this_turn,
+    conversation_scope,
+    say,
+    say_with_choices,
+    today_for,
+)
 
 
 def is_deferral(tracker):
@@ -32,7 +34,7 @@ def _too_far_choices(latest):
     ]
 
 
-class ValidatePromiseForm(FormValidationAction):
+class ValidatePromiseForm(BotFormValidation):
     def name(self):
         return "validate_promise_form"
 
@@ -42,13 +44,13 @@ class ValidatePromiseForm(FormValidationAction):
         else:  # activation: the words that asked for it, kept from before verification
             text = tracker.get_slot("pending_text") or tracker.latest_message.get("text")
         with conversation_scope(tracker) as (_s, conversation):
-            today = local_today(conversation)
+            today = today_for(conversation)
         day = parsing.parse_date(text or "", today)
         return {"promise_date": day.isoformat()} if day else {}
 
     async def validate_promise_date(self, slot_value, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (s, conversation):
-            today = local_today(conversation)
+            today = today_for(conversation)
             accounts = collectible_accounts(s, conversation.debtor_id) if conversation else []
             latest = promises.latest_promise_date(
                 s, accounts[0] if accounts else None, today, is_deferral(tracker)
@@ -68,11 +70,11 @@ class ValidatePromiseForm(FormValidationAction):
         return {"promise_date": slot_value}
 
 
-class ActionAskPromiseDate(Action):
+class ActionAskPromiseDate(BotAction):
     def name(self):
         return "action_ask_promise_date"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         if bot_spoke_this_turn(tracker):  # the validator already answered (and offered choices)
             return []
         with conversation_scope(tracker) as (s, conversation):
@@ -80,18 +82,18 @@ class ActionAskPromiseDate(Action):
             latest = promises.latest_promise_date(
                 s,
                 accounts[0] if accounts else None,
-                local_today(conversation),
+                today_for(conversation),
                 is_deferral(tracker),
             )
         say(dispatcher, "promise.ask_date", latest_date=latest.isoformat())
         return []
 
 
-class ActionRecordPromise(Action):
+class ActionRecordPromise(BotAction):
     def name(self):
         return "action_record_promise"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         reset = [
             SlotSet("promise_date", None),
             SlotSet("pending_text", None),
@@ -104,7 +106,7 @@ class ActionRecordPromise(Action):
                 conversation,
                 day,
                 actor="debtor",
-                today=local_today(conversation),
+                today=today_for(conversation),
                 deferral=is_deferral(tracker),
             )
             if outcome == "recorded":

@@ -1,6 +1,5 @@
 """Identity verification: the form validator and what follows it."""
 
-from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 
 from bot.conversations import verification
@@ -8,18 +7,26 @@ from bot.debts import accounts
 
 from .claims import record_dispute
 from .clarify import MAIN_CHOICES
-from .context import conversation_scope, first_name, say, say_with_choices
+from .context import (
+    BotAction,
+    BotFormValidation,
+    conversation_scope,
+    first_name,
+    say,
+    say_with_choices,
+    today_for,
+)
 from .offers import ActionOfferDiscount
 from .payments import send_payment_link
 
 
-class ActionSessionStart(Action):
+class ActionSessionStart(BotAction):
     """Start a session with the verified slot read from the database."""
 
     def name(self):
         return "action_session_start"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (_s, conversation):
             verified = bool(conversation and verification.is_verified(conversation))
         return [
@@ -29,32 +36,32 @@ class ActionSessionStart(Action):
         ]
 
 
-class ActionGreet(Action):
+class ActionGreet(BotAction):
     """Greet an unverified debtor (revealing nothing) and forget any earlier request, so what
     follows verification is the help menu."""
 
     def name(self):
         return "action_greet"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         say(dispatcher, "greet")
         return [SlotSet("pending_request", None), SlotSet("pending_text", None)]
 
 
-class ActionRememberRequest(Action):
+class ActionRememberRequest(BotAction):
     """Remember what the debtor asked for, to answer it once verified."""
 
     def name(self):
         return "action_remember_request"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         return [
             SlotSet("pending_request", tracker.latest_message["intent"].get("name")),
             SlotSet("pending_text", tracker.latest_message.get("text")),
         ]
 
 
-class ValidateVerificationForm(FormValidationAction):
+class ValidateVerificationForm(BotFormValidation):
     def name(self):
         return "validate_verification_form"
 
@@ -79,49 +86,48 @@ class ValidateVerificationForm(FormValidationAction):
         return {"id_digits": None}
 
 
-class ActionVerificationDone(Action):
-    """After the form: answer the pending request, or offer help."""
+class ActionVerificationDone(BotAction):
+    """After the form: answer the pending request, start its form, or offer help."""
 
     def name(self):
         return "action_verification_done"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         reset = [SlotSet("id_digits", None), SlotSet("pending_request", None)]
         if tracker.get_slot("id_digits") != "verified":
             return reset + [SlotSet("pending_text", None)]
         pending = tracker.get_slot("pending_request")
-        if pending == "dispute_debt":
+        kind, what = verification.next_step(pending)
+        if kind == "form":
+            if what == "promise_form":
+                # pending_request stays set: the form needs to know a promise from a deferral.
+                return [SlotSet("id_digits", None), FollowupAction(what)]
+            # The words are kept meanwhile (pending_text): the form reads them.
+            return reset + [FollowupAction(what)]
+        if what == "dispute":
             record_dispute(dispatcher, tracker)
-            return reset + [SlotSet("pending_text", None)]
-        if pending == "ask_discount":
-            await ActionOfferDiscount().run(dispatcher, tracker, domain)
-            return reset + [SlotSet("pending_text", None)]
-        if pending == "request_payment_link":
+        elif what == "discount":
+            ActionOfferDiscount().act(dispatcher, tracker, domain)
+        elif what == "payment_link":
             send_payment_link(dispatcher, tracker)
-            return reset + [SlotSet("pending_text", None)]
-        if pending == "already_paid":  # ask when and how much; the words are kept meanwhile
-            return reset + [FollowupAction("payment_claim_form")]
-        if pending == "request_installments":
-            return reset + [FollowupAction("plan_form")]
-        if pending in ("promise_to_pay", "request_deferral"):
-            # pending_request stays set: the form needs to know a promise from a deferral.
-            return [SlotSet("id_digits", None), FollowupAction("promise_form")]
-        with conversation_scope(tracker) as (s, conversation):
-            if pending == "ask_balance" and conversation and conversation.debtor_id:
-                for message in accounts.balance_messages(s, conversation.debtor_id):
-                    say(dispatcher, message["template"], **message["vars"])
-            else:
-                say_with_choices(dispatcher, "help.menu", MAIN_CHOICES)
+        else:
+            with conversation_scope(tracker) as (s, conversation):
+                if what == "balance" and conversation and conversation.debtor_id:
+                    today = today_for(conversation)
+                    for message in accounts.balance_messages(s, conversation.debtor_id, today):
+                        say(dispatcher, message["template"], **message["vars"])
+                else:
+                    say_with_choices(dispatcher, "help.menu", MAIN_CHOICES)
         return reset + [SlotSet("pending_text", None)]
 
 
-class ActionAskIdDigits(Action):
+class ActionAskIdDigits(BotAction):
     """The form's question; while verification is locked, say so instead of asking."""
 
     def name(self):
         return "action_ask_id_digits"
 
-    async def run(self, dispatcher, tracker, domain):
+    def act(self, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (_s, conversation):
             minutes = verification.minutes_locked(conversation) if conversation else 0
         if minutes:

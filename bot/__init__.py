@@ -1,8 +1,15 @@
-"""WhatsApp collections bot: the Flask app factory."""
+"""WhatsApp collections bot: the Flask app factory.
+
+Packages depend one way (tests/unit/test_layout.py checks it):
+  config, db, redis, clock, models, ... (the base)
+  <- templates, contact <- outbound <- conversations <- payments <- debts <- reminders
+  <- web, tasks, cli (the only places that serve requests, run jobs or enqueue them).
+Cross-domain reactions are hooks (bot.hooks), wired below.
+"""
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask
 
 from bot.config import load_config
 from bot.db import Database
@@ -26,21 +33,26 @@ def create_app(config=None):
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     Database(settings["DATABASE_URL"]).init_app(app)
 
-    from bot import cli
-    from bot.web import pay, sandbox, webhooks
-    from bot.web.console import admin, agent, auth
+    from bot import cli, web
+    from bot.tasks import queues
 
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(pay.bp)
-    app.register_blueprint(sandbox.api)
-    app.register_blueprint(sandbox.simulator)
-    auth.init_app(app)
-    app.register_blueprint(agent.bp)
-    app.register_blueprint(admin.bp)
+    queues.init_app(app)
+    _wire_hooks()
+    web.init_app(app)
     cli.init_app(app)
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify({"status": "ok", "sandbox": app.config["SANDBOX"]})
-
     return app
+
+
+def _wire_hooks():
+    """Who reacts to what, in one place (connecting twice is harmless)."""
+    from bot import hooks
+    from bot.conversations import escalation
+    from bot.payments import notify
+    from bot.reminders import reactions
+
+    # A payment cancels the reminders it made pointless, then the debtor is thanked.
+    hooks.payment_applied.connect(reactions.on_payment)
+    hooks.payment_applied.connect(notify.send_thanks)
+    # A refused message: a reminder's 63016 falls back to SMS; anything else needs a person.
+    hooks.delivery_failed.connect(reactions.on_delivery_failed)
+    hooks.delivery_failed.connect(escalation.on_delivery_failed)

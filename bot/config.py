@@ -4,6 +4,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from bot.hours import ScheduleError, parse_hours
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Secrets a production deployment must set; sandbox/development derives harmless stand-ins.
@@ -96,8 +98,6 @@ def _finish(cfg, overrides=None):
         cfg["SECRET_KEY"] = hashlib.sha256(f"dev-secret:{ROOT}".encode()).hexdigest()
     if not cfg["RASA_TOKEN"]:
         cfg["RASA_TOKEN"] = hashlib.sha256(f"rasa:{cfg['SECRET_KEY']}".encode()).hexdigest()[:32]
-    from bot.conversations.agents import ScheduleError, parse_hours
-
     try:
         parse_hours(cfg["AGENT_HOURS"])
     except ScheduleError as exc:

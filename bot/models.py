@@ -1,7 +1,5 @@
 """SQLAlchemy models. Money is integer minor units beside its currency, never a float."""
 
-from datetime import datetime, timezone
-
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -19,11 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
+from bot.clock import utcnow
+
 Base = declarative_base()
-
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class TimestampMixin:

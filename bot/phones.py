@@ -1,4 +1,6 @@
-"""Phone numbers: E.164 normalisation and privacy-safe display."""
+"""Phone numbers: E.164 normalisation, the time zones a number may be in, privacy-safe display."""
+
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
@@ -19,9 +21,20 @@ def normalise(raw, country=None):
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)
+def time_zones(e164):
+    """Every IANA zone the number may be in, sorted; () when none is known."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return ()
+    zones = pn_timezone.time_zones_for_number(number)
+    return tuple(sorted(z for z in zones if "/" in z and not z.startswith("Etc/")))
+
+
 def time_zone(e164):
     """The number's single time zone, or None when it spans several (or none is known)."""
-    zones = [z for z in pn_timezone.time_zones_for_number(phonenumbers.parse(e164)) if "/" in z]
+    zones = time_zones(e164)
     return zones[0] if len(zones) == 1 else None
 
 

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot import audit
-from bot.models import User, utcnow
+from bot.clock import utcnow
+from bot.models import User
 
 ROLES = ("agent", "admin")
 MIN_PASSWORD = 12

@@ -1,19 +1,52 @@
-"""Shared fixtures: a real redis-server per session, a migrated SQLite database per test."""
+"""Shared fixtures: a real redis-server per session, a migrated SQLite database per test, and
+the clock.
 
+TEST_NOW (an ISO instant, e.g. 2027-01-03T08:30:00+00:00) starts every unit test at that
+instant, the clock running on from it: CI runs the unit suite at a night outside agent hours and
+before the demo debts fall due, with TZ far from UTC, to prove no test depends on when it runs.
+"""
+
+import os
 import shutil
 import socket
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import time_machine
 from redis import Redis
 from twilio.request_validator import RequestValidator
 
-from bot import create_app
+from bot import clock, create_app
 from bot.db import session as db_session
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+TEST_NOW = os.environ.get("TEST_NOW")
+
+
+@pytest.fixture(autouse=True)
+def _test_now(request):
+    """Start the test at TEST_NOW when set (unit tests; the e2e stack runs on the real clock)."""
+    if not TEST_NOW or request.node.get_closest_marker("e2e"):
+        yield
+        return
+    with time_machine.travel(datetime.fromisoformat(TEST_NOW), tick=True):
+        yield
+
+
+@pytest.fixture
+def travel(time_machine):
+    """travel(hours=73): the clock jumps that far ahead of now and stays there (frozen)."""
+
+    def _travel(**delta):
+        now = clock.utcnow().replace(tzinfo=timezone.utc)
+        time_machine.move_to(now + timedelta(**delta), tick=False)
+
+    return _travel
 
 
 def free_port():

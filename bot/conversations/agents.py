@@ -1,56 +1,10 @@
-"""When agents are on shift: AGENT_HOURS ("mon-fri 08:00-18:00, sat 09:00-13:00") in
-AGENT_TIMEZONE."""
+"""When agents are on shift (AGENT_HOURS in AGENT_TIMEZONE) and what a debtor handed to them is
+told: a person soon, or when the team is back, in the debtor's own time."""
 
-import re
-from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_PART = re.compile(
-    r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$"
-)
-
-
-class ScheduleError(ValueError):
-    """AGENT_HOURS that cannot be read."""
-
-
-def parse_hours(text):
-    """{weekday: [(start, end), ...]} from "mon-fri 08:00-18:00, sat 09:00-13:00"."""
-    schedule = {day: [] for day in range(7)}
-    for part in filter(None, (p.strip().lower() for p in (text or "").split(","))):
-        match = _PART.match(part)
-        if not match or match.group("first") not in DAYS:
-            raise ScheduleError(f"AGENT_HOURS part {part!r} is not like 'mon-fri 08:00-18:00'")
-        first = DAYS.index(match.group("first"))
-        last = DAYS.index(match.group("last")) if match.group("last") in DAYS else first
-        start = _clock(match.group("start"))
-        end = _clock(match.group("end"))
-        for day in range(first, last + 1):
-            schedule[day].append((start, end))
-    return schedule
-
-
-def _clock(text):
-    hours, minutes = (int(x) for x in text.split(":"))
-    if hours == 24 and minutes == 0:
-        return time.max
-    return time(hours, minutes)
-
-
-def is_open(schedule, moment):
-    return any(start <= moment.time() < end for start, end in schedule[moment.weekday()])
-
-
-def next_opening(schedule, moment):
-    """The next moment (in moment's time zone) when agents are on shift; None if never."""
-    for offset in range(8):
-        day = (moment + timedelta(days=offset)).date()
-        for start, _end in sorted(schedule[day.weekday()]):
-            candidate = datetime.combine(day, start, tzinfo=moment.tzinfo)
-            if candidate > moment:
-                return candidate
-    return None
+from bot import clock
+from bot.hours import is_open, next_opening, parse_hours
 
 
 def city(zone_name):
@@ -61,8 +15,27 @@ def city(zone_name):
 def availability(config, now=None):
     """(open now?, next opening as an aware datetime or None)."""
     zone = ZoneInfo(config["AGENT_TIMEZONE"])
-    moment = (now or datetime.now(zone)).astimezone(zone)
+    moment = clock.aware(now or clock.utcnow(), config["AGENT_TIMEZONE"]).astimezone(zone)
     schedule = parse_hours(config["AGENT_HOURS"])
     if is_open(schedule, moment):
         return True, None
     return False, next_opening(schedule, moment)
+
+
+def handoff_message(config, debtor, now=None):
+    """The template message telling a debtor handed to agents when to expect a person:
+    "agent.handoff" on shift, else "agent.handoff_later" with the next opening in the debtor's
+    zone (the agents' zone when the debtor's is not known)."""
+    on_shift, opens = availability(config, now)
+    if on_shift or opens is None:
+        return {"template": "agent.handoff", "vars": {}}
+    zone = (debtor.timezone if debtor is not None else None) or config["AGENT_TIMEZONE"]
+    opens = opens.astimezone(ZoneInfo(zone))
+    return {
+        "template": "agent.handoff_later",
+        "vars": {
+            "opens_day": opens.date().isoformat(),
+            "opens_time": opens.strftime("%H:%M"),
+            "zone": city(zone),
+        },
+    }

@@ -2,10 +2,16 @@
 
 from sqlalchemy import case, or_, select, update
 
-from bot import audit
-from bot.models import Conversation, ConversationNote, TemplateKey, utcnow
-from bot.outbound import messaging
+from bot import audit, outbox, statuses
+from bot.clock import utcnow
+from bot.contact.window import window_open
+from bot.conversations import rasa_client
+from bot.conversations.locks import holding
+from bot.models import Conversation, ConversationNote, TemplateKey
+from bot.outbound.compose import OutsideWindow, queue_outbound
 from bot.users import actor
+
+AGENT = statuses.Conversation.AGENT
 
 # Lower is more urgent; oldest first within a priority.
 PRIORITY = {
@@ -54,7 +60,7 @@ def queue(session):
     )
     stmt = (
         select(Conversation)
-        .where(or_(Conversation.needs_agent.is_(True), Conversation.state == "agent"))
+        .where(or_(Conversation.needs_agent.is_(True), Conversation.state == AGENT))
         .order_by(urgency, Conversation.escalated_at.is_(None), Conversation.escalated_at)
     )
     return session.execute(stmt).scalars().all()
@@ -69,7 +75,7 @@ def claim(session, conversation_id, user):
         update(Conversation)
         .where(Conversation.id == conversation_id)
         .where(or_(Conversation.agent_id.is_(None), Conversation.agent_id == user.id))
-        .values(state="agent", agent_id=user.id, claimed_at=utcnow())
+        .values(state=AGENT, agent_id=user.id, claimed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -78,6 +84,7 @@ def claim(session, conversation_id, user):
     conversation = session.get(Conversation, conversation_id)
     session.refresh(conversation)
     audit.record(session, actor(user), "conversation.claimed", conversation, {"agent_id": user.id})
+    outbox.later(session, "sync_bot", conversation_id)
     return True
 
 
@@ -87,7 +94,7 @@ def clean_text(text):
 
 
 def require_holder(conversation, user):
-    if conversation.state != "agent" or conversation.agent_id != user.id:
+    if conversation.state != AGENT or conversation.agent_id != user.id:
         raise HandoverError("Claim the conversation before acting on it.")
 
 
@@ -99,7 +106,7 @@ def agent_reply(session, conversation, user, text):
         raise HandoverError("Write a reply first.")
     if len(text) > 1600:
         raise HandoverError("A reply can have at most 1,600 characters.")
-    if not messaging.window_open(conversation):
+    if not window_open(conversation):
         raise HandoverError(
             "WhatsApp's 24-hour window is closed: only an approved template can be sent."
         )
@@ -112,7 +119,7 @@ def agent_template(session, conversation, user, key, variables):
     require_holder(conversation, user)
     try:
         return _outbound(session, conversation, user, key=key, variables=variables)
-    except messaging.OutsideWindow:
+    except OutsideWindow:
         raise HandoverError(
             f"WhatsApp's 24-hour window is closed and {key} has no approved template "
             "(an admin can link one in Admin > Templates)."
@@ -120,7 +127,7 @@ def agent_template(session, conversation, user, key, variables):
 
 
 def _outbound(session, conversation, user, key=None, variables=None, body=None):
-    row = messaging.queue_outbound(session, conversation, key, variables, body, user.id)
+    row = queue_outbound(session, conversation, key, variables, body, user.id)
     audit.record(
         session,
         actor(user),
@@ -144,9 +151,10 @@ def add_note(session, conversation, user, text):
 def release(session, conversation, user):
     """Put the conversation back in the queue for another agent; the bot answers meanwhile."""
     require_holder(conversation, user)
-    conversation.state = "bot"
+    conversation.state = statuses.Conversation.BOT
     conversation.agent_id = None
     audit.record(session, actor(user), "conversation.released", conversation, {})
+    outbox.later(session, "sync_bot", conversation.id)
 
 
 def take_over(session, conversation_id, admin, reason):
@@ -161,7 +169,7 @@ def take_over(session, conversation_id, admin, reason):
     result = session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id, Conversation.agent_id == previous)
-        .values(state="agent", agent_id=admin.id, claimed_at=utcnow())
+        .values(state=AGENT, agent_id=admin.id, claimed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -174,11 +182,13 @@ def take_over(session, conversation_id, admin, reason):
         conversation,
         {"from_agent_id": previous, "reason": reason},
     )
+    outbox.later(session, "sync_bot", conversation.id)
     return conversation
 
 
-def _settle(conversation, state):
-    """The agent is done: nobody holds it and it leaves the queue."""
+def _settle(session, conversation, state):
+    """The agent is done: nobody holds it, it leaves the queue, Rasa resumes."""
+    outbox.later(session, "sync_bot", conversation.id)
     conversation.state = state
     conversation.agent_id = None
     conversation.needs_agent = False
@@ -189,9 +199,9 @@ def _settle(conversation, state):
 def hand_back(session, conversation, user):
     """Give the conversation back to the bot and tell the debtor; returns the message."""
     require_holder(conversation, user)
-    _settle(conversation, "bot")
+    _settle(session, conversation, statuses.Conversation.BOT)
     audit.record(session, actor(user), "conversation.handed_back", conversation, {})
-    if not messaging.window_open(conversation):
+    if not window_open(conversation):
         return None  # the debtor has been silent a day: the bot greets them when they write
     return _outbound(session, conversation, user, key="agent.handed_back", variables={})
 
@@ -199,7 +209,7 @@ def hand_back(session, conversation, user):
 def close(session, conversation, user, reason):
     """Close the conversation (resolved); the next debtor message starts with the bot."""
     require_holder(conversation, user)
-    _settle(conversation, "closed")
+    _settle(session, conversation, statuses.Conversation.CLOSED)
     audit.record(
         session,
         actor(user),
@@ -223,7 +233,7 @@ def default_variables(session, conversation):
 def agent_template_keys(session, conversation):
     """The template keys the agent can pick now: outside WhatsApp's window only those with an
     approved template."""
-    if messaging.window_open(conversation):
+    if window_open(conversation):
         return list(AGENT_TEMPLATES)
     approved = session.execute(
         select(TemplateKey.key).where(
@@ -231,3 +241,28 @@ def agent_template_keys(session, conversation):
         )
     ).scalars()
     return sorted(approved)
+
+
+def sync_bot(session, conversation_id):
+    """Pause Rasa's tracker while an agent holds the conversation; resume it otherwise.
+
+    Runs under the conversation's lock, so it never interleaves with a bot turn (a resume
+    resets forms); bot_paused always records what was last done to Rasa. When who holds it
+    changed during the call, another sync is asked for."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return
+    session.commit()
+    with holding(conversation_id):
+        session.refresh(conversation)
+        held = conversation.state == AGENT
+        if held == conversation.bot_paused:
+            return
+        session.commit()  # no transaction open across the call to Rasa
+        (rasa_client.pause if held else rasa_client.resume)(conversation_id)
+        conversation.bot_paused = held
+        session.commit()
+        session.refresh(conversation)
+        if (conversation.state == AGENT) != held:  # it changed during the call: match it
+            outbox.later(session, "sync_bot", conversation_id)
+            session.commit()

@@ -3,6 +3,10 @@
 import re
 
 from babel import Locale, UnknownLocaleError
+from flask import current_app
+
+from bot import audit
+from bot.outbound.compose import conversation_locale
 
 # Common words of each language as typed on WhatsApp; words used in both ("no", "ok", "me")
 # are left out so they decide nothing.
@@ -48,3 +52,18 @@ def locale_for(language, country):
         except (ValueError, UnknownLocaleError):
             pass
     return language
+
+
+def follow_language(session, conversation, text):
+    """Answer in the other language from now on when the debtor writes in it."""
+    detected = detect(text)
+    current = conversation_locale(conversation).split("-")[0]
+    if detected is None or detected == current:
+        return
+    debtor = conversation.debtor
+    on_file = (debtor.locale if debtor else current_app.config["DEFAULT_LOCALE"]).split("-")[0]
+    country = debtor.country if debtor else None
+    conversation.locale = None if detected == on_file else locale_for(detected, country)
+    audit.record(
+        session, "debtor", "conversation.language_changed", conversation, {"language": detected}
+    )

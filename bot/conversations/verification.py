@@ -9,8 +9,9 @@ from datetime import timedelta
 from flask import current_app
 
 from bot import audit
-from bot.models import utcnow
-from bot.outbound.messaging import mark_for_agent
+from bot.clock import utcnow
+from bot.conversations.escalation import mark_for_agent
+from bot.models import Message
 
 MAX_ATTEMPTS = 3
 LOCK_MINUTES = 30
@@ -105,8 +106,27 @@ REDACTED = "[verification answer withheld]"
 
 def redact_answer(session, message_id):
     """Replace the stored text of a verification answer: the ID digits live only as a hash."""
-    from bot.models import Message
 
     message = session.get(Message, message_id) if message_id else None
     if message is not None and message.direction == "in":
         message.body = REDACTED
+
+
+# What follows a successful verification, by the request the debtor made before it: answer
+# it at once, or start the form that asks its next question. Anything else gets the menu.
+AFTER_VERIFICATION = {
+    "dispute_debt": ("answer", "dispute"),
+    "ask_discount": ("answer", "discount"),
+    "request_payment_link": ("answer", "payment_link"),
+    "ask_balance": ("answer", "balance"),
+    "already_paid": ("form", "payment_claim_form"),
+    "request_installments": ("form", "plan_form"),
+    "promise_to_pay": ("form", "promise_form"),
+    "request_deferral": ("form", "promise_form"),
+}
+
+
+def next_step(pending_request):
+    """(kind, what) for the request pending when verification succeeded: ("answer", topic),
+    ("form", form name) or ("menu", None)."""
+    return AFTER_VERIFICATION.get(pending_request or "", ("menu", None))

@@ -1,9 +1,9 @@
 """What a debtor says about a debt: it is not theirs or not right (dispute), or it is paid."""
 
 from bot import audit
+from bot.conversations.escalation import mark_for_agent
 from bot.debts.accounts import collectible_accounts
 from bot.models import Dispute, PaymentClaim
-from bot.outbound.messaging import mark_for_agent
 
 
 def open_dispute(session, conversation, words, actor):

@@ -1,15 +1,17 @@
 """Payment policies per portfolio, edited in the admin console; every change is audited.
 
-The bot's actions, the agents' console and the pay page read them with
-`promises.policy_for` on each request, so a change applies to the next conversation turn.
+The bot's actions, the agents' console and the pay page read them with `policy_for` on each
+request, so a change applies to the next conversation turn.
 """
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 
-from bot import audit, users
+from bot import audit, statuses, users
 from bot.models import Account, AuditEvent, PaymentPolicy
 
 _PORTFOLIO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -171,3 +173,33 @@ def history(session, policy, limit=50):
         .scalars()
         .all()
     )
+
+
+def policy_for(session, account=None):
+    """The policy of the account's portfolio (its segment), else the default one."""
+    names = [account.segment, "default"] if account is not None and account.segment else ["default"]
+    for name in names:
+        policy = session.execute(
+            select(PaymentPolicy).where(PaymentPolicy.portfolio == name)
+        ).scalar_one_or_none()
+        if policy is not None:
+            return policy
+    return PaymentPolicy(portfolio="default", max_promise_days=15, max_deferral_days=30)
+
+
+def discounted(balance_minor, pct):
+    """The amount to pay after pct percent off, rounded half up to a minor unit."""
+    off = (Decimal(balance_minor) * Decimal(pct) / 100).quantize(Decimal(1), ROUND_HALF_UP)
+    return balance_minor - int(off)
+
+
+def discount_offer(session, account, today):
+    """(pct, amount_minor, until) when the policy allows a pay-in-full discount on an account
+    without a plan, else None: the offer the bot makes in chat (actions/offers.py)."""
+    policy = policy_for(session, account)
+    if account.status not in statuses.Account.COLLECTIBLE or not policy.discount_max_pct:
+        return None
+    if not policy.discount_valid_days:
+        return None
+    amount = discounted(account.balance_minor, policy.discount_max_pct)
+    return policy.discount_max_pct, amount, today + timedelta(days=policy.discount_valid_days)

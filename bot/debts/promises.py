@@ -1,42 +1,29 @@
 """Promises to pay on a date, inside the creditor's policy."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot import audit
+from bot import audit, statuses
 from bot.debts.accounts import collectible_accounts
-from bot.models import PaymentPolicy, Promise
+from bot.debts.policies import policy_for
+from bot.models import Account, Promise
 
 
-def policy_for(session, account=None):
-    """The policy of the account's portfolio (its segment), else the default one."""
-    names = [account.segment, "default"] if account is not None and account.segment else ["default"]
-    for name in names:
-        policy = session.execute(
-            select(PaymentPolicy).where(PaymentPolicy.portfolio == name)
-        ).scalar_one_or_none()
-        if policy is not None:
-            return policy
-    return PaymentPolicy(portfolio="default", max_promise_days=15, max_deferral_days=30)
-
-
-def latest_promise_date(session, account, today=None, deferral=False):
-    """The latest date the policy allows: max_promise_days for a promise, max_deferral_days
-    when the debtor asked for more time (a deferral)."""
-    today = today or date.today()
+def latest_promise_date(session, account, today, deferral=False):
+    """The latest date the policy allows from the debtor's today: max_promise_days for a
+    promise, max_deferral_days when the debtor asked for more time (a deferral)."""
     policy = policy_for(session, account)
     return today + timedelta(days=policy.max_deferral_days if deferral else policy.max_promise_days)
 
 
-def promise(session, conversation, promised_date, actor, today=None, deferral=False, account=None):
+def promise(session, conversation, promised_date, actor, today, deferral=False, account=None):
     """Record a promise to pay the oldest collectible account (or the account given, e.g. the
-    one a payment link was for) in full on promised_date.
+    one a payment link was for) in full on promised_date; today is the debtor's date.
 
     Returns (outcome, promise or latest allowed date): ("recorded", Promise),
     ("too_far", latest date), ("past", today) or ("nothing_owed", None).
     """
-    today = today or date.today()
     if account is None:
         accounts = collectible_accounts(session, conversation.debtor_id)
         if not accounts:
@@ -66,3 +53,19 @@ def promise(session, conversation, promised_date, actor, today=None, deferral=Fa
         },
     )
     return "recorded", row
+
+
+def break_overdue_promises(session, today):
+    """Mark pending promises dated before today as broken; returns how many (maintenance)."""
+    overdue = session.execute(
+        select(Promise).where(
+            Promise.status == statuses.Promise.PENDING, Promise.promised_date < today
+        )
+    ).scalars()
+    count = 0
+    for promise in overdue:
+        promise.status = statuses.Promise.BROKEN
+        account = session.get(Account, promise.account_id)
+        audit.record(session, "system", "promise.broken", account, {"promise_id": promise.id})
+        count += 1
+    return count

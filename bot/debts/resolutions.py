@@ -2,13 +2,15 @@
 
 from flask import current_app
 
-from bot import audit
+from bot import audit, clock, statuses
 from bot.conversations import handover
 from bot.debts import plans, promises
-from bot.debts.accounts import local_today
+from bot.debts.accounts import is_collectible
+from bot.debts.policies import policy_for
 from bot.models import Account, Dispute, PaymentClaim, Promise
 from bot.money import money_var
 from bot.payments import links
+from bot.payments.reconcile import apply_payment, on_payment_applied
 from bot.users import actor
 
 MAX_ID = 2**31 - 1
@@ -45,7 +47,7 @@ def _require_override(user, reason, what):
 def send_payment_link(session, conversation, user, account_id):
     """Send the debtor a fresh signed payment link for one debt; return the message."""
     account = _account(session, conversation, account_id)
-    if account.status not in ("open", "plan") or account.balance_minor <= 0:
+    if not is_collectible(account):
         raise handover.HandoverError("That debt has nothing to collect right now.")
     variables = {
         "amount": money_var(account.balance_minor, account.currency),
@@ -59,9 +61,9 @@ def send_payment_link(session, conversation, user, account_id):
 def record_promise(session, conversation, user, account_id, promised, override_reason=""):
     """A promise to pay on a date within the policy; an admin may go beyond with a reason."""
     account = _account(session, conversation, account_id)
-    if account.status not in ("open", "plan"):
+    if account.status not in statuses.Account.COLLECTIBLE:
         raise handover.HandoverError("Collection on that debt is paused.")
-    today = local_today(conversation.debtor)
+    today = clock.today_for(conversation.debtor)
     if promised < today:
         raise handover.HandoverError("The promised date is in the past.")
     latest = promises.latest_promise_date(session, account, today)
@@ -94,13 +96,13 @@ def record_promise(session, conversation, user, account_id, promised, override_r
 def create_plan(session, conversation, user, account_id, count, override_reason=""):
     """An installment plan with the policy's fee and schedule; beyond it only an admin."""
     account = _account(session, conversation, account_id)
-    if account.status != "open":
+    if account.status != statuses.Account.OPEN:
         raise handover.HandoverError("Plans are for open debts without a plan.")
     if not plans.MIN_INSTALLMENTS <= count <= min(MAX_INSTALLMENTS, account.balance_minor):
         raise handover.HandoverError(
             f"A plan has between {plans.MIN_INSTALLMENTS} and {MAX_INSTALLMENTS} installments."
         )
-    policy = promises.policy_for(session, account)
+    policy = policy_for(session, account)
     fitted, adjusted = plans.fit_count(account.balance_minor, policy, count=count)
     if adjusted:
         _require_override(
@@ -110,7 +112,7 @@ def create_plan(session, conversation, user, account_id, count, override_reason=
         )
     fee = plans.fee(account.balance_minor, policy)
     rows = plans.schedule(
-        account.balance_minor + fee, count, policy, local_today(conversation.debtor)
+        account.balance_minor + fee, count, policy, clock.today_for(conversation.debtor)
     )
     plan = plans.create_plan(session, account, rows, actor=actor(user), fee_minor=fee)
     if adjusted:
@@ -130,28 +132,25 @@ def create_plan(session, conversation, user, account_id, count, override_reason=
 
 def _resume_status(account):
     if account.balance_minor <= 0:
-        return "paid"
-    return "plan" if any(p.status == "active" for p in account.plans) else "open"
+        return statuses.Account.PAID
+    if any(p.status == statuses.Plan.ACTIVE for p in account.plans):
+        return statuses.Account.PLAN
+    return statuses.Account.OPEN
 
 
 def confirm_claim(session, conversation, user, claim_id):
     """The debtor's payment is found: apply it as any payment (installments in order,
-    promises, reminders, the thank-you) and lift the pause on the debt.
-
-    Returns the ids of outbound messages to deliver once committed (the thank-you)."""
-    from bot.payments import reconcile as payments
-
+    promises, reminders, the thank-you) and lift the pause on the debt."""
     claim = _claim(session, conversation, claim_id)
     account = claim.account
     account.status = _resume_status(account)  # out of claim_review before the money lands
     amount = min(claim.claimed_amount_minor or account.balance_minor, account.balance_minor)
-    claim.status, claim.resolved_by = "confirmed", actor(user)
-    message_ids = []
+    claim.status, claim.resolved_by = statuses.Claim.CONFIRMED, actor(user)
     if amount > 0:
-        payment = payments.apply_payment(
+        payment = apply_payment(
             session, account, amount, "claim", f"claim:{claim.id}", actor=actor(user)
         )
-        message_ids = payments.on_payment_applied(session, payment)
+        on_payment_applied(session, payment)
     audit.record(
         session,
         actor(user),
@@ -159,7 +158,7 @@ def confirm_claim(session, conversation, user, claim_id):
         account,
         {"claim_id": claim.id, "amount_minor": amount, "status": account.status},
     )
-    return message_ids
+    return claim
 
 
 def reject_claim(session, conversation, user, claim_id):
@@ -167,7 +166,7 @@ def reject_claim(session, conversation, user, claim_id):
     claim = _claim(session, conversation, claim_id)
     account = claim.account
     account.status = _resume_status(account)
-    claim.status, claim.resolved_by = "rejected", actor(user)
+    claim.status, claim.resolved_by = statuses.Claim.REJECTED, actor(user)
     audit.record(session, actor(user), "claim.rejected", account, {"claim_id": claim.id})
     return claim
 
@@ -176,7 +175,7 @@ def _claim(session, conversation, claim_id):
     claim = _get(session, PaymentClaim, claim_id)
     if claim is None or claim.account.debtor_id != conversation.debtor_id:
         raise handover.HandoverError("That claim is not this debtor's.")
-    if claim.status != "open":
+    if claim.status != statuses.Claim.OPEN:
         raise handover.HandoverError("That claim is already resolved.")
     return claim
 
@@ -186,12 +185,12 @@ def resolve_dispute(session, conversation, user, dispute_id, upheld):
     dispute = _get(session, Dispute, dispute_id)
     if dispute is None or dispute.account.debtor_id != conversation.debtor_id:
         raise handover.HandoverError("That dispute is not this debtor's.")
-    if dispute.status != "open":
+    if dispute.status != statuses.Dispute.OPEN:
         raise handover.HandoverError("That dispute is already resolved.")
     account = dispute.account
-    dispute.status = "upheld" if upheld else "rejected"
+    dispute.status = statuses.Dispute.UPHELD if upheld else statuses.Dispute.REJECTED
     dispute.resolved_by = actor(user)
-    account.status = "closed" if upheld else _resume_status(account)
+    account.status = statuses.Account.CLOSED if upheld else _resume_status(account)
     audit.record(
         session,
         actor(user),

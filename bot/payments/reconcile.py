@@ -1,4 +1,4 @@
-"""Payments: checkouts started from the page, provider events processed once, reconciliation.
+"""Provider events processed once, and money applied to what the debtor owes.
 
 Reconciliation rules (amounts in minor units of the account's currency):
 - a provider event is stored once by (provider, event id): a redelivery changes nothing;
@@ -12,59 +12,26 @@ Reconciliation rules (amounts in minor units of the account's currency):
 - the account is 'paid' when nothing is owed; pending promises are kept (paid by their date) or
   broken (paid late); every change is audited.
 
-After a payment is applied, on_payment_applied runs PAYMENT_APPLIED_HOOKS (the thank-you
-message; reminders plug in there) and returns the outbound messages to deliver after commit.
+After a payment is applied, on_payment_applied announces it (bot.hooks.payment_applied): the
+thank-you and the reminders it made pointless are handled by their own domains.
 """
 
 import logging
-from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit
-from bot.debts.accounts import local_today
-from bot.models import (
-    Account,
-    Checkout,
-    Conversation,
-    Payment,
-    PaymentEvent,
-    PaymentPlan,
-    Promise,
-    utcnow,
-)
-from bot.money import money_var
-from bot.outbound import messaging
+from bot import audit, clock, hooks, statuses
+from bot.clock import utcnow
+from bot.models import Account, Checkout, Payment, PaymentEvent, PaymentPlan, Promise
 
 log = logging.getLogger(__name__)
-
-
-def discounted(balance_minor, pct):
-    """The amount to pay after pct percent off, rounded half up to a minor unit."""
-    off = (Decimal(balance_minor) * Decimal(pct) / 100).quantize(Decimal(1), ROUND_HALF_UP)
-    return balance_minor - int(off)
-
-
-def discount_offer(session, account, today):
-    """(pct, amount_minor, until) when the policy allows a pay-in-full discount on an account
-    without a plan, else None: the offer the bot makes in chat (actions/offers.py)."""
-    from bot.debts.promises import policy_for
-
-    policy = policy_for(session, account)
-    if account.status not in ("open", "plan") or not policy.discount_max_pct:
-        return None
-    if not policy.discount_valid_days:
-        return None
-    amount = discounted(account.balance_minor, policy.discount_max_pct)
-    return policy.discount_max_pct, amount, today + timedelta(days=policy.discount_valid_days)
 
 
 def active_plan(session, account):
     return session.execute(
         select(PaymentPlan)
-        .where(PaymentPlan.account_id == account.id, PaymentPlan.status == "active")
+        .where(PaymentPlan.account_id == account.id, PaymentPlan.status == statuses.Plan.ACTIVE)
         .order_by(PaymentPlan.id.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -86,9 +53,6 @@ def owed(session, account):
     """What settles the account now: the plan's remainder (with its fee) or the balance."""
     plan = active_plan(session, account)
     return plan_remaining(plan) if plan is not None else account.balance_minor
-
-
-# -- provider events ------------------------------------------------------------------------
 
 
 def handle_event(session, provider, event):
@@ -172,9 +136,6 @@ def _complete(session, provider, checkout, event):
     return "applied", payment
 
 
-# -- reconciliation -------------------------------------------------------------------------
-
-
 def apply_payment(
     session,
     account,
@@ -189,7 +150,7 @@ def apply_payment(
     discount, plan and account status, promises. Returns the Payment (not yet committed)."""
     if amount_minor is None or amount_minor <= 0:
         raise ValueError("a payment must be a positive amount of minor units")
-    today = today or local_today(account.debtor)
+    today = today or clock.today_for(account.debtor)
     plan = active_plan(session, account)
     owed_before = plan_remaining(plan) if plan is not None else account.balance_minor
     discount = 0
@@ -286,121 +247,8 @@ def _settle_promises(session, account, payment, today, actor):
         )
 
 
-def break_overdue_promises(session, today=None):
-    """Mark pending promises whose date has passed as broken; returns how many (maintenance)."""
-    today = today or date.today()
-    overdue = session.execute(
-        select(Promise).where(Promise.status == "pending", Promise.promised_date < today)
-    ).scalars()
-    count = 0
-    for promise in overdue:
-        promise.status = "broken"
-        account = session.get(Account, promise.account_id)
-        audit.record(session, "system", "promise.broken", account, {"promise_id": promise.id})
-        count += 1
-    return count
-
-
-# -- after a payment ------------------------------------------------------------------------
-
-
-def debtor_conversation_or_none(session, debtor):
-    """The conversation the debtor last wrote on, if any."""
-    return session.execute(
-        select(Conversation)
-        .where(Conversation.debtor_id == debtor.id)
-        .order_by(Conversation.last_inbound_at.desc().nullslast(), Conversation.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-
-
-def debtor_conversation(session, debtor):
-    """The conversation the debtor uses: the one they last wrote on, else a WhatsApp one."""
-    row = debtor_conversation_or_none(session, debtor)
-    if row is not None:
-        return row
-    return messaging.get_or_create_conversation(session, "whatsapp", debtor.phone)
-
-
-def may_message(debtor, channel):
-    """False when the debtor opted out of the channel or the number is not theirs."""
-    if debtor.wrong_number_at is not None:
-        return False
-    if channel == "whatsapp":
-        return debtor.opted_out_whatsapp_at is None
-    return debtor.opted_out_sms_at is None
-
-
-def queue_message(session, conversation, key, variables):
-    """Store a message the bot starts as a pending outbound row (messaging.queue_outbound);
-    outside WhatsApp's window without an approved template it goes by SMS where the debtor
-    allows it. Returns None (audited) when neither can reach them."""
-    try:
-        return messaging.queue_outbound(session, conversation, key, variables)
-    except messaging.OutsideWindow:
-        debtor = conversation.debtor
-        if debtor is None or not may_message(debtor, "sms"):
-            audit.record(
-                session,
-                "system",
-                "message.suppressed",
-                conversation,
-                {"template": key, "reason": "outside_window_no_template"},
-            )
-            return None
-        sms = messaging.get_or_create_conversation(session, "sms", debtor.phone)
-        return messaging.queue_outbound(session, sms, key, variables)
-
-
-def send_thanks(session, payment):
-    """The thank-you with the amount and what remains, on the debtor's conversation."""
-    account = session.get(Account, payment.account_id)
-    debtor = account.debtor
-    conversation = debtor_conversation(session, debtor)
-    if not may_message(debtor, conversation.channel):
-        return []
-    held = session.execute(
-        select(Conversation.id).where(
-            Conversation.debtor_id == debtor.id, Conversation.state == "agent"
-        )
-    ).first()
-    if held is not None:  # the agent holding the conversation sees the payment and speaks
-        audit.record(session, "system", "payment.thanks_held", payment, {"reason": "agent_held"})
-        return []
-
-    remaining = owed(session, account)
-    variables = {"amount": money_var(payment.amount_minor, account.currency)}
-    if remaining:
-        key = "payment.thanks"
-        variables["remaining"] = money_var(remaining, account.currency)
-    else:
-        key = "payment.thanks_paid"
-    row = queue_message(session, conversation, key, variables)
-    if row is None:
-        return []
-    audit.record(session, "system", "payment.thanked", payment, {"message_id": row.id})
-    return [row.id]
-
-
-def cancel_reminders(session, payment):
-    """Reminders of a settled account, a paid installment or a kept promise are cancelled."""
-    from bot.reminders import reminders
-
-    return reminders.on_payment(session, payment)
-
-
-# Run after every applied payment, in order, inside the reconciling transaction. Each takes
-# (session, payment) and returns the ids of outbound messages to deliver once it commits.
-PAYMENT_APPLIED_HOOKS = [cancel_reminders, send_thanks]
-
-
 def on_payment_applied(session, payment):
-    """Run the hooks for a just-applied payment; returns outbound message ids to deliver."""
-    ids = []
-    for hook in PAYMENT_APPLIED_HOOKS:
-        try:
-            ids += hook(session, payment) or []
-        except Exception:  # a message that cannot be sent must not undo the money received
-            log.exception("payment hook %s failed for payment %s", hook.__name__, payment.id)
-            audit.record(session, "system", "payment.hook_failed", payment, {"hook": hook.__name__})
-    return ids
+    """Announce a just-applied payment inside its transaction (bot.hooks.payment_applied): a
+    receiver that fails is logged and audited, never undoing the money received."""
+    for name in hooks.payment_applied.send_guarded(session, payment):
+        audit.record(session, "system", "payment.hook_failed", payment, {"hook": name})

@@ -1,8 +1,22 @@
-"""Redis connection, queue names and the enqueue helpers (timeouts and retries live here)."""
+"""Queue names, the jobs and how each is enqueued (timeouts and retries live here), and the
+after-commit flush of the outbox (bot.outbox).
 
-from flask import current_app
-from redis import Redis
+Jobs are named by dotted path, so this module imports no job module: the worker imports
+bot.tasks.jobs when it runs one.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from flask import has_app_context
+from redis.exceptions import RedisError
 from rq import Queue, Retry
+from sqlalchemy import event
+
+from bot import outbox
+from bot.redis import redis_conn
+
+log = logging.getLogger(__name__)
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -13,109 +27,120 @@ ALL = (INBOUND, OUTBOUND, MAINTENANCE)
 # attempt hands the message to agents (or, for reminders, the tick re-enqueues it).
 OUTAGE_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
 FAILED_JOB_TTL = 7 * 24 * 3600
+MARKER_TTL = 24 * 3600
 
 
-def redis_conn():
-    ext = current_app.extensions
-    if "redis" not in ext:
-        ext["redis"] = Redis.from_url(current_app.config["REDIS_URL"])
-    return ext["redis"]
+@dataclass(frozen=True)
+class Job:
+    func: str  # dotted path of the job function
+    queue: str
+    timeout: int
+    retry: Retry | None = OUTAGE_RETRY
+    # A Redis key naming the job that owns a message (the sweep reads it), from its first arg.
+    marker: str | None = None
+    description: str | None = None
+    result_ttl: int | None = None
+
+    def describe(self, args):
+        if self.description is None:
+            return None
+        first = args[0] if args else None
+        return self.description.format(*args, n=len(first) if isinstance(first, list) else 1)
+
+
+JOBS = {
+    "process_inbound": Job(
+        "bot.tasks.jobs.process_inbound",
+        INBOUND,
+        timeout=120,
+        marker="inbound:job:{}",
+        description="inbound message {}",
+    ),
+    "deliver_outbound": Job(
+        "bot.tasks.jobs.deliver_outbound",
+        OUTBOUND,
+        timeout=60,
+        marker="outbound:job:{}",
+        description="outbound message {}",
+    ),
+    "sync_bot": Job("bot.tasks.jobs.sync_bot", MAINTENANCE, timeout=60),
+    "send_reminders": Job(
+        "bot.tasks.jobs.send_reminders",
+        OUTBOUND,
+        timeout=300,
+        description="send {n} reminder(s)",
+        result_ttl=0,
+    ),
+    "sandbox_callbacks": Job(
+        "bot.tasks.jobs.sandbox_status_callbacks",
+        OUTBOUND,
+        timeout=30,
+        retry=Retry(max=3, interval=[1, 5, 15]),
+        result_ttl=0,
+    ),
+}
 
 
 def queue(name):
     return Queue(name, connection=redis_conn())
 
 
-def job_marker(message_id):
-    """Redis key naming the job that owns an inbound message (the sweep checks it)."""
-    return f"inbound:job:{message_id}"
+def marker(job, message_id):
+    """The key naming the job that owns a message, for the sweep."""
+    return JOBS[job].marker.format(message_id)
 
 
-def _enqueue_marked(name, func, message_id, marker, timeout, description):
-    """Enqueue a job for one message and set the marker key that names it (the sweep reads
-    it), in one Redis round trip: for inbound messages this runs inside the webhook."""
-    with redis_conn().pipeline() as pipe:
-        job = queue(name).enqueue(
-            func,
-            message_id,
-            job_timeout=timeout,
-            retry=OUTAGE_RETRY,
-            failure_ttl=FAILED_JOB_TTL,
-            description=description,
-            pipeline=pipe,
-        )
-        pipe.set(marker, job.id, ex=24 * 3600)
-        pipe.execute()
-    return job
-
-
-def enqueue_inbound(message_id):
-    from bot.tasks.jobs import process_inbound
-
-    return _enqueue_marked(
-        INBOUND,
-        process_inbound,
-        message_id,
-        job_marker(message_id),
-        120,
-        f"inbound message {message_id}",
-    )
-
-
-def enqueue_sandbox_callbacks(sandbox_message_id):
-    from bot.tasks.jobs import sandbox_status_callbacks
-
-    return queue(OUTBOUND).enqueue(
-        sandbox_status_callbacks,
-        sandbox_message_id,
-        job_timeout=30,
-        retry=Retry(max=3, interval=[1, 5, 15]),
-        result_ttl=0,
-    )
-
-
-def outbound_marker(message_id):
-    """Redis key naming the job that sends an outbound message (the sweep checks it)."""
-    return f"outbound:job:{message_id}"
-
-
-def enqueue_outbound(message_id):
-    """Send a message the bot or an agent started (not a reply) through the worker."""
-    from bot.tasks.jobs import deliver_outbound
-
-    return _enqueue_marked(
-        OUTBOUND,
-        deliver_outbound,
-        message_id,
-        outbound_marker(message_id),
-        60,
-        f"outbound message {message_id}",
-    )
-
-
-def enqueue_sync_bot(conversation_id):
-    """Pause or resume Rasa on a conversation to match who holds it."""
-    from bot.tasks.jobs import sync_bot
-
-    return queue(MAINTENANCE).enqueue(
-        sync_bot,
-        conversation_id,
-        job_timeout=60,
-        retry=OUTAGE_RETRY,
+def enqueue(job, *args, pipeline=None):
+    """Enqueue one job now (callers that have just committed); returns the RQ job."""
+    if pipeline is None:
+        with redis_conn().pipeline() as pipe:
+            rq_job = enqueue(job, *args, pipeline=pipe)
+            pipe.execute()
+        return rq_job
+    spec = JOBS[job]
+    rq_job = queue(spec.queue).enqueue(
+        spec.func,
+        *args,
+        job_timeout=spec.timeout,
+        retry=spec.retry,
+        result_ttl=spec.result_ttl,
         failure_ttl=FAILED_JOB_TTL,
-    )
-
-
-def enqueue_reminder_send(ids, pipeline=None):
-    from bot.tasks.jobs import send_reminders
-
-    return queue(OUTBOUND).enqueue(
-        send_reminders,
-        list(ids),
-        job_timeout=300,
-        retry=OUTAGE_RETRY,
-        result_ttl=0,
-        failure_ttl=FAILED_JOB_TTL,
-        description=f"send {len(ids)} reminder(s)",
+        description=spec.describe(args),
         pipeline=pipeline,
     )
+    if spec.marker:
+        pipeline.set(marker(job, args[0]), rq_job.id, ex=MARKER_TTL)
+    return rq_job
+
+
+def flush(requests):
+    """Enqueue outbox requests in one Redis round trip. A Redis outage loses nothing: the rows
+    are committed and the sweep finds them (inbound and outbound messages, queued reminders)."""
+    if not requests:
+        return
+    try:
+        with redis_conn().pipeline() as pipe:
+            for job, args in requests:
+                enqueue(job, *args, pipeline=pipe)
+            pipe.execute()
+    except RedisError as exc:
+        names = sorted({job for job, _ in requests})
+        log.error("could not enqueue %s after commit: %s", names, type(exc).__name__)
+
+
+def init_app(app):
+    """Enqueue what each committed transaction asked for (bot.outbox), inside app's context."""
+    sessions = app.extensions["db"].Session
+
+    def after_commit(session):
+        if outbox.KEY not in session.info:
+            return
+        requests = outbox.take(session)
+        if has_app_context():
+            flush(requests)
+        else:
+            with app.app_context():
+                flush(requests)
+
+    event.listen(sessions, "after_commit", after_commit)
+    event.listen(sessions, "after_rollback", outbox.discard)

@@ -4,7 +4,8 @@ import logging
 
 from rq import SimpleWorker, Worker
 
-from bot.tasks import jobs, queues
+from bot.redis import redis_conn
+from bot.tasks import jobs, periodic, queues
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class SweepingMixin:
         if self.connection.set(lock_key, self.name, nx=True, ex=max(self.sweep_interval - 1, 1)):
             try:
                 with jobs.job_app().app_context():
-                    jobs.sweep()
+                    periodic.sweep()
             except Exception:  # the worker must keep serving jobs whatever the sweep meets
                 log.exception("sweep failed")
         if self.reminder_tick:
@@ -39,7 +40,7 @@ class SweepingMixin:
         if lock.acquire(blocking=False):
             try:
                 with jobs.job_app().app_context():
-                    jobs.reminders_tick(lock=lock)
+                    periodic.reminders_tick(lock=lock)
             except Exception:
                 log.exception("reminders tick failed")
             finally:
@@ -65,7 +66,7 @@ def build(app, fork=False):
     cls = BotForkingWorker if fork else BotWorker
     worker = cls(
         [queues.queue(name) for name in queues.ALL],
-        connection=queues.redis_conn(),
+        connection=redis_conn(),
         worker_ttl=interval + 15,
         maintenance_interval=interval,
     )

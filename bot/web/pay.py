@@ -20,20 +20,20 @@ from flask import (
     request,
     url_for,
 )
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit
+from bot import audit, channels, clock, statuses
 from bot.db import session
 from bot.debts import plans, promises
-from bot.debts.accounts import COLLECTIBLE
-from bot.models import Account, Checkout, Payment, Promise
+from bot.debts.accounts import is_collectible
+from bot.debts.policies import discount_offer, policy_for
+from bot.models import Account, Checkout, Message, Payment, Promise
 from bot.money import money_var
-from bot.outbound import messaging
-from bot.payments import links, providers
+from bot.outbound.compose import conversation_locale
+from bot.payments import links, notify, providers
 from bot.payments import reconcile as payments
-from bot.tasks import queues
+from bot.redis import redis_conn
 from bot.templates import store as templates
 from bot.web.pay_texts import texts
 
@@ -70,9 +70,9 @@ def _load(token):
 def _page_locale(account):
     """The language the debtor reads: the one they write in on their conversation, else the
     one on file."""
-    conversation = payments.debtor_conversation_or_none(session(), account.debtor)
+    conversation = notify.debtor_conversation_or_none(session(), account.debtor)
     if conversation is not None:
-        return messaging.conversation_locale(conversation)
+        return conversation_locale(conversation)
     return account.debtor.locale
 
 
@@ -100,8 +100,8 @@ def _view(account, notice=None, error=None, status=200):
     lang = tag.split("-")[0]
     t = texts(lang)
     fmt = _Fmt(tag, account.currency)
-    today = payments.local_today(account.debtor)
-    collectible = account.status in COLLECTIBLE and account.balance_minor > 0
+    today = clock.today_for(account.debtor)
+    collectible = is_collectible(account)
     plan = payments.active_plan(s, account)
     context = {
         "t": t,
@@ -112,7 +112,7 @@ def _view(account, notice=None, error=None, status=200):
         "due_date": fmt.date(account.due_date),
         "reference": account.external_id,
         "collectible": collectible,
-        "settled": account.status == "paid" or account.balance_minor == 0,
+        "settled": account.status == statuses.Account.PAID or account.balance_minor == 0,
         "notice": notice,
         "error": error,
         "discount": None,
@@ -122,7 +122,7 @@ def _view(account, notice=None, error=None, status=200):
         "promise": None,
     }
     if collectible:
-        offer = payments.discount_offer(s, account, today)
+        offer = discount_offer(s, account, today)
         if offer is not None:
             pct, amount, until = offer
             context["discount"] = {
@@ -171,7 +171,7 @@ def _view(account, notice=None, error=None, status=200):
 
 def _plan_choices(s, account, today, fmt):
     """Each plan the policy allows, priced as the bot prices it (actions/plans.py)."""
-    policy = promises.policy_for(s, account)
+    policy = policy_for(s, account)
     most, _adjusted = plans.fit_count(account.balance_minor, policy, policy.max_installments)
     fee = plans.fee(account.balance_minor, policy)
     choices = []
@@ -235,15 +235,15 @@ def checkout(token):
     if invalid:
         return invalid
     s = session()
-    if account.status not in COLLECTIBLE or account.balance_minor <= 0:
+    if not is_collectible(account):
         return _refuse(account, "bad_request", 409)
-    today = payments.local_today(account.debtor)
+    today = clock.today_for(account.debtor)
     option = request.form.get("option")
     installment = None
     if option == "full":
         amount = payments.owed(s, account)
     elif option == "discount":
-        offer = payments.discount_offer(s, account, today)
+        offer = discount_offer(s, account, today)
         if offer is None:
             return _refuse(account, "bad_request", 400)
         amount = offer[1]
@@ -300,18 +300,18 @@ def plan(token):
     if invalid:
         return invalid
     s = session()
-    if account.status != "open" or account.balance_minor <= 0:
+    if account.status != statuses.Account.OPEN or account.balance_minor <= 0:
         return _refuse(account, "bad_request", 409)
     try:
         count = int(request.form.get("count", ""))
     except ValueError:
         return _refuse(account, "bad_request", 400)
-    policy = promises.policy_for(s, account)
+    policy = policy_for(s, account)
     fitted, adjusted = plans.fit_count(account.balance_minor, policy, count)
     if adjusted:  # the page only offers counts that fit: anything else is a forged form
         return _refuse(account, "bad_request", 400)
     fee = plans.fee(account.balance_minor, policy)
-    today = payments.local_today(account.debtor)
+    today = clock.today_for(account.debtor)
     rows = plans.schedule(account.balance_minor + fee, fitted, policy, today)
     plans.create_plan(s, account, rows, actor=_actor(account), fee_minor=fee)
     s.commit()
@@ -325,13 +325,13 @@ def promise(token):
     if invalid:
         return invalid
     s = session()
-    if account.status not in COLLECTIBLE or account.balance_minor <= 0:
+    if not is_collectible(account):
         return _refuse(account, "bad_request", 409)
     try:
         day = date.fromisoformat(request.form.get("date", ""))
     except ValueError:
         return _refuse(account, "bad_request", 400)
-    today = payments.local_today(account.debtor)
+    today = clock.today_for(account.debtor)
     # The same service as the chat, on the debt this link is for.
     outcome, detail = promises.promise(
         s,
@@ -365,7 +365,7 @@ def renew(token):
     sent = render_template("pay_renewed.html", whatsapp=_whatsapp_number())
     if account is None or account.debtor_id != debtor_id:
         return sent, 200
-    redis = queues.redis_conn()
+    redis = redis_conn()
     key = f"paylink:renew:{debtor_id}"
     with redis.pipeline() as pipe:
         pipe.set(key, 0, ex=3600, nx=True)  # the window starts at the first request
@@ -373,27 +373,19 @@ def renew(token):
         _, count = pipe.execute()
     if count > current_app.config["FRESH_LINKS_PER_HOUR"]:
         return sent, 429
-    debtor = account.debtor
-    if account.status not in COLLECTIBLE or account.balance_minor <= 0:
+    if not is_collectible(account):
         return sent, 200
-    if not payments.may_message(debtor, "whatsapp"):
-        return sent, 200
-    conversation = messaging.get_or_create_conversation(s, "whatsapp", debtor.phone)
-    row = payments.queue_message(
-        s,
-        conversation,
-        "payment.link",
-        {
-            "amount": money_var(account.balance_minor, account.currency),
-            "url": links.payment_url(account),
-            "hours": current_app.config["PAY_LINK_TTL_HOURS"],
-        },
+    variables = {
+        "amount": money_var(account.balance_minor, account.currency),
+        "url": links.payment_url(account),
+        "hours": current_app.config["PAY_LINK_TTL_HOURS"],
+    }
+    row = notify.send_to_debtor(
+        s, account.debtor, "payment.link", variables, "requested", channel=channels.WHATSAPP
     )
-    if row is not None:
+    if isinstance(row, Message):
         audit.record(s, "debtor", "payment_link.sent", account, {"renewed": True})
     s.commit()
-    if row is not None:
-        queues.enqueue_outbound(row.id)
     return sent, 200
 
 
@@ -419,21 +411,17 @@ def provider_webhook(name):
         return jsonify({"error": str(exc)}), 400
     s = session()
     outcome, payment = payments.handle_event(s, name, event)
-    outbound = payments.on_payment_applied(s, payment) if payment is not None else []
+    if payment is not None:
+        payments.on_payment_applied(s, payment)
     try:
+        # The thank-you is sent after the commit; a Redis outage then leaves it 'pending' for
+        # the sweep, never a 500 that would make the provider redeliver a duplicate.
         s.commit()
     except IntegrityError:
         # Another event paid the same checkout at the same moment: the provider retries this
         # one, which then finds the payment and changes nothing.
         s.rollback()
         return jsonify({"outcome": "conflict"}), 409
-    for message_id in outbound:
-        try:
-            queues.enqueue_outbound(message_id)
-        except RedisError:
-            # The payment is committed; answering 500 would only make the provider redeliver
-            # an event that is now a duplicate. The message stays 'pending' in the database.
-            log.error("cannot enqueue outbound message %s", message_id)
     return jsonify({"outcome": outcome}), 200
 
 

@@ -5,9 +5,6 @@ the same signed webhook Twilio would call."""
 import csv
 import ipaddress
 import secrets
-import uuid
-from datetime import datetime, timezone
-from email.utils import format_datetime
 from pathlib import Path
 
 import requests
@@ -15,68 +12,21 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bot import channels, outbox, phones
+from bot.clock import utcnow
 from bot.db import session
 from bot.models import Conversation, Message, SandboxMessage
-from bot.outbound import messaging
+from bot.outbound.sandbox import (
+    MESSAGES_PATH,
+    message_page,
+    message_resource,
+    new_sid,
+    twilio_error,
+)
 
 api = Blueprint("sandbox_api", __name__, url_prefix="/sandbox/twilio")
 simulator = Blueprint("simulator", __name__, url_prefix="/simulator")
 DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "debtors.csv"
-MESSAGES_PATH = "/2010-04-01/Accounts/<account_sid>/Messages.json"
-
-
-def new_sid(prefix="SM"):
-    return prefix + uuid.uuid4().hex
-
-
-def rfc2822(moment):
-    return format_datetime(moment.replace(tzinfo=timezone.utc))
-
-
-def message_resource(account_sid, sid, to, from_, body, status, created_at):
-    """A Message resource shaped as Twilio's REST API returns it."""
-    stamp = rfc2822(created_at)
-    return {
-        "account_sid": account_sid,
-        "api_version": "2010-04-01",
-        "body": body,
-        "date_created": stamp,
-        "date_sent": stamp,
-        "date_updated": stamp,
-        "direction": "outbound-api",
-        "error_code": None,
-        "error_message": None,
-        "from": from_,
-        "messaging_service_sid": None,
-        "num_media": "0",
-        "num_segments": "1",
-        "price": None,
-        "price_unit": "USD",
-        "sid": sid,
-        "status": status,
-        "subresource_uris": {},
-        "to": to,
-        "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
-    }
-
-
-def message_page(account_sid, resources):
-    return {
-        "messages": resources,
-        "first_page_uri": f"/2010-04-01/Accounts/{account_sid}/Messages.json?PageSize=50&Page=0",
-        "next_page_uri": None,
-        "previous_page_uri": None,
-        "page": 0,
-        "page_size": 50,
-        "start": 0,
-        "end": max(len(resources) - 1, 0),
-        "uri": f"/2010-04-01/Accounts/{account_sid}/Messages.json?PageSize=50&Page=0",
-    }
-
-
-def twilio_error(status, code, message):
-    body = {"code": code, "message": message, "more_info": "", "status": status}
-    return jsonify(body), status
 
 
 def _authorised(account_sid):
@@ -119,11 +69,10 @@ def create_message(account_sid):
     )
     s = session()
     s.add(row)
-    s.commit()
+    s.flush()
     if row.status_callback:
-        from bot.tasks.queues import enqueue_sandbox_callbacks
-
-        enqueue_sandbox_callbacks(row.id)
+        outbox.later(s, "sandbox_callbacks", row.id)
+    s.commit()
     resource = message_resource(account_sid, row.sid, to, from_, row.body, "queued", row.created_at)
     return jsonify(resource), 201
 
@@ -158,7 +107,7 @@ def demo_debtors():
         return [
             {
                 "name": row["full_name"],
-                "phone_e164": messaging.phones.normalise(row["phone"], row["country"]),
+                "phone_e164": phones.normalise(row["phone"], row["country"]),
                 "country": row["country"],
                 "locale": row["locale"],
                 "id_last4": row["id_last4"],
@@ -178,8 +127,8 @@ def _address():
     if channel not in ("whatsapp", "sms"):
         abort(400, "channel must be whatsapp or sms")
     try:
-        phone = messaging.phones.normalise(data.get("phone", ""))
-    except messaging.phones.PhoneError:
+        phone = phones.normalise(data.get("phone", ""))
+    except phones.PhoneError:
         abort(400, "phone must be an E.164 number")
     return channel, phone, data
 
@@ -191,7 +140,7 @@ def send():
     form = {
         "MessageSid": new_sid(),
         "AccountSid": current_app.config["TWILIO_ACCOUNT_SID"],
-        "From": messaging.channel_address(channel, phone),
+        "From": channels.address(channel, phone),
         "To": current_app.config[
             "TWILIO_WHATSAPP_FROM" if channel == "whatsapp" else "TWILIO_SMS_FROM"
         ],
@@ -214,7 +163,7 @@ def send():
 def messages():
     """The chat so far: what the debtor sent and what reached the sandbox 'Twilio'."""
     channel, phone, _ = _address()
-    address = messaging.channel_address(channel, phone)
+    address = channels.address(channel, phone)
     s = session()
     inbound = s.execute(
         select(Message)
@@ -231,24 +180,4 @@ def messages():
         for m in inbound
     ] + [{"from": "bot", "body": m.body, "at": m.created_at.isoformat()} for m in outbound]
     items.sort(key=lambda item: item["at"])
-    return jsonify({"messages": items, "now": datetime.now(timezone.utc).isoformat()})
-
-
-def post_status_callbacks(message_id):
-    """Do what Twilio does after accepting a message: post signed 'sent', then 'delivered'."""
-    row = session().get(SandboxMessage, message_id)
-    if row is None or not row.status_callback:
-        return
-    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
-    for status in ("sent", "delivered"):
-        form = {
-            "MessageSid": row.sid,
-            "MessageStatus": status,
-            "AccountSid": current_app.config["TWILIO_ACCOUNT_SID"],
-            "To": row.to,
-            "From": row.from_,
-        }
-        signature = validator.compute_signature(row.status_callback, form)
-        requests.post(
-            row.status_callback, data=form, headers={"X-Twilio-Signature": signature}, timeout=10
-        ).raise_for_status()
+    return jsonify({"messages": items, "now": utcnow().isoformat() + "+00:00"})

@@ -7,9 +7,9 @@ from flask import Blueprint, Response, abort, current_app, request
 from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
+from bot.conversations.inbound import BadInbound, store_inbound
 from bot.db import session
-from bot.outbound import messaging
-from bot.tasks import queues
+from bot.outbound.status import apply_status
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
@@ -42,17 +42,11 @@ def twilio_signed(view):
 def inbound():
     s = session()
     try:
-        message, created = messaging.store_inbound(
-            s, request.form, current_app.config["MAX_INBOUND_BODY"]
-        )
-    except messaging.BadInbound as exc:
+        # Stored and committed; its job is enqueued after the commit (or found by the sweep).
+        store_inbound(s, request.form, current_app.config["MAX_INBOUND_BODY"])
+    except BadInbound as exc:
         s.rollback()
         return Response(f"Bad request: {exc}\n", status=400, mimetype="text/plain")
-    if created:
-        try:
-            queues.enqueue_inbound(message.id)
-        except RedisError as exc:  # stored and committed: the sweep will enqueue it
-            log.error("could not enqueue message %s: %s", message.id, type(exc).__name__)
     return Response(EMPTY_TWIML, mimetype="text/xml")
 
 
@@ -64,7 +58,7 @@ def status():
     if not sid or not new_status:
         return Response("Bad request: MessageSid and MessageStatus are required\n", 400)
     try:
-        known = messaging.apply_status(session(), sid, new_status, request.form.get("ErrorCode"))
+        known = apply_status(session(), sid, new_status, request.form.get("ErrorCode"))
     except RedisError as exc:  # an early callback could not be held; Twilio will not resend
         log.error("could not hold an early status callback: %s", type(exc).__name__)
         known = False

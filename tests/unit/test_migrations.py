@@ -1,7 +1,7 @@
 from alembic import command
 from sqlalchemy import create_engine, inspect
 
-from bot.cli import alembic_config
+from bot.cli.setup import alembic_config
 
 
 def test_migrations_upgrade_downgrade_upgrade(app, tmp_path):

@@ -1,11 +1,8 @@
 """The admin console: message templates, payment policies, debt import and account export."""
 
 import json
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
-import click
 from flask import (
     Blueprint,
     Response,
@@ -371,29 +368,3 @@ def account_export():
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="accounts-{stamp}.csv"'},
     )
-
-
-@bp.cli.command("export-templates")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-def export_templates_command(path):
-    """Write every key's live texts per locale to a YAML file (for review or another env)."""
-    path.write_text(template_admin.export_yaml(db_session()), encoding="utf-8")
-    click.echo(f"wrote {path}")
-
-
-@bp.cli.command("import-templates")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_templates_command(path):
-    """Load an exported YAML file: all or nothing; only changed texts get a new version."""
-    s = db_session()
-    try:
-        result = template_admin.import_yaml(s, path.read_text(encoding="utf-8-sig"), None)
-    except template_admin.TemplateValidationError as exc:
-        for problem in exc.problems:
-            click.echo(f"{path.name}: {problem}", err=True)
-        click.echo("nothing imported", err=True)
-        sys.exit(1)
-    s.commit()
-    for key, locale, version in result.changed:
-        click.echo(f"{key} ({locale}): version {version}")
-    click.echo(f"{len(result.changed)} changed, {result.unchanged} unchanged")

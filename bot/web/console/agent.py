@@ -3,10 +3,22 @@
 import logging
 from datetime import date
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from redis.exceptions import RedisError
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
+from bot import clock
+from bot.clock import utcnow
+from bot.contact.window import window_open
 from bot.conversations import agents, handover, verification
 from bot.db import session as db_session
 from bot.debts import resolutions
@@ -19,11 +31,9 @@ from bot.models import (
     Payment,
     PaymentClaim,
     Promise,
-    utcnow,
 )
-from bot.outbound import messaging
+from bot.money import money_var
 from bot.phones import mask
-from bot.tasks.queues import enqueue_outbound, enqueue_sync_bot
 from bot.templates import store as templates
 from bot.web.console.auth import current_user, login_required
 
@@ -119,8 +129,6 @@ def _context(s, conversation):
     locale = templates.babel_locale(debtor.locale)
 
     def money(minor, currency):
-        from bot.money import money_var
-
         return templates.format_money(money_var(minor, currency), locale)
 
     return {
@@ -174,15 +182,22 @@ def conversation(conversation_id):
         conv=conv,
         user=user,
         holder=conv.state == "agent" and conv.agent_id == user.id,
-        window_open=messaging.window_open(conv),
+        window_open=window_open(conv),
         template_keys=handover.agent_template_keys(s, conv),
         masked=mask(conv.address),
         messages=[_message_item(m) for m in _messages(s, conv)],
         notes=notes,
         ctx=_context(s, conv),
         reason_label=handover.reason_label(conv.agent_reason),
-        today=date.today().isoformat(),
+        today=_today(conv).isoformat(),
     )
+
+
+def _today(conv):
+    """The debtor's date (promises are dated in it); the agents' own without a debtor."""
+    if conv.debtor is not None:
+        return clock.today_for(conv.debtor)
+    return clock.today_in(current_app.config["AGENT_TIMEZONE"])
 
 
 @bp.get("/api/conversations/<int:conversation_id>")
@@ -194,18 +209,10 @@ def conversation_json(conversation_id):
         {
             "state": conv.state,
             "agent": conv.agent.email if conv.agent else None,
-            "window_open": messaging.window_open(conv),
+            "window_open": window_open(conv),
             "messages": [_message_item(m) for m in _messages(s, conv)],
         }
     )
-
-
-def _sync_bot(conversation_id):
-    # Without the queue the worker still resumes Rasa before the next answer (bot_paused).
-    try:
-        enqueue_sync_bot(conversation_id)
-    except RedisError:
-        log.warning("queue unavailable; Rasa pause state of %s syncs later", conversation_id)
 
 
 def _back(conv):
@@ -221,20 +228,19 @@ def claim(conversation_id):
         s.rollback()
         flash("Another agent has already claimed this conversation.", "error")
         return _back(conv), 303
-    s.commit()
-    _sync_bot(conv.id)
+    s.commit()  # Rasa is paused on it once committed (handover.claim asked for the sync)
     flash("Claimed: the bot is paused on this conversation.", "info")
     return _back(conv), 303
 
 
-def _act(conversation_id, work, done_message, sync_bot=False):
-    """Run an agent action on a held conversation; errors become a message, not a 500.
-    sync_bot: who holds the conversation changed, so Rasa is paused or resumed to match."""
+def _act(conversation_id, work, done_message):
+    """Run an agent action on a conversation the agent holds; errors become a message, not a
+    500. What the action queued (a reply, a thank-you, a Rasa sync) goes once committed."""
     s = db_session()
     conv = _conversation(conversation_id)
     try:
         handover.require_holder(conv, current_user())
-        outbound = work(s, conv, current_user())
+        work(s, conv, current_user())
     except handover.HandoverError as exc:
         s.rollback()
         flash(str(exc), "error")
@@ -244,18 +250,6 @@ def _act(conversation_id, work, done_message, sync_bot=False):
         flash(f"The message could not be written: {exc}", "error")
         return _back(conv), 303
     s.commit()
-    # A reply or template (a Message), or the ids a resolution queued (a payment's thank-you).
-    if isinstance(outbound, Message):
-        message_ids = [outbound.id]
-    else:
-        message_ids = outbound if isinstance(outbound, list) else []
-    for message_id in message_ids:
-        try:
-            enqueue_outbound(message_id)
-        except RedisError:  # stored: the worker's sweep sends it once the queue is back
-            log.warning("queue unavailable; message %s left for the sweep", message_id)
-    if sync_bot:
-        _sync_bot(conversation_id)
     if done_message:
         flash(done_message, "info")
     return _back(conv), 303
@@ -381,13 +375,13 @@ def dispute_decision(conversation_id, dispute_id, decision):
 @bp.post("/conversations/<int:conversation_id>/hand-back")
 @login_required()
 def hand_back(conversation_id):
-    return _act(conversation_id, handover.hand_back, "Handed back to the bot.", sync_bot=True)
+    return _act(conversation_id, handover.hand_back, "Handed back to the bot.")
 
 
 @bp.post("/conversations/<int:conversation_id>/release")
 @login_required()
 def release(conversation_id):
-    return _act(conversation_id, handover.release, "Returned to the queue.", sync_bot=True)
+    return _act(conversation_id, handover.release, "Returned to the queue.")
 
 
 @bp.post("/conversations/<int:conversation_id>/take-over")
@@ -402,7 +396,6 @@ def take_over(conversation_id):
         flash(str(exc), "error")
         return _back(conv), 303
     s.commit()
-    _sync_bot(conv.id)
     flash("You hold this conversation now.", "info")
     return _back(conv), 303
 
@@ -415,5 +408,4 @@ def close(conversation_id):
         conversation_id,
         lambda s, c, u: handover.close(s, c, u, reason),
         "Conversation closed.",
-        sync_bot=True,
     )

@@ -29,7 +29,7 @@ from flask import (
 from bot import audit, users
 from bot.db import session as db_session
 from bot.models import User
-from bot.tasks.queues import redis_conn
+from bot.redis import redis_conn
 
 bp = Blueprint("auth", __name__, url_prefix="/console")
 

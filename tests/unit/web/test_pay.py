@@ -6,7 +6,8 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
 
-from bot.debts import plans, promises
+from bot import clock
+from bot.debts import plans, policies
 from bot.models import (
     Account,
     Checkout,
@@ -18,7 +19,6 @@ from bot.models import (
     Promise,
 )
 from bot.payments import links, providers
-from bot.payments import reconcile as payments
 from bot.testing.fake_stripe import FakeStripe
 
 
@@ -50,11 +50,10 @@ def test_a_tampered_link_reveals_nothing(app, client, db, demo_debtors):
     assert "no es válido" in text and "150.000" not in text and "wa.me/14155238886" in text
 
 
-def test_an_expired_link_reveals_nothing(app, client, db, demo_debtors):
+def test_an_expired_link_reveals_nothing(app, client, db, demo_debtors, travel):
     with app.app_context():
         token = links.payment_url(account(db)).rsplit("/", 1)[1]
-    app.config["PAY_LINK_TTL_HOURS"] = 0
-    time.sleep(1.1)
+    travel(hours=app.config["PAY_LINK_TTL_HOURS"], seconds=1)
     page = client.get(f"/pay/{token}")
     assert page.status_code == 410 and "150.000" not in page.get_data(as_text=True)
 
@@ -91,8 +90,8 @@ def test_choosing_a_plan_creates_the_plan_the_bot_would(app, client, db, demo_de
     response = client.post(f"/pay/{token}/plan", data={"count": "3"})
     assert response.status_code == 303 and response.location.endswith("done=plan")
     plan = db.execute(select(PaymentPlan)).scalar_one()
-    policy = promises.policy_for(db, account)
-    expected = plans.schedule(15_000_000, 3, policy, payments.local_today(account.debtor))
+    policy = policies.policy_for(db, account)
+    expected = plans.schedule(15_000_000, 3, policy, clock.today_for(account.debtor))
     assert [(i.due_date, i.amount_minor) for i in plan.installments] == expected
     db.refresh(account)
     assert account.status == "plan" and plan.created_by == f"debtor:{account.debtor_id}"
@@ -119,7 +118,7 @@ def test_a_plan_the_page_did_not_offer_is_refused(app, client, db, demo_debtors,
 
 def test_proposing_a_date_records_the_promise_the_bot_would(app, client, db, demo_debtors):
     account, token = token_for(app, db)
-    today = payments.local_today(account.debtor)
+    today = clock.today_for(account.debtor)
     day = today + timedelta(days=7)
     response = client.post(f"/pay/{token}/promise", data={"date": day.isoformat()})
     assert response.status_code == 303
@@ -233,19 +232,19 @@ def test_an_old_signature_is_refused(app, client, db, demo_debtors):
     assert response.status_code == 403
 
 
-def test_expired_link_sends_a_fresh_one_on_whatsapp_rate_limited(app, client, db, demo_debtors):
-    from bot.models import utcnow
-    from bot.outbound import messaging
+def test_expired_link_sends_a_fresh_one_on_whatsapp_rate_limited(
+    app, client, db, demo_debtors, travel
+):
+    from bot.clock import utcnow
+    from bot.conversations.inbound import get_or_create_conversation
 
     account, token = token_for(app, db)
-    chat = messaging.get_or_create_conversation(db, "whatsapp", "+573001234567")
+    travel(hours=app.config["PAY_LINK_TTL_HOURS"], seconds=1)
+    chat = get_or_create_conversation(db, "whatsapp", "+573001234567")
     chat.last_inbound_at = utcnow()  # they wrote today: inside WhatsApp's window
     db.commit()
-    app.config["PAY_LINK_TTL_HOURS"] = 0
-    time.sleep(1.1)
     expired = client.get(f"/pay/{token}")
     assert expired.status_code == 410 and f"/pay/{token}/renew" in expired.get_data(as_text=True)
-    app.config["PAY_LINK_TTL_HOURS"] = 72
     sent = client.post(f"/pay/{token}/renew")
     assert sent.status_code == 200 and "150.000" not in sent.get_data(as_text=True)
     [row] = db.execute(select(Message).where(Message.template_key == "payment.link")).scalars()
@@ -347,14 +346,10 @@ def test_stripe_async_payment_waits_for_success(app, client, db, demo_debtors, f
 def test_redis_down_after_a_payment_keeps_the_thanks_pending(
     app, client, db, conversation, monkeypatch
 ):
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     from bot.tasks import queues
 
-    def down(message_id):
-        raise RedisConnectionError("redis is down")
-
-    monkeypatch.setattr(queues, "enqueue_outbound", down)
+    # Redis refuses connections from here on (nothing listens on port 1).
+    monkeypatch.setattr(queues, "redis_conn", lambda: Redis.from_url("redis://127.0.0.1:1/0"))
     account, _ = token_for(app, db)
     payload, headers = sandbox_event(app, db, account, 1_000_000)
     response = client.post("/pay/webhooks/sandbox", data=payload, headers=headers)

@@ -5,9 +5,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.contact import hours, rules
+from bot.contact.decision import decide
 from bot.reminders import gate
 
-RULES = {r["country"]: gate.Rule.from_dict(r) for r in gate.DEFAULT_RULES}
+RULES = {r["country"]: rules.Rule.from_dict(r) for r in rules.DEFAULT_RULES}
 FAR = datetime(2030, 1, 1)
 
 
@@ -66,7 +68,7 @@ def test_colombian_hours_sundays_and_holidays(now, action, reason, next_at):
 def test_a_number_in_two_zones_must_be_allowed_in_both():
     # +1 208 is Boise (UTC-7 in November) and Los Angeles (UTC-8); US hours are 08:00-21:00.
     debtor = item(phone="+12085550100", country="US")
-    assert gate.zones_for(debtor.phone, None, RULES["US"]) == (
+    assert hours.zones_for(debtor.phone, None, RULES["US"]) == (
         "America/Boise",
         "America/Los_Angeles",
     )
@@ -157,8 +159,8 @@ def test_whatsapp_window_templates_and_channels(
 
 
 def test_no_sms_fallback_when_the_country_rule_forbids_it():
-    rules = dict(RULES, CO=gate.Rule.from_dict(gate.DEFAULT_RULES[0] | {"sms_fallback": False}))
-    decision = gate.check(ctx(rules=rules), item(), NOW)
+    table = dict(RULES, CO=rules.Rule.from_dict(rules.DEFAULT_RULES[0] | {"sms_fallback": False}))
+    decision = gate.check(ctx(rules=table), item(), NOW)
     assert (decision.action, decision.reason) == ("suppress", "no_approved_template")
 
 
@@ -178,9 +180,38 @@ def test_rules_suppress(overrides, conversations, reason):
     assert (decision.action, decision.reason) == ("suppress", reason)
 
 
-def test_a_thank_you_goes_to_a_paid_account():
-    debtor = item(account_status="paid", step="thank_you:7")
-    assert gate.check(ctx(), debtor, NOW).action == "send"
+NIGHT = utc("2026-11-25 08:00")  # 03:00 in Bogotá: only reminders wait for the morning
+
+
+@pytest.mark.parametrize(
+    "purpose, overrides, conversations, action, reason",
+    [
+        # A receipt for the debtor's own payment: at once, whatever the hour or the account.
+        ("receipt", {"account_status": "paid"}, [], "send", None),
+        ("receipt", {"wrong_number_at": NOW}, [], "suppress", "wrong_number"),
+        ("receipt", {}, [convo(state="agent", last_inbound_at=NOW)], "suppress", "agent_held"),
+        ("receipt", {"opted_out_whatsapp_at": NOW}, [], "suppress", "opted_out_whatsapp"),
+        # Something the debtor asked for: even while an agent holds the conversation.
+        ("requested", {}, [convo(state="agent", last_inbound_at=NOW)], "send", None),
+        ("requested", {"opted_out_whatsapp_at": NOW}, [], "suppress", "opted_out_whatsapp"),
+        # An agent's own message: only WhatsApp's window limits it.
+        ("agent", {"opted_out_whatsapp_at": NOW}, [], "send", None),
+        (
+            "agent",
+            {},
+            [convo(last_inbound_at=NIGHT - timedelta(hours=25))],
+            "suppress",
+            "no_approved_template",
+        ),
+    ],
+)
+def test_each_purpose_respects_its_own_rules(purpose, overrides, conversations, action, reason):
+    context = ctx(conversations or [convo(last_inbound_at=NIGHT - timedelta(hours=1))])
+    row = item(**overrides)
+    decision = decide(
+        context, context.facts(row), NIGHT, purpose, ("whatsapp",), "x", row.account_status
+    )
+    assert (decision.action, decision.reason) == (action, reason)
 
 
 def test_a_deferral_past_the_expiry_is_suppressed():
@@ -190,10 +221,10 @@ def test_a_deferral_past_the_expiry_is_suppressed():
 
 
 def test_rules_are_read_from_the_table(db):
-    rules = gate.load_rules(db)
-    assert set(rules) >= {"CO", "CL", "MX", "US", "*"}
-    assert rules["CO"].skip_holidays and 6 not in rules["CO"].hours  # never on Sundays
-    assert rules["CL"].min_gap_hours == 48
+    table = rules.load_rules(db)
+    assert set(table) >= {"CO", "CL", "MX", "US", "*"}
+    assert table["CO"].skip_holidays and 6 not in table["CO"].hours  # never on Sundays
+    assert table["CL"].min_gap_hours == 48
 
 
 @pytest.mark.parametrize(
@@ -205,5 +236,5 @@ def test_rules_are_read_from_the_table(db):
     ],
 )
 def test_bad_rules_are_refused(bad):
-    with pytest.raises(gate.RuleError):
-        gate.Rule.from_dict({"country": "CO", "hours": {}} | bad)
+    with pytest.raises(rules.RuleError):
+        rules.Rule.from_dict({"country": "CO", "hours": {}} | bad)

@@ -1,4 +1,3 @@
-from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -6,10 +5,13 @@ import requests
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 
-from bot.conversations import rasa_client
+from bot.clock import utcnow
+from bot.conversations import rasa_client, turn
+from bot.conversations.inbound import store_inbound
 from bot.models import Conversation, Message
-from bot.outbound import messaging
-from bot.tasks import jobs
+from bot.outbound.compose import queue_outbound
+from bot.outbound.deliver import ProviderUnavailable
+from bot.tasks import jobs, periodic
 
 
 class FakeMessages:
@@ -22,7 +24,7 @@ class FakeMessages:
     def create(self, **kwargs):
         if self.failures:
             raise self.failures.pop(0)
-        self.created.append({**kwargs, "date_created": datetime.now(timezone.utc)})
+        self.created.append({**kwargs, "date_created": utcnow()})
         return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
 
     def list(self, to, from_, **_):
@@ -73,7 +75,7 @@ def inbound(app, db, demo_debtors):
             "From": "whatsapp:+573001234567",
             "Body": body,
         }
-        message, _ = messaging.store_inbound(db, form, 4096)
+        message, _ = store_inbound(db, form, 4096)
         return message
 
     yield _inbound
@@ -124,10 +126,10 @@ def test_pending_messages_of_a_conversation_go_in_arrival_order(db, inbound, ras
 def test_twilio_busy_is_retried_and_sent_once(
     db, inbound, rasa, twilio, monkeypatch, status, left_as
 ):
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
     twilio.failures.append(TwilioRestException(status, "uri", "unavailable"))
     message = inbound("hola")
-    with pytest.raises(messaging.ProviderUnavailable):
+    with pytest.raises(ProviderUnavailable):
         jobs.process_inbound(message.id)
     # A 5xx may come after Twilio took the message, so it is checked before being resent.
     assert [r.status for r in replies(db, message.id)] == [left_as, "pending"]
@@ -138,13 +140,13 @@ def test_twilio_busy_is_retried_and_sent_once(
 def test_reconciliation_never_takes_an_earlier_reply_with_the_same_words(
     db, inbound, rasa, twilio, monkeypatch
 ):
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
     rasa.answers["otra vez"] = [{"custom": {"template": "verify.ask"}}]
     first = inbound("hola")
     jobs.process_inbound(first.id)  # greet + verify.ask, both sent and recorded
     second = inbound("otra vez")
     twilio.failures.append(requests.ReadTimeout("read timed out"))  # never reached Twilio
-    with pytest.raises(messaging.ProviderUnavailable):
+    with pytest.raises(ProviderUnavailable):
         jobs.process_inbound(second.id)
     assert replies(db, second.id)[0].status == "sending"
     jobs.process_inbound(second.id)
@@ -157,7 +159,7 @@ def test_reconciliation_never_takes_an_earlier_reply_with_the_same_words(
 def test_a_retry_reuses_answers_rasa_already_gave(db, inbound, rasa, twilio, monkeypatch):
     """The first attempt reached Rasa but died before recording; the retry must not run the
     turn in Rasa again (a verification attempt would count twice)."""
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
     message = inbound("hola")
     message.attempts = 1  # as if an earlier attempt had sent it to Rasa
     db.commit()
@@ -175,7 +177,7 @@ def test_a_retry_reuses_answers_rasa_already_gave(db, inbound, rasa, twilio, mon
 
 
 def test_interrupted_send_is_reconciled_not_repeated(db, inbound, rasa, twilio, monkeypatch):
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
     message = inbound("hola")
     original = twilio.create
 
@@ -184,7 +186,7 @@ def test_interrupted_send_is_reconciled_not_repeated(db, inbound, rasa, twilio, 
         raise requests.ReadTimeout("read timed out")
 
     twilio.create = accepted_then_timeout
-    with pytest.raises(messaging.ProviderUnavailable):
+    with pytest.raises(ProviderUnavailable):
         jobs.process_inbound(message.id)
     assert [r.status for r in replies(db, message.id)] == ["sending", "pending"]
     twilio.create = original
@@ -195,10 +197,10 @@ def test_interrupted_send_is_reconciled_not_repeated(db, inbound, rasa, twilio, 
 
 
 def test_refused_connection_is_not_an_uncertain_send(db, inbound, rasa, twilio, monkeypatch):
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
     twilio.failures.append(requests.ConnectionError("NewConnectionError: Connection refused"))
     message = inbound("hola")
-    with pytest.raises(messaging.ProviderUnavailable):
+    with pytest.raises(ProviderUnavailable):
         jobs.process_inbound(message.id)
     assert replies(db, message.id)[0].status == "pending"
 
@@ -206,12 +208,12 @@ def test_refused_connection_is_not_an_uncertain_send(db, inbound, rasa, twilio, 
 def test_rasa_down_retries_then_hands_to_agents(db, inbound, rasa, twilio, monkeypatch):
     rasa.answers["hola"] = rasa_client.RasaUnavailable("down")
     message = inbound("hola")
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
     with pytest.raises(rasa_client.RasaUnavailable):
         jobs.process_inbound(message.id)
     db.expire_all()
     assert db.get(Message, message.id).status == "received"
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: True)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: True)
     jobs.process_inbound(message.id)
     db.expire_all()
     stored = db.get(Message, message.id)
@@ -252,10 +254,11 @@ def test_sweep_requeues_only_orphans(app, db, inbound, rasa, twilio):
     orphan = inbound("hola")
     owned = inbound("otra", "SM-owned")
     queues_conn = Redis.from_url(app.config["REDIS_URL"])
+    queues_conn.flushdb()  # Redis restarted empty: both jobs are gone
     with app.app_context():
-        queues.enqueue_inbound(owned.id)
-        assert jobs.sweep() == 1
-        assert jobs.sweep() == 0  # now it has a live job too
+        queues.enqueue("process_inbound", owned.id)
+        assert periodic.sweep() == 1
+        assert periodic.sweep() == 0  # now it has a live job too
     queued = Queue(queues.INBOUND, connection=queues_conn).jobs
     assert sorted(job.args[0] for job in queued) == sorted([orphan.id, owned.id])
 
@@ -266,12 +269,12 @@ def test_an_unexpected_error_on_the_last_attempt_hands_to_agents(
     def broken(*args, **kwargs):
         raise TypeError("something nobody expected")
 
-    monkeypatch.setattr(messaging, "record_replies", broken)
+    monkeypatch.setattr(turn, "record_replies", broken)
     message = inbound("hola")
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
     with pytest.raises(TypeError):
         jobs.process_inbound(message.id)
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: True)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: True)
     jobs.process_inbound(message.id)
     db.expire_all()
     stored = db.get(Message, message.id)
@@ -281,10 +284,10 @@ def test_an_unexpected_error_on_the_last_attempt_hands_to_agents(
 def test_sweep_gives_up_on_a_message_that_keeps_failing(app, db, inbound):
     app.config["SWEEP_MIN_AGE"] = 0
     message = inbound("hola")
-    message.attempts = jobs.MAX_ATTEMPTS
+    message.attempts = periodic.MAX_ATTEMPTS
     db.commit()
     with app.app_context():
-        assert jobs.sweep() == 0
+        assert periodic.sweep() == 0
     db.expire_all()
     assert db.get(Message, message.id).status == "failed"
 
@@ -382,9 +385,14 @@ def test_sync_bot_follows_who_holds_the_conversation(app, db, inbound, monkeypat
     with app.app_context():
         from bot.tasks.queues import MAINTENANCE, queue
 
-        jobs.sync_bot(conversation_id)
-        [again] = queue(MAINTENANCE).jobs  # the state changed during the call: sync again
-        again.func(*again.args)
+        [claimed] = queue(MAINTENANCE).jobs  # the claim asked for a sync once committed
+        queue(MAINTENANCE).empty()
+        claimed.func(*claimed.args)
+        # The hand-back during the call asked for another sync (and the job saw the change).
+        again = queue(MAINTENANCE).jobs
+        assert again and {job.args for job in again} == {(conversation_id,)}
+        for job in again:
+            job.func(*job.args)
     db.expire_all()
     assert calls == ["pause", "resume"]
     assert db.get(Conversation, conversation_id).bot_paused is False
@@ -395,12 +403,11 @@ def test_sync_bot_follows_who_holds_the_conversation(app, db, inbound, monkeypat
 
 @pytest.fixture
 def thanks(app, db, conversation):
-    from bot.models import utcnow
-    from bot.payments import reconcile as payments
+    from bot.clock import utcnow
 
     jobs.set_job_app(app)
     conversation.last_inbound_at = utcnow()  # inside WhatsApp's window: free text
-    row = payments.queue_message(
+    row = queue_outbound(
         db,
         conversation,
         "payment.thanks",
@@ -424,13 +431,13 @@ def test_outbound_message_is_delivered_once(db, thanks, twilio):
 
 
 def test_outbound_twilio_down_retries_then_hands_to_agents(db, thanks, twilio, monkeypatch):
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: False)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
     twilio.failures.append(TwilioRestException(429, "uri", "busy"))
-    with pytest.raises(messaging.ProviderUnavailable):
+    with pytest.raises(ProviderUnavailable):
         jobs.deliver_outbound(thanks.id)
     db.expire_all()
     assert db.get(Message, thanks.id).status == "pending"
-    monkeypatch.setattr(jobs, "_final_attempt", lambda: True)
+    monkeypatch.setattr(jobs, "final_attempt", lambda: True)
     twilio.failures.append(TwilioRestException(429, "uri", "busy"))
     jobs.deliver_outbound(thanks.id)
     db.expire_all()
@@ -443,15 +450,15 @@ def test_sweep_requeues_bot_started_messages_left_without_a_job(app, db, thanks,
     from redis import Redis
     from rq import Queue
 
-    from bot.payments import reconcile as payments
     from bot.tasks import queues
 
     app.config["SWEEP_MIN_AGE"] = 0
-    owned = payments.queue_message(db, conversation, "payment.thanks_paid", thanks.variables)
+    owned = queue_outbound(db, conversation, "payment.thanks_paid", thanks.variables)
     db.commit()
+    Redis.from_url(app.config["REDIS_URL"]).flushdb()  # Redis restarted empty
     with app.app_context():
-        queues.enqueue_outbound(owned.id)
-        assert jobs.sweep() == 1  # the thank-you whose enqueue was lost (Redis down)
-        assert jobs.sweep() == 0  # both have a live job now
+        queues.enqueue("deliver_outbound", owned.id)
+        assert periodic.sweep() == 1  # the thank-you whose job was lost
+        assert periodic.sweep() == 0  # both have a live job now
     queued = Queue(queues.OUTBOUND, connection=Redis.from_url(app.config["REDIS_URL"])).jobs
     assert sorted(job.args[0] for job in queued) == sorted([thanks.id, owned.id])

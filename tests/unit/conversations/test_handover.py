@@ -5,9 +5,11 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 
-from bot import users
+from bot import clock, users
+from bot.clock import utcnow
 from bot.conversations import handover
-from bot.debts import accounts, resolutions
+from bot.conversations.escalation import mark_for_agent
+from bot.debts import resolutions
 from bot.models import (
     AuditEvent,
     Conversation,
@@ -17,9 +19,7 @@ from bot.models import (
     Payment,
     PaymentClaim,
     Promise,
-    utcnow,
 )
-from bot.outbound.messaging import mark_for_agent
 from bot.tasks.queues import MAINTENANCE, OUTBOUND
 from tests.console import PASSWORD, form_token, https_client, sign_in
 
@@ -127,9 +127,9 @@ def test_hand_back_tells_the_debtor_and_clears_the_queue(db, held, ana):
 
 def test_promise_within_policy_and_admin_override(db, held, ana, admin):
     account = held.debtor.accounts[0]
-    soon = accounts.local_today(held.debtor) + timedelta(days=3)
+    soon = clock.today_for(held.debtor) + timedelta(days=3)
     resolutions.record_promise(db, held, ana, account.id, soon)
-    far = accounts.local_today(held.debtor) + timedelta(days=200)
+    far = clock.today_for(held.debtor) + timedelta(days=200)
     with pytest.raises(handover.HandoverError, match="Only an admin"):
         resolutions.record_promise(db, held, ana, account.id, far)
     with pytest.raises(handover.HandoverError, match="needs a reason"):
@@ -260,16 +260,18 @@ def test_console_action_errors_are_shown_not_500(app, db, held):
 
 
 def test_sweep_sends_an_agent_message_whose_job_was_lost(app, db, held, ana):
-    from bot.tasks import jobs
+    from bot.tasks import periodic
 
     app.config["SWEEP_MIN_AGE"] = 0
     lost = handover.agent_reply(db, held, ana, "Hola Camila")
     db.commit()
     redis = Redis.from_url(app.config["REDIS_URL"])
     outbound = Queue(OUTBOUND, connection=redis)
+    assert [job.args[0] for job in outbound.jobs] == [lost.id]  # enqueued once committed
+    redis.flushdb()  # Redis restarted empty
     with app.app_context():
-        assert jobs.sweep() == 1
-        assert jobs.sweep() == 0  # it has a live job now
+        assert periodic.sweep() == 1
+        assert periodic.sweep() == 0  # it has a live job now
     assert [job.args[0] for job in outbound.jobs] == [lost.id]
 
 

@@ -114,12 +114,8 @@ def test_oversized_request_is_4xx_not_500(client, sign):
 
 
 def test_redis_down_still_stores_and_acknowledges(app, client, db, sign, monkeypatch):
-    from redis.exceptions import ConnectionError
-
-    def refuse(message_id):
-        raise ConnectionError("down")
-
-    monkeypatch.setattr(queues, "enqueue_inbound", refuse)
+    # Redis refuses connections from here on (nothing listens on port 1): the sweep finds it.
+    monkeypatch.setattr(queues, "redis_conn", lambda: Redis.from_url("redis://127.0.0.1:1/0"))
     assert post_signed(client, sign, inbound_form()).status_code == 200
     assert db.execute(select(Message)).scalar_one().status == "received"
 
@@ -171,7 +167,7 @@ def test_status_callback_requires_signature_and_fields(client, db, sign):
 
 
 def test_callback_that_beats_the_api_response_is_applied_later(app, client, db, sign):
-    from bot.outbound import messaging
+    from bot.outbound.status import apply_early_status
 
     sid = "SM" + "d" * 32
     assert post_status(client, sign, sid, "delivered").status_code == 202
@@ -179,20 +175,20 @@ def test_callback_that_beats_the_api_response_is_applied_later(app, client, db, 
     with app.app_context():
         row.provider_sid, row.status = sid, "queued"
         db.commit()
-        messaging.apply_early_status(db, row)
+        apply_early_status(db, row)
     db.expire_all()
     assert db.get(Message, row.id).status == "delivered"
 
 
 def test_a_stale_row_cannot_move_a_status_backwards(app, db):
-    from bot.outbound import messaging
+    from bot.outbound import status
 
     row = outbound(db, status="queued")
     with app.app_context():
-        messaging.apply_status(db, row.provider_sid, "delivered")
+        status.apply_status(db, row.provider_sid, "delivered")
         row.status = "queued"  # what a thread that read the row earlier still holds in memory
         db.expire_all()
-        messaging._apply(db, db.get(Message, row.id), "sent", None)
+        status._apply(db, db.get(Message, row.id), "sent", None)
     db.expire_all()
     assert db.get(Message, row.id).status == "delivered"
 

@@ -90,18 +90,31 @@ def test_balance_requires_verification(db, conversation):
     assert events == [SlotSet("verified", False)]
 
 
-def test_balance_of_a_verified_debtor(db, conversation):
+@pytest.mark.parametrize(
+    ("instant", "template", "days_overdue"),
+    [
+        ("2026-11-05T15:00:00+00:00", "balance.current", 0),  # before the due date (Nov 10)
+        ("2026-11-11T04:30:00+00:00", "balance.current", 0),  # 23:30 on the 10th in Bogotá
+        ("2026-11-11T05:30:00+00:00", "balance.overdue", 1),  # 00:30 on the 11th in Bogotá
+        ("2026-11-17T15:00:00+00:00", "balance.overdue", 7),
+    ],
+)
+def test_balance_of_a_verified_debtor(
+    db, conversation, time_machine, instant, template, days_overdue
+):
+    time_machine.move_to(instant, tick=False)
     conversation.verified_at = verification.utcnow()
     db.commit()
     dispatcher = CollectingDispatcher()
     run(ActionTellBalance().run(dispatcher, tracker(conversation, {"verified": True}), {}))
-    [(template, variables)] = templates_sent(dispatcher)
-    assert template == "balance.overdue"
+    [(sent, variables)] = templates_sent(dispatcher)
+    assert sent == template and variables["days_overdue"] == days_overdue
     assert variables["amount"] == {"amount": "150000.00", "currency": "COP"}
     assert variables["due_date"] == "2026-11-10" and variables["reference"] == "DEMO-CO-001"
 
 
-def test_after_verification_the_pending_request_is_answered(db, conversation):
+def test_after_verification_the_pending_request_is_answered(db, conversation, time_machine):
+    time_machine.move_to("2026-11-17T15:00:00+00:00", tick=False)  # a week after the due date
     conversation.verified_at = verification.utcnow()
     db.commit()
     dispatcher = CollectingDispatcher()
@@ -117,10 +130,26 @@ def test_greet_verified_uses_first_name(conversation):
     assert templates_sent(dispatcher) == [("greet.verified", {"first_name": "Camila"})]
 
 
-def test_hand_to_agent_records_the_reason(db, conversation):
+@pytest.mark.parametrize(
+    ("instant", "sent"),
+    [
+        ("2026-11-23T15:00:00+00:00", [("agent.handoff", {})]),  # Monday 10:00 in Bogotá
+        (
+            "2026-11-29T08:30:00+00:00",  # Sunday 03:30 in Bogotá: the team is back on Monday
+            [
+                (
+                    "agent.handoff_later",
+                    {"opens_day": "2026-11-30", "opens_time": "08:00", "zone": "Bogota"},
+                )
+            ],
+        ),
+    ],
+)
+def test_hand_to_agent_records_the_reason(db, conversation, time_machine, instant, sent):
+    time_machine.move_to(instant, tick=False)
     dispatcher = CollectingDispatcher()
     run(ActionHandToAgent().run(dispatcher, tracker(conversation, intent="dispute_debt"), {}))
-    assert templates_sent(dispatcher) == [("agent.handoff", {})]
+    assert templates_sent(dispatcher) == sent
     db.expire_all()
     conv = db.get(Conversation, conversation.id)
     assert conv.needs_agent and conv.agent_reason == "dispute_debt"
@@ -296,25 +325,6 @@ def test_payment_link_only_for_a_verified_debtor(db, conversation):
     assert variables["amount"] == {"amount": "150000.00", "currency": "COP"}
 
 
-def test_hand_over_outside_agent_hours_says_when(db, conversation, monkeypatch):
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from actions.handoff import ActionHandToAgent
-    from bot.conversations import agents
-
-    opens = datetime(2026, 11, 24, 8, 0, tzinfo=ZoneInfo("America/Bogota"))
-    monkeypatch.setattr(agents, "availability", lambda config: (False, opens))
-    dispatcher = CollectingDispatcher()
-    run(ActionHandToAgent().run(dispatcher, tracker(conversation, intent="request_agent"), {}))
-    assert templates_sent(dispatcher) == [
-        (
-            "agent.handoff_later",
-            {"opens_day": "2026-11-24", "opens_time": "08:00", "zone": "Bogota"},
-        )
-    ]
-
-
 def test_payment_methods_offer_the_link_and_a_person(conversation):
     from actions.offers import ActionPaymentMethods
 
@@ -329,7 +339,8 @@ def test_payment_methods_offer_the_link_and_a_person(conversation):
 
 
 def test_discount_only_where_the_policy_allows(db, conversation):
-    from actions.offers import ActionOfferDiscount, discounted
+    from actions.offers import ActionOfferDiscount
+    from bot.debts.policies import discounted
     from bot.models import PaymentPolicy
 
     conversation.verified_at = verification.utcnow()

@@ -5,7 +5,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.debts import plans
+from bot import hooks
+from bot.clock import utcnow
+from bot.debts import plans, policies, promises
 from bot.models import (
     Account,
     AuditEvent,
@@ -16,7 +18,6 @@ from bot.models import (
     PaymentPolicy,
     Promise,
     TemplateKey,
-    utcnow,
 )
 from bot.payments import reconcile as payments
 from bot.payments.providers import Event
@@ -57,6 +58,13 @@ def event(kind="completed", ref="cs_1", amount=None, event_id="evt_1", currency=
     )
 
 
+def queued_messages(db, payment):
+    """Run the payment hooks; the ids of the messages they queued for delivery once the
+    transaction commits (the outbox)."""
+    payments.on_payment_applied(db, payment)
+    return [args[0] for job, args in db.info.get("outbox", []) if job == "deliver_outbound"]
+
+
 def three_installment_plan(db, account):
     policy = db.execute(select(PaymentPolicy).where(PaymentPolicy.portfolio == "default")).one()[0]
     rows = plans.schedule(account.balance_minor, 3, policy, TODAY)
@@ -70,7 +78,7 @@ def test_full_payment_settles_the_account_and_thanks_once(db, camila, conversati
     make_checkout(db, camila, 15_000_000)
     outcome, payment = payments.handle_event(db, "sandbox", event(amount=15_000_000))
     assert outcome == "applied"
-    ids = payments.on_payment_applied(db, payment)
+    ids = queued_messages(db, payment)
     db.commit()
     assert camila.balance_minor == 0 and camila.status == "paid"
     [thanks] = [db.get(Message, i) for i in ids]
@@ -110,7 +118,7 @@ def test_partial_payments_fill_installments_in_order(db, camila):
 def test_partial_payment_thanks_with_what_remains(db, camila, conversation):
     make_checkout(db, camila, 5_000_000)
     _, payment = payments.handle_event(db, "sandbox", event(amount=5_000_000))
-    [message_id] = payments.on_payment_applied(db, payment)
+    [message_id] = queued_messages(db, payment)
     db.commit()
     thanks = db.get(Message, message_id)
     assert thanks.template_key == "payment.thanks"
@@ -220,7 +228,7 @@ def test_currency_mismatch_is_not_applied(db, camila):
 def test_discount_checkout_settles_the_balance(db, camila):
     db.add(PaymentPolicy(portfolio="demo", discount_max_pct=10, discount_valid_days=5))
     db.commit()
-    pct, amount, until = payments.discount_offer(db, camila, TODAY)
+    pct, amount, until = policies.discount_offer(db, camila, TODAY)
     assert (pct, amount, until) == (10, 13_500_000, TODAY + timedelta(days=5))
     make_checkout(db, camila, amount, purpose="discount")
     _, payment = payments.handle_event(db, "sandbox", event(amount=amount))
@@ -261,7 +269,7 @@ def test_overdue_promises_break_in_maintenance(db, camila):
     )
     db.add(row)
     db.commit()
-    assert payments.break_overdue_promises(db, TODAY) == 1
+    assert promises.break_overdue_promises(db, TODAY) == 1
     db.commit()
     assert row.status == "broken"
 
@@ -270,7 +278,7 @@ def test_no_thanks_to_a_debtor_who_opted_out(db, camila, conversation):
     camila.debtor.opted_out_whatsapp_at = camila.created_at
     make_checkout(db, camila, 1_000_000)
     _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
-    assert payments.on_payment_applied(db, payment) == []
+    assert queued_messages(db, payment) == []
     db.commit()
     assert camila.balance_minor == 14_000_000
 
@@ -280,7 +288,7 @@ def test_thanks_follow_the_language_the_debtor_writes_in(db, camila, conversatio
     conversation.last_inbound_at = utcnow()
     make_checkout(db, camila, 1_000_000)
     _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
-    [message_id] = payments.on_payment_applied(db, payment)
+    [message_id] = queued_messages(db, payment)
     body = db.get(Message, message_id).body
     assert body.startswith("Thank you! We received your payment of")
     assert "140,000" in body
@@ -290,10 +298,10 @@ def test_a_failing_hook_never_undoes_the_payment(db, camila, monkeypatch):
     def broken(session, payment):
         raise RuntimeError("template store down")
 
-    monkeypatch.setattr(payments, "PAYMENT_APPLIED_HOOKS", [broken])
+    monkeypatch.setattr(hooks.payment_applied, "receivers", [broken])
     make_checkout(db, camila, 1_000_000)
     _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
-    assert payments.on_payment_applied(db, payment) == []
+    assert queued_messages(db, payment) == []
     db.commit()
     assert camila.balance_minor == 14_000_000
     actions = db.execute(select(AuditEvent.action)).scalars().all()
@@ -364,7 +372,7 @@ def test_thanks_outside_the_window_use_the_approved_template_else_sms(db, camila
     conversation.last_inbound_at = utcnow() - timedelta(hours=30)
     make_checkout(db, camila, 1_000_000)
     _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
-    [by_sms] = payments.on_payment_applied(db, payment)
+    [by_sms] = queued_messages(db, payment)
     row = db.get(Message, by_sms)
     assert row.conversation.channel == "sms" and row.content_sid is None
     spec = db.get(TemplateKey, "payment.thanks")
@@ -373,7 +381,7 @@ def test_thanks_outside_the_window_use_the_approved_template_else_sms(db, camila
     _, payment = payments.handle_event(
         db, "sandbox", event(amount=1_000_000, ref="cs_2", event_id="e2")
     )
-    [approved] = payments.on_payment_applied(db, payment)
+    [approved] = queued_messages(db, payment)
     row = db.get(Message, approved)
     assert row.conversation.channel == "whatsapp" and row.content_sid == "HX" + "a" * 32
     assert row.content_variables == {"1": "$10.000", "2": "$130.000"}
@@ -383,7 +391,7 @@ def test_thanks_outside_the_window_without_template_or_sms_are_suppressed(db, ca
     camila.debtor.opted_out_sms_at = utcnow()
     make_checkout(db, camila, 1_000_000)
     _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
-    assert payments.on_payment_applied(db, payment) == []
+    assert queued_messages(db, payment) == []
     actions = db.execute(select(AuditEvent.action)).scalars().all()
     assert "message.suppressed" in actions
 
@@ -393,6 +401,6 @@ def test_no_thank_you_while_an_agent_holds_the_conversation(db, camila, conversa
     conversation.state = "agent"
     make_checkout(db, camila, 1_000_000)
     _, payment = payments.handle_event(db, "sandbox", event(amount=1_000_000))
-    assert payments.on_payment_applied(db, payment) == []
+    assert queued_messages(db, payment) == []
     actions = db.execute(select(AuditEvent.action)).scalars().all()
     assert "payment.thanks_held" in actions and camila.balance_minor == 14_000_000

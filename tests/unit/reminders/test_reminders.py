@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from twilio.base.exceptions import TwilioRestException
 
+from bot.clock import utcnow
 from bot.models import (
     Account,
     AuditEvent,
@@ -17,16 +18,17 @@ from bot.models import (
     Debtor,
     Installment,
     Message,
-    Payment,
     PaymentPlan,
     Promise,
     ScheduledMessage,
     TemplateKey,
 )
-from bot.outbound import messaging
+from bot.outbound.deliver import ProviderUnavailable
+from bot.outbound.status import apply_status
 from bot.outbound.throttle import TokenBucket
-from bot.reminders import reminders
-from bot.tasks import jobs, queues
+from bot.redis import redis_conn
+from bot.reminders import campaigns, dispatching, planning, segments, sending
+from bot.tasks import jobs, periodic, queues
 
 # Tuesday 2026-11-17, 10:00 in Bogotá: Camila's debt (due 2026-11-10) is 7 days overdue.
 NOW = datetime(2026, 11, 17, 15, 0)
@@ -46,7 +48,7 @@ class FakeMessages:
         with self.lock:
             if self.failures:
                 raise self.failures.pop(0)
-            self.created.append({**kwargs, "date_created": datetime.utcnow()})
+            self.created.append({**kwargs, "date_created": utcnow()})
             return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
 
     def list(self, to, from_, **_):
@@ -71,7 +73,7 @@ def twilio():
 @pytest.fixture
 def buckets(app):
     with app.app_context():
-        bucket = TokenBucket(queues.redis_conn(), "test", 1000, burst=1000)
+        bucket = TokenBucket(redis_conn(), "test", 1000, burst=1000)
     return lambda channel: bucket
 
 
@@ -88,11 +90,11 @@ def camila(db):
 
 
 def test_plan_is_idempotent_and_follows_the_cadence(db, demo_debtors):
-    report = reminders.plan(db, now=NOW)
+    report = planning.plan(db, now=NOW)
     planned = {(r.step, r.ref_date) for r in rows(db, debtor_id=camila(db).id)}
     assert planned == {("due:7", date(2026, 11, 10))}
     assert report.planned == len(rows(db))
-    assert reminders.plan(db, now=NOW).planned == 0  # replanning adds nothing
+    assert planning.plan(db, now=NOW).planned == 0  # replanning adds nothing
     row = rows(db, debtor_id=camila(db).id)[0]
     assert (row.segment, row.template_key) == ("default", "reminder.overdue.friendly")
     assert row.variables["amount"] == {"amount": "150000.00", "currency": "COP"}
@@ -110,7 +112,7 @@ def test_segments_come_from_the_data(db, demo_debtors):
         )
     )
     db.commit()
-    reminders.plan(db, now=NOW)
+    planning.plan(db, now=NOW)
     row = rows(db, account_id=account.id)[0]
     assert row.segment == "broken_promises"
     assert row.template_key == "reminder.overdue.firm"  # the segment's tone
@@ -132,7 +134,7 @@ def test_installment_and_promise_dates_are_planned(db, demo_debtors):
     )
     db.add_all([plan, promise])
     db.commit()
-    reminders.plan(db, now=NOW)
+    planning.plan(db, now=NOW)
     steps = {r.step: r for r in rows(db, account_id=account.id)}
     first = plan.installments[0]
     assert f"installment:{first.id}:-1" in steps  # the day before the first installment
@@ -142,8 +144,8 @@ def test_installment_and_promise_dates_are_planned(db, demo_debtors):
 
 
 def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, demo_debtors):
-    reminders.plan(db, now=NOW)
-    report = reminders.dispatch(db, now=NOW)
+    planning.plan(db, now=NOW)
+    report = dispatching.dispatch(db, now=NOW)
     row = rows(db, debtor_id=camila(db).id)[0]
     assert (row.status, row.channel, row.contacted_at) == (
         "queued",
@@ -157,15 +159,15 @@ def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, demo_debtors)
     assert report.queued >= 1
     jobs_enqueued = queues.queue(queues.OUTBOUND).jobs
     assert any(row.id in job.args[0] for job in jobs_enqueued)
-    assert reminders.dispatch(db, now=NOW).queued == 0  # nothing is queued twice
+    assert dispatching.dispatch(db, now=NOW).queued == 0  # nothing is queued twice
 
 
 def test_dispatch_uses_the_approved_template_outside_the_window(db, demo_debtors):
     key = db.get(TemplateKey, "reminder.overdue.friendly")
     key.content_sid, key.content_variables = SID, {"1": "first_name", "2": "amount"}
     db.commit()
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     message = db.get(Message, row.message_id)
     assert (row.channel, message.content_sid) == ("whatsapp", SID)
@@ -176,8 +178,8 @@ def test_dispatch_uses_the_approved_template_outside_the_window(db, demo_debtors
 def test_dispatch_uses_free_text_inside_the_window(db, conversation):
     conversation.last_inbound_at = NOW - timedelta(hours=2)
     db.commit()
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     message = db.get(Message, row.message_id)
     assert (row.channel, message.conversation_id, message.content_sid) == (
@@ -193,8 +195,8 @@ def audits(db, action):
 
 def test_outside_hours_is_deferred_and_a_rule_suppresses_both_with_reasons(db, demo_debtors):
     night = datetime(2026, 11, 18, 3, 0)  # Tuesday 22:00 in Bogotá
-    reminders.plan(db, now=night)
-    reminders.dispatch(db, now=night, enqueue=False)
+    planning.plan(db, now=night)
+    dispatching.dispatch(db, now=night, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     assert (row.status, row.reason) == ("deferred", "outside_hours")
     assert row.due_at == datetime(2026, 11, 18, 12, 0)  # Wednesday 07:00 Bogotá
@@ -203,7 +205,7 @@ def test_outside_hours_is_deferred_and_a_rule_suppresses_both_with_reasons(db, d
     # Camila disputes the debt before the morning: the deferred reminder is suppressed.
     camila(db).accounts[0].status = "disputed"
     db.commit()
-    reminders.dispatch(db, now=datetime(2026, 11, 18, 12, 0), enqueue=False)
+    dispatching.dispatch(db, now=datetime(2026, 11, 18, 12, 0), enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     assert (row.status, row.reason, row.message_id) == ("suppressed", "disputed", None)
     assert [e.data for e in audits(db, "reminder.suppressed") if e.subject_id == str(row.id)] == [
@@ -224,18 +226,18 @@ def test_two_accounts_of_one_debtor_get_one_contact_a_day(db, demo_debtors):
         )
     )
     db.commit()
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     statuses = sorted((r.status, r.reason) for r in rows(db, debtor_id=debtor.id))
     assert statuses == [("deferred", "cap_day"), ("queued", None)]
 
 
 def test_send_goes_once_through_the_rate_limit(app, db, demo_debtors, twilio, buckets):
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     ids = [r.id for r in rows(db, status="queued")]
-    reminders.send(db, ids, twilio, buckets, now=NOW)
-    reminders.send(db, ids, twilio, buckets, now=NOW)  # a retried job sends nothing again
+    sending.send(db, ids, twilio, buckets, now=NOW)
+    sending.send(db, ids, twilio, buckets, now=NOW)  # a retried job sends nothing again
     assert len(twilio.messages.created) == len(ids)
     assert {r.status for r in rows(db)} <= {"sent", "deferred", "suppressed"}
     sent = next(c for c in twilio.messages.created if c["to"] == CAMILA)
@@ -246,10 +248,10 @@ def test_content_sid_send_carries_the_variables(db, conversation, twilio, bucket
     key = db.get(TemplateKey, "reminder.overdue.friendly")
     key.content_sid, key.content_variables = SID, {"1": "first_name"}
     db.commit()
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)
+    sending.send(db, [row.id], twilio, buckets, now=NOW)
     created = twilio.messages.created[0]
     assert created["to"] == "whatsapp:" + CAMILA
     assert created["content_sid"] == SID and "body" not in created
@@ -257,14 +259,14 @@ def test_content_sid_send_carries_the_variables(db, conversation, twilio, bucket
 
 
 def test_busy_twilio_is_retried_without_a_second_send(db, demo_debtors, twilio, buckets):
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     twilio.messages.failures.append(TwilioRestException(429, "uri", "Too Many Requests"))
-    with pytest.raises(messaging.ProviderUnavailable):
-        reminders.send(db, [row.id], twilio, buckets, now=NOW)
+    with pytest.raises(ProviderUnavailable):
+        sending.send(db, [row.id], twilio, buckets, now=NOW)
     assert rows(db, id=row.id)[0].status == "queued"
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)  # the job's retry
+    sending.send(db, [row.id], twilio, buckets, now=NOW)  # the job's retry
     assert len(twilio.messages.created) == 1
     assert rows(db, id=row.id)[0].status == "sent"
 
@@ -276,15 +278,15 @@ def outside_window():
 def test_outside_window_falls_back_to_sms(app, db, conversation, twilio, buckets):
     conversation.last_inbound_at = NOW - timedelta(hours=23)  # the gate thinks it is open
     db.commit()
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     twilio.messages.failures.append(outside_window())
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)
+    sending.send(db, [row.id], twilio, buckets, now=NOW)
     row = rows(db, id=row.id)[0]
     assert (row.status, row.channel, row.reason) == ("queued", "sms", "fallback:63016")
     assert not db.get(Conversation, conversation.id).needs_agent
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)  # the fallback's job
+    sending.send(db, [row.id], twilio, buckets, now=NOW)  # the fallback's job
     assert [c["to"] for c in twilio.messages.created] == [CAMILA]
     assert rows(db, id=row.id)[0].status == "sent"
 
@@ -293,50 +295,28 @@ def test_outside_window_without_sms_is_suppressed(db, conversation, twilio, buck
     conversation.last_inbound_at = NOW - timedelta(hours=23)
     camila(db).opted_out_sms_at = NOW
     db.commit()
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
     twilio.messages.failures.append(outside_window())
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)
+    sending.send(db, [row.id], twilio, buckets, now=NOW)
     row = rows(db, id=row.id)[0]
     assert (row.status, row.reason) == ("suppressed", "outside_window")
     assert twilio.messages.created == []
 
 
-def test_thank_you_is_planned_once_and_sent_to_a_paid_account(db, demo_debtors):
-    account = camila(db).accounts[0]
-    payment = Payment(
-        account_id=account.id,
-        amount_minor=15000000,
-        currency="COP",
-        provider="test",
-        provider_ref="p1",
-        received_at=NOW,
-    )
-    account.status, account.balance_minor = "paid", 0
-    db.add(payment)
-    db.commit()
-    assert reminders.schedule_thank_you(db, payment, now=NOW) == 1
-    assert reminders.schedule_thank_you(db, payment, now=NOW) == 0
-    db.commit()
-    reminders.dispatch(db, now=NOW, enqueue=False)
-    row = rows(db, step=f"thank_you:{payment.id}")[0]
-    assert row.status == "queued"
-    assert "Gracias" in db.get(Message, row.message_id).body
-
-
 def test_a_lost_send_job_is_enqueued_again(db, demo_debtors):
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     queued = rows(db, status="queued")
-    assert reminders.requeue_stale(db, now=datetime.utcnow() + timedelta(minutes=11)) == len(queued)
-    assert reminders.requeue_stale(db, now=datetime.utcnow() + timedelta(minutes=12)) == 0
+    assert sending.requeue_stale(db, now=utcnow() + timedelta(minutes=11)) == len(queued)
+    assert sending.requeue_stale(db, now=utcnow() + timedelta(minutes=12)) == 0
     ids = [i for job in queues.queue(queues.OUTBOUND).jobs for i in job.args[0]]
     assert sorted(ids) == sorted(r.id for r in queued)
 
 
 def test_campaign_for_a_segment(db, demo_debtors):
-    report = reminders.schedule_campaign(
+    report = campaigns.schedule_campaign(
         db, "black-friday", "reminder.due.friendly", segment="default", now=NOW
     )
     assert (
@@ -345,15 +325,15 @@ def test_campaign_for_a_segment(db, demo_debtors):
             select(func.count()).select_from(Account).where(Account.status == "open")
         ).scalar()
     )
-    again = reminders.schedule_campaign(db, "black-friday", "reminder.due.friendly", now=NOW)
+    again = campaigns.schedule_campaign(db, "black-friday", "reminder.due.friendly", now=NOW)
     assert again.planned == 0
-    with pytest.raises(reminders.ReminderError):
-        reminders.schedule_campaign(db, "x", "no.such.key", now=NOW)
+    with pytest.raises(segments.ReminderError):
+        campaigns.schedule_campaign(db, "x", "no.such.key", now=NOW)
 
 
 def test_token_bucket_is_shared_and_holds_the_rate(app):
     with app.app_context():
-        redis = queues.redis_conn()
+        redis = redis_conn()
     rate, takes = 200, 100
     taken = []
 
@@ -424,7 +404,7 @@ def test_job_app_tick_plans_and_dispatches(app, db, demo_debtors):
     jobs.set_job_app(app)
     try:
         with app.app_context():
-            report = jobs.reminders_tick(now=NOW)
+            report = periodic.reminders_tick(now=NOW)
         assert report.queued >= 1
         assert rows(db, debtor_id=camila(db).id)[0].status == "queued"
     finally:
@@ -434,12 +414,12 @@ def test_job_app_tick_plans_and_dispatches(app, db, demo_debtors):
 def test_a_63016_status_callback_falls_back_to_sms(db, conversation, twilio, buckets):
     conversation.last_inbound_at = NOW - timedelta(hours=23)
     db.commit()
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)
+    sending.send(db, [row.id], twilio, buckets, now=NOW)
     whatsapp = db.get(Message, row.message_id)
-    assert messaging.apply_status(db, whatsapp.provider_sid, "failed", "63016")
+    assert apply_status(db, whatsapp.provider_sid, "failed", "63016")
     row = rows(db, id=row.id)[0]
     assert (row.status, row.channel, row.reason) == ("queued", "sms", "fallback:63016")
     assert row.message_id != whatsapp.id
@@ -474,13 +454,13 @@ def test_a_send_twilio_took_before_a_5xx_is_reconciled_not_repeated(db, demo_deb
             return sent
 
     twilio = SimpleNamespace(messages=TakesThenFails())
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
-    with pytest.raises(messaging.ProviderUnavailable):
-        reminders.send(db, [row.id], twilio, buckets, now=NOW)
+    with pytest.raises(ProviderUnavailable):
+        sending.send(db, [row.id], twilio, buckets, now=NOW)
     assert db.get(Message, row.message_id).status == "sending"
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)  # the retry asks Twilio first
+    sending.send(db, [row.id], twilio, buckets, now=NOW)  # the retry asks Twilio first
     assert len(twilio.messages.created) == 1
     row = rows(db, id=row.id)[0]
     assert row.status == "sent"
@@ -488,24 +468,24 @@ def test_a_send_twilio_took_before_a_5xx_is_reconciled_not_repeated(db, demo_deb
 
 
 def test_a_reminder_another_job_is_sending_is_skipped(app, db, demo_debtors, twilio, buckets):
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     row = rows(db, debtor_id=camila(db).id)[0]
-    lock = queues.redis_conn().lock(f"lock:reminder:{row.id}", timeout=30)
+    lock = redis_conn().lock(f"lock:reminder:{row.id}", timeout=30)
     assert lock.acquire(blocking=False)
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)
+    sending.send(db, [row.id], twilio, buckets, now=NOW)
     assert twilio.messages.created == [] and rows(db, id=row.id)[0].status == "queued"
     lock.release()
-    reminders.send(db, [row.id], twilio, buckets, now=NOW)
+    sending.send(db, [row.id], twilio, buckets, now=NOW)
     assert len(twilio.messages.created) == 1
 
 
 def test_steps_fall_due_in_the_debtors_own_calendar(db, demo_debtors):
     jorge = db.execute(select(Debtor).where(Debtor.country == "MX")).scalar_one()
     # Jorge's debt is due 2026-12-05: "3 days before" is 2026-12-02 in Mexico City (UTC-6).
-    reminders.plan(db, now=datetime(2026, 12, 2, 5, 59))  # 23:59 on Dec 1 there
+    planning.plan(db, now=datetime(2026, 12, 2, 5, 59))  # 23:59 on Dec 1 there
     assert rows(db, debtor_id=jorge.id) == []
-    reminders.plan(db, now=datetime(2026, 12, 2, 6, 0))  # midnight there
+    planning.plan(db, now=datetime(2026, 12, 2, 6, 0))  # midnight there
     assert [r.step for r in rows(db, debtor_id=jorge.id)] == ["due:-3"]
 
 
@@ -518,10 +498,10 @@ def test_a_kept_promise_or_paid_installment_is_not_reminded(db, demo_debtors):
     )
     db.add_all([plan, promise])
     db.commit()
-    reminders.plan(db, now=NOW)
+    planning.plan(db, now=NOW)
     plan.installments[0].status, promise.status = "paid", "kept"
     db.commit()
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     reasons = {r.step.split(":")[0]: (r.status, r.reason) for r in rows(db, account_id=account.id)}
     assert reasons["installment"] == ("suppressed", "installment_paid")
     assert reasons["promise"] == ("suppressed", "promise_settled")
@@ -535,7 +515,7 @@ def test_a_debt_on_a_plan_is_reminded_of_installments_not_the_whole_balance(db, 
     account.status = "plan"
     db.add(plan)
     db.commit()
-    reminders.plan(db, now=NOW)
+    planning.plan(db, now=NOW)
     steps = [r.step.split(":")[0] for r in rows(db, account_id=account.id)]
     assert set(steps) == {"installment"}  # the day before and the day itself
 
@@ -560,15 +540,15 @@ def test_cli_plan_dispatch_and_campaign_dry_runs(app, db, demo_debtors):
 def test_a_queued_reminder_is_checked_again_when_it_is_sent(app, db, demo_debtors, twilio, buckets):
     """A reminder queued before an outage may go out much later: the gate's rules and hours
     apply again at send time."""
-    reminders.plan(db, now=NOW)
-    reminders.dispatch(db, now=NOW, enqueue=False)
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW, enqueue=False)
     opted, held = rows(db, status="queued")[:2]
     opted_debtor = db.get(Debtor, opted.debtor_id)
     opted_debtor.opted_out_whatsapp_at = opted_debtor.opted_out_sms_at = NOW
     db.get(Message, held.message_id).conversation.state = "agent"  # an agent claimed it
     db.commit()
     ids = [opted.id, held.id]
-    reminders.send(db, ids, twilio, buckets, now=NOW)
+    sending.send(db, ids, twilio, buckets, now=NOW)
     assert twilio.messages.created == []
     by_id = {r.id: r for r in rows(db) if r.id in ids}
     assert by_id[opted.id].status == by_id[held.id].status == "suppressed"
@@ -580,7 +560,7 @@ def test_a_queued_reminder_is_checked_again_when_it_is_sent(app, db, demo_debtor
     row.status, message.status = "queued", "pending"
     db.commit()
     late = datetime(2026, 11, 18, 4, 0)
-    reminders.send(db, [row.id], twilio, buckets, now=late)
+    sending.send(db, [row.id], twilio, buckets, now=late)
     assert twilio.messages.created == []
     [row] = [r for r in rows(db) if r.id == opted.id]
     assert (row.status, row.reason) == ("deferred", "outside_hours") and row.due_at > late

@@ -1,0 +1,26 @@
+"""Command-line interface: `flask --app bot <command>` (the top layer: it may use every package)."""
+
+from bot.cli import reminders, setup, templates, users, work
+
+COMMANDS = (
+    setup.import_debts,
+    setup.db_upgrade,
+    setup.seed_templates,
+    setup.load_demo,
+    setup.dev_redis,
+    setup.announce,
+    setup.rasa_token,
+    work.worker,
+    work.sweep_command,
+    users.create_user,
+    users.deactivate_user,
+    templates.export_templates_command,
+    templates.import_templates_command,
+    reminders.reminders_group,
+    reminders.campaign_group,
+)
+
+
+def init_app(app):
+    for command in COMMANDS:
+        app.cli.add_command(command)

@@ -1,0 +1,78 @@
+"""Storing what Twilio's inbound webhook posts: one row per MessageSid, in its conversation."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot import channels, outbox, statuses
+from bot.clock import utcnow
+from bot.models import Conversation, Debtor, Message
+
+
+class BadInbound(ValueError):
+    """A webhook payload that is not a usable message (answered with 400)."""
+
+
+def get_or_create_conversation(session, channel, address):
+    stmt = select(Conversation).where(
+        Conversation.channel == channel, Conversation.address == address
+    )
+    conversation = session.execute(stmt).scalar_one_or_none()
+    if conversation is not None:
+        return conversation
+    debtor = session.execute(select(Debtor).where(Debtor.phone == address)).scalar_one_or_none()
+    conversation = Conversation(channel=channel, address=address, debtor=debtor)
+    session.add(conversation)
+    try:
+        session.flush()
+    except IntegrityError:  # another request created it first
+        session.rollback()
+        conversation = session.execute(stmt).scalar_one()
+    return conversation
+
+
+def store_inbound(session, form, max_body):
+    """Store a Twilio inbound message and ask for its processing once committed; return
+    (message, created). Raises BadInbound."""
+    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    if not sid or len(sid) > 64:
+        raise BadInbound("MessageSid is missing")
+    body = form.get("Body") or ""
+    if len(body) > max_body:
+        raise BadInbound(f"Body is longer than {max_body} characters")
+    try:
+        channel, address = channels.parse(form.get("From"))
+    except channels.BadAddress as exc:
+        raise BadInbound(str(exc)) from exc
+    existing = session.execute(
+        select(Message).where(Message.provider_sid == sid)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    conversation = get_or_create_conversation(session, channel, address)
+    if conversation.debtor_id is None:  # the debt may have been imported since the first message
+        conversation.debtor = session.execute(
+            select(Debtor).where(Debtor.phone == address)
+        ).scalar_one_or_none()
+    now = utcnow()
+    conversation.last_inbound_at = now
+    if conversation.state == statuses.Conversation.CLOSED:
+        conversation.state = statuses.Conversation.BOT
+    message = Message(
+        conversation_id=conversation.id,
+        direction=statuses.IN,
+        provider_sid=sid,
+        body=body,
+        button_payload=(form.get("ButtonPayload") or "").strip()[:256] or None,
+        status=statuses.Inbound.RECEIVED,
+        created_at=now,
+    )
+    session.add(message)
+    try:
+        session.flush()
+        outbox.later(session, "process_inbound", message.id)
+        session.commit()
+    except IntegrityError:  # the same MessageSid raced in on another request
+        session.rollback()
+        existing = session.execute(select(Message).where(Message.provider_sid == sid)).scalar_one()
+        return existing, False
+    return message, True

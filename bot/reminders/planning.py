@@ -1,0 +1,254 @@
+"""Planning: the cadence steps that fall due today, in each debtor's own calendar, written as
+scheduled_messages rows (unique per account, step and date, so planning twice adds nothing).
+Everything streams in keyset-paged batches, so memory stays bounded at any size."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot import clock, statuses
+from bot.clock import utcnow
+from bot.contact.hours import zones_for
+from bot.contact.rules import load_rules, rule_for
+from bot.models import (
+    Account,
+    Debtor,
+    Installment,
+    Payment,
+    PaymentPlan,
+    Promise,
+    ScheduledMessage,
+    TemplateKey,
+)
+from bot.money import money_var
+from bot.reminders.segments import load_segments, segment_for
+
+# A step missed by a day or two (the worker was down) is still planned; expiry drops stale ones.
+LOOKBACK_DAYS = 2
+
+
+def insert_ignore(session, rows):
+    """Insert scheduled rows, skipping those already planned (the unique step key)."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(ScheduledMessage).on_conflict_do_nothing()
+    return session.execute(stmt, rows).rowcount or 0
+
+
+def account_stats():
+    """Accounts with their payment history, one row each (for segments)."""
+    broken = (
+        select(Promise.account_id, func.count().label("n"))
+        .where(Promise.status == statuses.Promise.BROKEN)
+        .group_by(Promise.account_id)
+        .subquery()
+    )
+    kept = (
+        select(Promise.account_id, func.count().label("n"))
+        .where(Promise.status == statuses.Promise.KEPT)
+        .group_by(Promise.account_id)
+        .subquery()
+    )
+    paid = (
+        select(Payment.account_id, func.count().label("n"))
+        .where(Payment.status == statuses.Payment.SUCCEEDED)
+        .group_by(Payment.account_id)
+        .subquery()
+    )
+    return (
+        select(
+            Account.id,
+            Account.debtor_id,
+            Account.external_id,
+            Account.currency,
+            Account.balance_minor,
+            Account.due_date,
+            Account.segment.label("label"),
+            Account.status,
+            Debtor.full_name,
+            Debtor.phone,
+            Debtor.country,
+            Debtor.timezone,
+            func.coalesce(broken.c.n, 0).label("broken"),
+            func.coalesce(kept.c.n, 0).label("kept"),
+            func.coalesce(paid.c.n, 0).label("payments"),
+        )
+        .join(Debtor, Debtor.id == Account.debtor_id)
+        .outerjoin(broken, broken.c.account_id == Account.id)
+        .outerjoin(kept, kept.c.account_id == Account.id)
+        .outerjoin(paid, paid.c.account_id == Account.id)
+        .where(Account.status.in_(statuses.Account.COLLECTIBLE), Account.balance_minor > 0)
+    )
+
+
+def stream(session, stmt, key_column, batch):
+    """Yield lists of rows of stmt in key order, batch at a time (keyset paging)."""
+    last = None
+    while True:
+        page = stmt.order_by(key_column).limit(batch)
+        if last is not None:
+            page = page.where(key_column > last)
+        rows = session.execute(page).all()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def first_name(full_name):
+    return (full_name or "").split(" ")[0]
+
+
+class _Keys:
+    """Template keys for (kind, tone), falling back to the friendly tone."""
+
+    def __init__(self, session):
+        self.known = set(session.execute(select(TemplateKey.key)).scalars())
+
+    def __call__(self, kind, tone):
+        key = f"reminder.{kind}.{tone}"
+        return key if key in self.known else f"reminder.{kind}.friendly"
+
+
+def _due_kind(offset):
+    return "upcoming" if offset < 0 else ("due" if offset == 0 else "overdue")
+
+
+@dataclass
+class PlanReport:
+    accounts: int = 0
+    planned: int = 0
+    by_segment: dict = field(default_factory=dict)
+
+    def summary(self):
+        segments = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_segment.items())) or "none"
+        return f"{self.accounts} account(s) read, {self.planned} reminder(s) planned ({segments})"
+
+
+def plan(session, today=None, now=None, only_segment=None, batch=None):
+    """Plan the cadence steps that fall due today, in the debtor's own calendar (or were
+    missed in the last days). `today` forces one date for everybody."""
+    now = now or utcnow()
+    fixed_today = today
+    rules = load_rules(session)
+    batch = batch or current_app.config["REMINDER_BATCH"]
+    max_delay = timedelta(hours=current_app.config["REMINDER_MAX_DELAY_HOURS"])
+    segments = load_segments(session)
+    keys = _Keys(session)
+    report = PlanReport()
+    session.commit()
+    for rows in stream(session, account_stats(), Account.id, batch):
+        report.accounts += len(rows)
+        ids = [r.id for r in rows]
+        installments, promises = _dated_items(session, ids, now.date())
+        new = []
+        for r in rows:
+            today = fixed_today or local_today(rules, r, now)
+            stats = {
+                "days_overdue": (today - r.due_date).days,
+                "balance_minor": r.balance_minor,
+                "currency": r.currency,
+                "broken": r.broken,
+                "kept": r.kept,
+                "payments": r.payments,
+            }
+            segment = segment_for(segments, stats, r.label)
+            if segment is None or (only_segment and segment.name != only_segment):
+                continue
+            base = {"first_name": first_name(r.full_name), "reference": r.external_id}
+            # A debt on a plan is reminded of its installments, one with a promise not yet
+            # due of that promise: not of the whole balance as overdue.
+            waiting = r.status == statuses.Account.PLAN or any(
+                p.promised_date >= today for p in promises.get(r.id, ())
+            )
+            for step in segment.cadence or []:
+                offset = step["offset"]
+                if step["kind"] == "due" and waiting:
+                    continue
+                if step["kind"] == "due":
+                    dated = [(f"due:{offset}", r.due_date, r.balance_minor, _due_kind(offset))]
+                elif step["kind"] == "installment":
+                    dated = [
+                        (f"installment:{i.id}:{offset}", i.due_date, i.amount, "installment")
+                        for i in installments.get(r.id, ())
+                    ]
+                else:
+                    dated = [
+                        (f"promise:{p.id}:{offset}", p.promised_date, p.amount_minor, "promise")
+                        for p in promises.get(r.id, ())
+                    ]
+                for name, ref_date, amount, kind in dated:
+                    fire = ref_date + timedelta(days=offset)
+                    if not today - timedelta(days=LOOKBACK_DAYS) <= fire <= today:
+                        continue
+                    variables = dict(
+                        base,
+                        amount=money_var(amount, r.currency),
+                        due_date=ref_date.isoformat(),
+                        days_overdue=max((today - ref_date).days, 0),
+                    )
+                    if segment.offer:
+                        variables["offer"] = segment.offer
+                    new.append(
+                        scheduled_row(
+                            r, name, ref_date, segment.name, keys(kind, segment.tone), variables
+                        )
+                        | {"due_at": now, "expires_at": now + max_delay}
+                    )
+                    report.by_segment[segment.name] = report.by_segment.get(segment.name, 0) + 1
+        report.planned += insert_ignore(session, new)
+        session.commit()
+    return report
+
+
+def local_today(rules, r, now):
+    """The debtor's date at now (the first zone of a number that spans several)."""
+    return clock.local_date(now, zones_for(r.phone, r.timezone, rule_for(rules, r.country))[0])
+
+
+def scheduled_row(account_row, step, ref_date, segment, key, variables):
+    return {
+        "debtor_id": account_row.debtor_id,
+        "account_id": account_row.id,
+        "step": step,
+        "ref_date": ref_date,
+        "segment": segment,
+        "template_key": key,
+        "variables": variables,
+        "status": statuses.Reminder.PLANNED,
+        "attempts": 0,
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+
+
+def _dated_items(session, account_ids, today):
+    """Due installments of active plans and pending promises of these accounts, near today."""
+    low, high = today - timedelta(days=400), today + timedelta(days=400)
+    installments, promises = {}, {}
+    for row in session.execute(
+        select(
+            PaymentPlan.account_id,
+            Installment.id,
+            Installment.due_date,
+            (Installment.amount_minor - Installment.paid_minor).label("amount"),
+        )
+        .join(PaymentPlan, PaymentPlan.id == Installment.plan_id)
+        .where(PaymentPlan.account_id.in_(account_ids))
+        .where(PaymentPlan.status == statuses.Plan.ACTIVE)
+        .where(Installment.status == statuses.Installment.DUE)
+        .where(Installment.due_date.between(low, high))
+    ):
+        installments.setdefault(row.account_id, []).append(row)
+    for row in session.execute(
+        select(Promise.account_id, Promise.id, Promise.promised_date, Promise.amount_minor)
+        .where(Promise.account_id.in_(account_ids), Promise.status == statuses.Promise.PENDING)
+        .where(Promise.promised_date.between(low, high))
+    ):
+        promises.setdefault(row.account_id, []).append(row)
+    return installments, promises

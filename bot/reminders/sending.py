@@ -1,0 +1,279 @@
+"""Sending queued reminders through the shared per-sender rate limit, never twice; checked once
+more against the contact decision at send time (a reminder may have waited through an outage);
+Twilio's 63016 (outside WhatsApp's window) falls back to SMS where the rule allows it."""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import requests
+from flask import current_app
+from redis.exceptions import LockError
+from sqlalchemy import select
+from twilio.base.exceptions import TwilioRestException
+
+from bot import audit, channels, outbox, statuses
+from bot.clock import utcnow
+from bot.contact.decision import Context, decide, may_contact
+from bot.conversations.inbound import get_or_create_conversation
+from bot.models import Account, Debtor, Message, ScheduledMessage
+from bot.outbound.deliver import ProviderUnavailable, create_params, deliver, record_outcome
+from bot.outbound.status import OUTSIDE_WINDOW, apply_early_status
+from bot.redis import redis_conn
+
+log = logging.getLogger(__name__)
+Out = statuses.Outbound
+QUEUED = statuses.Reminder.QUEUED
+
+
+def send(session, ids, client, bucket_for, threads=8, now=None):
+    """Send queued reminders through the shared rate limit; never twice.
+
+    The batch is marked 'sending' in one commit, sent by a few threads (each request waits
+    for a token of the sender's bucket), and the outcomes are recorded in one commit: a
+    send whose outcome is unknown stays 'sending' and is reconciled with Twilio before any
+    resend (bot.outbound.deliver). A Twilio outage raises ProviderUnavailable for the job to
+    retry; the rows already sent stay sent."""
+    locks = []
+    try:
+        for sm_id in ids:
+            # A re-enqueued job may overlap a slow one: one sender per reminder at a time.
+            lock = redis_conn().lock(f"lock:reminder:{sm_id}", timeout=300)
+            if lock.acquire(blocking=False):
+                locks.append((sm_id, lock))
+        _send_locked(session, [sm_id for sm_id, _ in locks], client, bucket_for, threads, now)
+    finally:
+        for sm_id, lock in locks:
+            try:
+                lock.release()
+            except LockError:
+                log.warning("reminder %s lock expired while sending", sm_id)
+
+
+def _send_locked(session, ids, client, bucket_for, threads, now=None):
+    if not ids:
+        return
+    rows = session.execute(
+        select(ScheduledMessage, Message)
+        .join(Message, Message.id == ScheduledMessage.message_id)
+        .where(ScheduledMessage.id.in_(ids), ScheduledMessage.status == QUEUED)
+        .order_by(ScheduledMessage.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    retry = None
+    fresh = []
+    held_back = _held_back(session, rows, now or utcnow())
+    for sm, message in rows:
+        if message.status == Out.PENDING and sm.id in held_back:
+            _hold_back(session, sm, message, *held_back[sm.id])
+            continue
+        if message.status == Out.SENDING:  # an earlier attempt was interrupted: reconcile first
+            try:
+                deliver(session, message, client)
+            except ProviderUnavailable as exc:
+                retry = retry or exc
+                continue
+            _settle(session, sm, message)
+        elif message.status == Out.PENDING:
+            message.status, message.attempts = Out.SENDING, message.attempts + 1
+            sm.attempts += 1
+            fresh.append((sm, message, create_params(message)))
+        else:
+            _settle(session, sm, message)
+    session.commit()
+    if fresh:
+        retry = _send_fresh(session, fresh, client, bucket_for, threads) or retry
+    if retry is not None:
+        raise retry
+
+
+def _held_back(session, rows, now):
+    """The contact decision again at send time: a queued reminder may have waited through an
+    outage while the debtor opted out, paid, disputed or was taken by an agent, the night came
+    or WhatsApp's window closed. {reminder id: (reason, defer until or None to suppress)}."""
+    pending = [(sm, m) for sm, m in rows if m.status == Out.PENDING]
+    if not pending:
+        return {}
+    debtors = {
+        d.id: d
+        for d in session.execute(
+            select(Debtor).where(Debtor.id.in_({sm.debtor_id for sm, _ in pending}))
+        ).scalars()
+    }
+    accounts = {
+        a.id: a
+        for a in session.execute(
+            select(Account).where(Account.id.in_({sm.account_id for sm, _ in pending}))
+        ).scalars()
+    }
+    # A reminder rechecked here is not its own contact: its dispatch counted it.
+    ctx = Context.load(session).load_debtors(
+        session, list(debtors), now, exclude_reminders=[sm.id for sm, _ in pending]
+    )
+    out = {}
+    for sm, message in pending:
+        decision = decide(
+            ctx,
+            ctx.facts(debtors[sm.debtor_id]),
+            now,
+            "reminder",
+            (message.conversation.channel,),
+            template_key=message.template_key if message.content_sid else None,
+            account_status=accounts[sm.account_id].status,
+        )
+        if decision.action == "suppress" and decision.reason == "no_approved_template":
+            # Free text and WhatsApp's window closed since dispatch: gate it again now (an
+            # approved template, or SMS where the rule allows it).
+            out[sm.id] = ("window_closed", now)
+        elif decision.action == "suppress":
+            out[sm.id] = (decision.reason, None)
+        elif now > sm.expires_at:
+            out[sm.id] = ("expired", None)
+        elif decision.action == "defer":
+            until = decision.next_at
+            out[sm.id] = (decision.reason, until if until <= sm.expires_at else None)
+    return out
+
+
+def _hold_back(session, sm, message, reason, until):
+    """Not now after all: the message is never sent and does not count as a contact; the
+    reminder waits (the next dispatch gates it again) or is suppressed."""
+    message.status = Out.SUPPRESSED
+    message.error_message = f"held back at send time: {reason}"
+    sm.contacted_at = None
+    if until is None:
+        suppress(session, sm, reason, actor="worker")
+        return
+    sm.status, sm.reason, sm.due_at = statuses.Reminder.DEFERRED, reason, until
+    audit.record(
+        session, "worker", "reminder.deferred", sm, {"reason": reason, "until": str(until)}
+    )
+
+
+def _send_fresh(session, fresh, client, bucket_for, threads):
+    # Buckets are made here, in the job's app context; the pool's threads only use them.
+    buckets = {m.conversation.channel: None for _sm, m, _p in fresh}
+    buckets = {channel: bucket_for(channel) for channel in buckets}
+
+    def create(message, params):
+        if not buckets[message.conversation.channel].take():
+            raise _NoToken()
+        return client.messages.create(**params)
+
+    # create_params loaded each message's conversation in this thread: the pool's threads
+    # only read it, and never touch the session.
+    with ThreadPoolExecutor(max_workers=min(threads, len(fresh))) as pool:
+        futures = [pool.submit(create, message, params) for _sm, message, params in fresh]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append((future.result(), None))
+            except (TwilioRestException, requests.RequestException, _NoToken) as exc:
+                outcomes.append((None, exc))
+    retry = None
+    for (_sm, message, _params), (sent, error) in zip(fresh, outcomes, strict=True):
+        if isinstance(error, _NoToken):
+            message.status = Out.PENDING  # never sent
+            retry = retry or ProviderUnavailable("send rate limit: no token in time")
+            continue
+        retry = record_outcome(session, message, sent, error) or retry
+    session.commit()
+    for sm, message, _params in fresh:
+        if message.provider_sid:
+            apply_early_status(session, message)
+        _settle(session, sm, message)
+    session.commit()
+    return retry
+
+
+class _NoToken(RuntimeError):
+    """The rate limit gave no token in time; the message was not sent."""
+
+
+def _settle(session, sm, message):
+    """Move the reminder on from its message's state (the caller commits)."""
+    if sm.message_id != message.id or sm.status != QUEUED:
+        return  # a 63016 callback already moved it on to its SMS fallback
+    if message.status == Out.FAILED and message.error_code == OUTSIDE_WINDOW:
+        _outside_window(session, sm, message)
+    elif message.status == Out.FAILED:
+        sm.status, sm.reason = statuses.Reminder.FAILED, f"twilio:{message.error_code}"
+        audit.record(session, "worker", "reminder.failed", sm, {"error": message.error_code})
+    elif message.status not in Out.UNSENT:
+        sm.status = statuses.Reminder.SENT
+
+
+def _outside_window(session, sm, message):
+    """Twilio said 63016 (outside the 24-hour window): SMS when allowed, else suppress."""
+    debtor = session.get(Debtor, sm.debtor_id)
+    if message.conversation.channel == channels.WHATSAPP:
+        decision = may_contact(session, debtor, channels.SMS, utcnow(), "fallback")
+        if decision.allowed:
+            conversation = get_or_create_conversation(session, channels.SMS, debtor.phone)
+            fallback = Message(
+                conversation_id=conversation.id,
+                direction=statuses.OUT,
+                template_key=message.template_key,
+                variables=message.variables,
+                body=message.body,
+                status=Out.PENDING,
+            )
+            session.add(fallback)
+            sm.message, sm.channel, sm.reason = fallback, channels.SMS, "fallback:63016"
+            sm.status = QUEUED
+            audit.record(
+                session,
+                "worker",
+                "reminder.fallback",
+                sm,
+                {"from": "whatsapp", "to": "sms", "error": OUTSIDE_WINDOW},
+            )
+            outbox.later(session, "send_reminders", [sm.id])
+            session.commit()
+            return
+    suppress(session, sm, "outside_window", actor="worker")
+
+
+def outside_window(session, message):
+    """A status callback said 63016 for message: handle it if a reminder sent it."""
+    sm = session.execute(
+        select(ScheduledMessage).where(ScheduledMessage.message_id == message.id)
+    ).scalar_one_or_none()
+    if sm is None:
+        return False
+    if sm.status not in (QUEUED, statuses.Reminder.SENT):
+        return True
+    session.refresh(message)
+    _outside_window(session, sm, message)
+    session.commit()
+    return True
+
+
+def requeue_stale(session, now=None, after=None):
+    """Re-enqueue queued reminders whose send job was lost (Redis flushed, retries spent)."""
+    now = now or utcnow()
+    after = after if after is not None else current_app.config["REMINDER_REQUEUE_AFTER"]
+    ids = list(
+        session.execute(
+            select(ScheduledMessage.id)
+            .where(ScheduledMessage.status == QUEUED)
+            .where(ScheduledMessage.updated_at < now - timedelta(seconds=after))
+            .limit(5000)
+        ).scalars()
+    )
+    session.commit()
+    if ids:
+        # Touch them so the next sweep waits again before re-enqueueing.
+        session.execute(
+            ScheduledMessage.__table__.update()
+            .where(ScheduledMessage.id.in_(ids))
+            .values(updated_at=now)
+        )
+        outbox.later(session, "send_reminders", ids)
+        session.commit()
+    return len(ids)
+
+
+def suppress(session, sm, reason, actor="gate"):
+    sm.status, sm.reason = statuses.Reminder.SUPPRESSED, reason
+    audit.record(session, actor, "reminder.suppressed", sm, {"reason": reason})
