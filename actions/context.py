@@ -2,6 +2,7 @@
 the base classes that keep database work off the action server's event loop."""
 
 import asyncio
+from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
 
 from rasa_sdk import Action, FormValidationAction
@@ -71,20 +72,30 @@ def today_for(conversation):
     return clock.today_for(conversation.debtor if conversation else None)
 
 
-class BotAction(Action):
+class BotAction(Action, metaclass=ABCMeta):
     """An action whose work (act) runs in a worker thread: its database reads and writes never
-    stall the action server's event loop, which serves every conversation."""
+    stall the action server's event loop, which serves every conversation. (Abstract, so the
+    action server registers only its subclasses.)"""
 
+    @abstractmethod
+    def name(self):
+        """The action's name in the domain."""
+
+    @abstractmethod
     def act(self, dispatcher, tracker, domain):
-        raise NotImplementedError
+        """The action's work; returns the events."""
 
     async def run(self, dispatcher, tracker, domain):
         return await asyncio.to_thread(self.act, dispatcher, tracker, domain)
 
 
-class BotFormValidation(FormValidationAction):
+class BotFormValidation(FormValidationAction, metaclass=ABCMeta):
     """A form validator run whole in a worker thread (with its own event loop), for the same
     reason as BotAction: its extract_ and validate_ methods read the database."""
+
+    @abstractmethod
+    def name(self):
+        """validate_<form name>."""
 
     async def run(self, dispatcher, tracker, domain):
         return await asyncio.to_thread(asyncio.run, super().run(dispatcher, tracker, domain))

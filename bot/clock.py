@@ -6,6 +6,7 @@ this clock with time-machine, so a month of reminders or a night outside agent h
 input, not an accident of when CI runs.
 """
 
+import time
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -53,3 +54,8 @@ def today_in(zone, now=None):
 def as_date(value):
     """A date from a date or an ISO string (template variables carry ISO strings)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def epoch():
+    """Seconds since the epoch (for signatures and sessions that carry a timestamp)."""
+    return time.time()

@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import clock, create_app
 from bot.db import session as db_session
+from bot.testing import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,12 +69,14 @@ def redis_server(tmp_path_factory):
     )
     url = f"redis://127.0.0.1:{port}/0"
     client = Redis.from_url(url)
-    for _ in range(100):
+
+    def pong():
         try:
-            client.ping()
-            break
+            return client.ping()
         except Exception:
-            time.sleep(0.05)
+            return False
+
+    wait_for(pong, 5, what="redis-server answering")
     yield url
     proc.terminate()
     proc.wait(timeout=10)

@@ -182,10 +182,11 @@ def reminders_rule_set(country, **options):
 def reminders_template_sid(key, content_sid, variables):
     """Link a template key to its approved WhatsApp template (Content SID); no SID unlinks."""
     from bot.templates import admin as template_admin
+    from bot.templates import approved
 
     s = session()
     try:
-        template_admin.link_content_sid(s, key, content_sid, variables, "cli")
+        approved.link_content_sid(s, key, content_sid, variables, "cli")
     except LookupError:
         raise click.BadParameter(f"unknown template key {key!r}") from None
     except template_admin.TemplateValidationError as exc:

@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from bot.db import session
 from bot.templates import admin as template_admin
+from bot.templates import exchange
 
 
 @click.command("export-templates")
@@ -15,7 +16,7 @@ from bot.templates import admin as template_admin
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def export_templates_command(path):
     """Write every key's live texts per locale to a YAML file (for review or another env)."""
-    path.write_text(template_admin.export_yaml(session()), encoding="utf-8")
+    path.write_text(exchange.export_yaml(session()), encoding="utf-8")
     click.echo(f"wrote {path}")
 
 
@@ -26,7 +27,7 @@ def import_templates_command(path):
     """Load an exported YAML file: all or nothing; only changed texts get a new version."""
     s = session()
     try:
-        result = template_admin.import_yaml(s, path.read_text(encoding="utf-8-sig"), None)
+        result = exchange.import_yaml(s, path.read_text(encoding="utf-8-sig"), None)
     except template_admin.TemplateValidationError as exc:
         for problem in exc.problems:
             click.echo(f"{path.name}: {problem}", err=True)

@@ -9,10 +9,11 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from dataclasses import dataclass
 
 from flask import current_app
+
+from bot import clock
 
 STRIPE_HEADER = "Stripe-Signature"
 SANDBOX_HEADER = "Sandbox-Signature"
@@ -53,7 +54,7 @@ class CreatedCheckout:
 
 def sign(payload, secret, timestamp=None):
     """The Stripe-Signature header value for payload (bytes or str), as Stripe computes it."""
-    timestamp = int(timestamp if timestamp is not None else time.time())
+    timestamp = int(timestamp if timestamp is not None else clock.epoch())
     body = payload.decode() if isinstance(payload, bytes) else payload
     digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"

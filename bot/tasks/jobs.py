@@ -2,7 +2,9 @@
 hand the work to a domain service. Enqueued by name through bot.tasks.queues."""
 
 import logging
+import os
 
+from flask.cli import ScriptInfo
 from rq import get_current_job
 
 from bot import audit, channels, statuses
@@ -24,12 +26,11 @@ _app = None
 
 
 def job_app():
-    """The app for jobs: built once per worker process (before fork), reused by every job."""
+    """The app for jobs: set by the worker command (built once per process, before any fork);
+    elsewhere (a bare `rq worker`) located by name from FLASK_APP, as the flask command does."""
     global _app
     if _app is None:
-        from bot import create_app
-
-        _app = create_app()
+        _app = ScriptInfo(app_import_path=os.environ.get("FLASK_APP", "bot")).load_app()
     return _app
 
 

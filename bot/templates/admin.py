@@ -6,32 +6,23 @@ reads on every message, so a change reaches the next message in every process.
 """
 
 import difflib
-import json
 import re
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
-import yaml
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_territory_currencies
 from flask import current_app
 from sqlalchemy import distinct, func, select
 
-from bot import audit, users
+from bot import audit, clock, users
 from bot.models import Debtor, MessageTemplate, TemplateKey
 from bot.money import exponent
 from bot.templates import store as templates
+from bot.templates.sms import sms_segments
 
 # WhatsApp refuses template bodies longer than this (characters).
 WHATSAPP_TEMPLATE_LIMIT = 1024
-EXPORT_FORMAT = "message-templates/1"
 
-# GSM 03.38: the basic set (one septet each) and the extension table (escape + one septet).
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 _BRACES = re.compile(r"\{([^{}]*)\}")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
@@ -54,37 +45,6 @@ class TemplateConflict(RuntimeError):
             "this text; review it and save again"
         )
         self.current = current
-
-
-@dataclass
-class SmsCount:
-    encoding: str  # GSM-7 or UCS-2
-    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
-    segments: int
-
-
-def sms_segments(text):
-    """How many SMS parts text takes: GSM-7 160 alone / 153 per part, UCS-2 70 / 67.
-
-    A character outside GSM-7 (e.g. "á", an emoji) makes the whole message UCS-2. An extension
-    character (€, [, {...) takes two septets and a surrogate pair (emoji) two code units; neither
-    is split across parts, as phones reassemble them whole.
-    """
-    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        encoding, single, part = "GSM-7", 160, 153
-        units = [2 if ch in GSM7_EXTENSION else 1 for ch in text]
-    else:
-        encoding, single, part = "UCS-2", 70, 67
-        units = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
-    total = sum(units)
-    if total <= single:
-        return SmsCount(encoding, total, 1)
-    segments, used = 1, 0
-    for size in units:
-        if used + size > part:
-            segments, used = segments + 1, 0
-        used += size
-    return SmsCount(encoding, total, segments)
 
 
 def check_body(body, declared, optional=()):
@@ -219,7 +179,7 @@ def _next_version(session, key, locale):
     return (latest or 0) + 1
 
 
-def _add_version(session, spec, locale, body, user, action, extra=None):
+def add_version(session, spec, locale, body, user, action, extra=None):
     current = live(session, spec.key, locale)
     row = MessageTemplate(
         key=spec.key,
@@ -271,7 +231,7 @@ def save(session, key, locale, body, user, base_version=None):
         return None
     if base_version is not None and (current.version if current else 0) != base_version:
         raise TemplateConflict(current)
-    return _add_version(session, spec, locale, body, user, "template.edited")
+    return add_version(session, spec, locale, body, user, "template.edited")
 
 
 def restore(session, key, locale, version, user):
@@ -293,7 +253,7 @@ def restore(session, key, locale, version, user):
     current = live(session, key, locale)
     if current is not None and current.body == old.body:
         return None
-    return _add_version(
+    return add_version(
         session, spec, locale, old.body, user, "template.restored", {"restored_version": version}
     )
 
@@ -341,7 +301,7 @@ def _sample_amount(currency):
 
 def sample_variables(declared, locale_tag, today=None):
     """Sample values for a preview, in the currency of the locale's country."""
-    today = today or date.today()
+    today = today or clock.utcnow().date()
     territory = Locale.parse(locale_tag.replace("-", "_")).territory
     currencies = get_territory_currencies(territory) if territory else []
     currency = currencies[0] if currencies else "USD"
@@ -394,168 +354,3 @@ def preview(session, key, locale, body, today=None):
             }
         )
     return items
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str(dumper, value):
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def export_yaml(session):
-    """Every key with its declared variables and live bodies per locale, as one YAML file."""
-    keys = {}
-    for spec, live_rows in catalogue(session):
-        entry = {"description": spec.description or "", "variables": dict(spec.variables or {})}
-        if spec.optional:
-            entry["optional"] = list(spec.optional)
-        entry["bodies"] = {tag: live_rows[tag].body for tag in sorted(live_rows)}
-        keys[spec.key] = entry
-    header = (
-        "# Message templates: the live text of every key per locale. Review changes in version\n"
-        "# control; load them in another environment with the admin console's import.\n"
-    )
-    data = {"format": EXPORT_FORMAT, "keys": keys}
-    return header + yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
-
-
-@dataclass
-class ImportResult:
-    changed: list = field(default_factory=list)  # [(key, locale, version)]
-    unchanged: int = 0
-    dry_run: bool = False
-
-
-def import_yaml(session, text, user, dry_run=False):
-    """Load an exported file: everything is checked first; a problem anywhere changes nothing.
-
-    Only bodies that differ from the live text become new versions (audited). With dry_run,
-    nothing is written and changed lists what would get a new version (version None)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TemplateValidationError([f"the file is not valid YAML: {exc}"]) from exc
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-        raise TemplateValidationError(
-            [f"the file is not a template export (expected format: {EXPORT_FORMAT})"]
-        )
-    entries = data.get("keys")
-    if not isinstance(entries, dict):
-        raise TemplateValidationError(["the file has no keys"])
-    problems, planned = [], []
-    for key, entry in entries.items():
-        spec = session.get(TemplateKey, str(key))
-        if spec is None:
-            problems.append(f"{key}: no such template key in this environment")
-            continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("bodies"), dict):
-            problems.append(f"{key}: expected a mapping with bodies per locale")
-            continue
-        if "variables" in entry and not isinstance(entry["variables"] or {}, dict):
-            problems.append(f"{key}: variables must be a mapping of name to type")
-            continue
-        if "variables" in entry and dict(entry["variables"] or {}) != dict(spec.variables or {}):
-            # The variables come from the code: a different set means another release.
-            problems.append(
-                f"{key}: the file declares variables {entry['variables']} but this "
-                f"environment declares {spec.variables}"
-            )
-            continue
-        for tag, body in entry["bodies"].items():
-            tag = str(tag)
-            try:
-                check_locale(tag)
-            except TemplateValidationError as exc:
-                problems.extend(f"{key}: {p}" for p in exc.problems)
-                continue
-            if not isinstance(body, str):
-                problems.append(f"{key} ({tag}): the body must be text")
-                continue
-            body = normalise_body(body)
-            found = check_body(body, spec.variables or {}, spec.optional or [])
-            problems.extend(f"{key} ({tag}): {p}" for p in found)
-            if not found:
-                planned.append((spec, tag, body))
-    if problems:
-        raise TemplateValidationError(problems)
-    result = ImportResult(dry_run=dry_run)
-    for spec, tag, body in planned:
-        current = live(session, spec.key, tag)
-        if current is not None and current.body == body:
-            result.unchanged += 1
-            continue
-        if dry_run:
-            result.changed.append((spec.key, tag, None))
-            continue
-        row = _add_version(session, spec, tag, body, user, "template.imported")
-        result.changed.append((spec.key, tag, row.version))
-    return result
-
-
-# -- WhatsApp approved templates (Content SIDs) ---------------------------------------------
-
-CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
-# Texts the bot may have to send outside WhatsApp's 24-hour window, where only an approved
-# template (a Twilio Content SID) reaches the debtor: proactive and agent-started messages.
-OUTSIDE_WINDOW_PREFIXES = ("reminder.",)
-OUTSIDE_WINDOW_KEYS = frozenset(
-    {"payment.thanks", "payment.thanks_paid", "payment.link", "agent.follow_up"}
-)
-
-
-def needs_approved_template(key):
-    return key in OUTSIDE_WINDOW_KEYS or key.startswith(OUTSIDE_WINDOW_PREFIXES)
-
-
-def lacking_approved_template(session):
-    """Keys sent outside the window that have no Content SID yet, sorted."""
-    rows = session.execute(select(TemplateKey)).scalars()
-    return sorted(r.key for r in rows if needs_approved_template(r.key) and not r.content_sid)
-
-
-def parse_content_variables(spec, raw):
-    """{"1": "first_name", ...} from JSON text, checked against the key's declared variables."""
-    raw = (raw or "").replace("\x00", "").strip()
-    if not raw:
-        return None
-    try:
-        mapping = json.loads(raw)
-    except ValueError as exc:
-        raise TemplateValidationError([f"the variable mapping is not JSON: {exc}"]) from None
-    if not isinstance(mapping, dict) or not all(
-        isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in mapping.items()
-    ):
-        raise TemplateValidationError(
-            ['the variable mapping must look like {"1": "first_name", "2": "amount"}']
-        )
-    unknown = sorted(set(mapping.values()) - set(spec.variables or {}))
-    if unknown:
-        raise TemplateValidationError(
-            [f"{{{name}}} is not a variable of {spec.key}" for name in unknown]
-        )
-    return mapping
-
-
-def link_content_sid(session, key, sid, mapping_text, user):
-    """Link (or, with no SID, unlink) a key to its approved WhatsApp template; audited."""
-    spec = get_key(session, key)
-    sid = (sid or "").strip()
-    if sid and not CONTENT_SID.match(sid):
-        raise TemplateValidationError(["a Content SID is HX followed by 32 hexadecimal digits"])
-    mapping = parse_content_variables(spec, mapping_text) if sid else None
-    before = {"content_sid": spec.content_sid, "content_variables": spec.content_variables}
-    spec.content_sid, spec.content_variables = sid or None, mapping
-    audit.record(
-        session,
-        users.actor(user) if hasattr(user, "role") else str(user),
-        "template.content_sid",
-        spec,
-        {"before": before, "after": {"content_sid": sid or None, "content_variables": mapping}},
-    )
-    return spec

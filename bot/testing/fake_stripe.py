@@ -9,12 +9,12 @@ import json
 import logging
 import secrets
 import threading
-import time
 
 import requests
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
+from bot import clock
 from bot.payments.providers import sign
 
 
@@ -90,7 +90,7 @@ class FakeStripe:
             "id": event_id or "evt_" + secrets.token_hex(12),
             "object": "event",
             "type": type_,
-            "created": int(time.time()),
+            "created": int(clock.epoch()),
             "data": {"object": obj},
         }
 

@@ -8,13 +8,13 @@ import logging
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
 
 import requests
 from flask import Flask, jsonify, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
+from bot import clock
 from bot.web.sandbox import MESSAGES_PATH, message_page, message_resource, twilio_error
 
 
@@ -94,7 +94,7 @@ class FakeTwilio:
                 "content_sid": form.get("ContentSid"),
                 "content_variables": form.get("ContentVariables"),
                 "received_at": time.monotonic(),
-                "created_at": datetime.now(timezone.utc).replace(tzinfo=None),
+                "created_at": clock.utcnow(),
             }
             with self.changed:
                 self.messages.append(record)

@@ -6,14 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import requests
 from redis import Redis
+from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
+from bot.testing import wait_for
 from bot.testing.fake_twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -253,18 +254,45 @@ class Stack:
         proc.wait(timeout=10)
 
     def _wait(self, check, name, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready():
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"{name} exited early:\n{self.log_tail(name)}")
             try:
-                if check():
-                    return
+                return check()
             except Exception:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} not ready after {timeout}s:\n{self.log_tail(name)}")
+                return False
+
+        try:
+            wait_for(ready, timeout, interval=0.2, what=f"{name} ready")
+        except AssertionError:
+            raise RuntimeError(
+                f"{name} not ready after {timeout}s:\n{self.log_tail(name)}"
+            ) from None
+
+    def in_flight(self, phone=None):
+        """Messages (of one number, or all) still being worked on: inbound not yet answered,
+        outbound not yet handed to Twilio."""
+        where = "AND c.address = :phone" if phone else ""
+        return self.query(
+            "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE ((m.direction = 'in' AND m.status = 'received') OR "
+            f"(m.direction = 'out' AND m.status IN ('pending', 'sending'))) {where}",
+            phone=phone,
+        )[0][0]
+
+    def settled(self, phone=None, timeout=60):
+        """Wait until nothing is in flight for the number (or at all)."""
+        wait_for(lambda: self.in_flight(phone) == 0, timeout, what="no message in flight")
+
+    def query(self, sql, **params):
+        """Rows of a read-only SQL query on the stack's database."""
+        engine = create_engine(self.env["DATABASE_URL"], future=True)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(text(sql), params).all()
+        finally:
+            engine.dispose()
 
     def log_tail(self, name, lines=40):
         path = self.workdir / f"{name}.log"

@@ -1,26 +1,16 @@
 """An agent takes over a conversation in the browser (Debian's Chromium), replies, hands back."""
 
 import re
-import time
 
 import pytest
 
+from bot.testing import wait_for
 from tests.e2e.test_pipeline import db_rows, settle, turn
 
 pytestmark = pytest.mark.e2e
 
 ROSA = "+573015550300"
 PASSWORD = "agent password 123"
-
-
-def wait_until(check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_agent_claims_replies_and_hands_back(stack, page):
@@ -43,7 +33,7 @@ def test_agent_claims_replies_and_hands_back(stack, page):
     page.click("#queue-body a:has-text('Rosa Díaz')")
     page.click("#claim")
     page.wait_for_selector("text=Claimed: the bot is paused")
-    wait_until(
+    wait_for(
         lambda: (
             db_rows(stack, "SELECT bot_paused FROM conversations WHERE address = :a", a=ROSA)
             == [(1,)]
@@ -54,7 +44,7 @@ def test_agent_claims_replies_and_hands_back(stack, page):
     sent = len(stack.twilio.to(address))
     stack.post(stack.inbound_form(ROSA, "perdi mi trabajo, puedo pagar en enero?"))
     page.wait_for_selector("#messages li.in:has-text('puedo pagar en enero')")
-    settle(stack, address, sent, seconds=2)
+    settle(stack, address, sent)
 
     page.fill("#reply-text", "Hola Rosa, soy Ana. Podemos acordar una fecha en enero.")
     page.click("form.reply button[type=submit]")
@@ -68,13 +58,13 @@ def test_agent_claims_replies_and_hands_back(stack, page):
     page.fill("#note-text", "Ofrecer plan en enero")
     page.click("form.note button[type=submit]")
     page.wait_for_selector("text=Ofrecer plan en enero")
-    settle(stack, address, sent + 1, seconds=1)  # a note is never sent
+    settle(stack, address, sent + 1)  # a note is never sent
 
     page.click("#hand-back")
     page.wait_for_selector("text=Handed back to the bot.")
     [back] = stack.twilio.wait_for(address, sent + 2)[sent + 1 :]
     assert "asistente automático" in back["body"]
-    wait_until(
+    wait_for(
         lambda: (
             db_rows(stack, "SELECT bot_paused FROM conversations WHERE address = :a", a=ROSA)
             == [(0,)]

@@ -1,11 +1,11 @@
 """End to end: signed webhooks in, replies out through the real twilio client."""
 
-import time
 from datetime import date, timedelta
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+
+from bot.testing import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -35,18 +35,14 @@ def turn(stack, phone, body, expect, channel="whatsapp"):
     return [r["body"] for r in replies]
 
 
-def settle(stack, address, count, seconds=3.0):
-    """Wait a little longer and check that no extra message arrives."""
-    time.sleep(seconds)
+def settle(stack, address, count):
+    """Once nothing is in flight for the number, exactly count messages reached Twilio."""
+    stack.settled(address.split(":", 1)[-1])
     assert len(stack.twilio.to(address)) == count
 
 
 def db_rows(stack, sql, **params):
-    engine = create_engine(stack.env["DATABASE_URL"], future=True)
-    with engine.connect() as conn:
-        rows = conn.execute(text(sql), params).all()
-    engine.dispose()
-    return rows
+    return stack.query(sql, **params)
 
 
 def test_verification_then_balance_in_spanish(stack):
@@ -121,14 +117,17 @@ def test_verification_then_balance_in_english_over_sms(stack):
     sent = stack.twilio.to(EMILY)
     assert {m["from"] for m in sent} == {"+15005550006"}
     assert all(m["status_callback"].endswith("/webhooks/twilio/status") for m in sent)
-    time.sleep(1.0)
-    statuses = db_rows(
-        stack,
-        "SELECT m.status FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-        "WHERE c.address = :a AND m.direction = 'out'",
-        a=EMILY,
-    )
-    assert {s for (s,) in statuses} == {"delivered"}
+
+    def statuses():
+        rows = db_rows(
+            stack,
+            "SELECT m.status FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.address = :a AND m.direction = 'out'",
+            a=EMILY,
+        )
+        return {s for (s,) in rows}
+
+    wait_for(lambda: statuses() == {"delivered"}, what="every reply delivered")
 
 
 def test_three_wrong_answers_lock_and_reveal_nothing(stack):
@@ -197,7 +196,7 @@ def test_killed_worker_mid_send_yields_exactly_one_reply(stack):
         stack.start_worker(i)
     replies = stack.twilio.wait_for(address, 2, timeout=60)
     assert [r["body"][:5] for r in replies] == ["¡Hola", "Por t"]
-    settle(stack, address, 2, seconds=5)
+    settle(stack, address, 2)
     rows = db_rows(
         stack,
         "SELECT m.status, m.attempts FROM messages m JOIN conversations c "

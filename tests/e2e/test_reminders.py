@@ -8,13 +8,13 @@ Rasa is not needed for proactive messages, so this stack starts without it (and 
 import json
 import sqlite3
 import subprocess
-import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
+from bot.testing import wait_for
 from bot.testing.stack import BIN, ROOT, Stack
 
 SID = "HX" + "e" * 32
@@ -98,16 +98,6 @@ def scheduled(stack):
     return {ext: (status, reason, channel) for ext, status, reason, channel in rows}
 
 
-def wait_until(check, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    return check()
-
-
 def test_campaign_through_the_real_worker(stack, tmp_path):
     csv = tmp_path / "debtors.csv"
     csv.write_text(CSV, encoding="utf-8")
@@ -174,7 +164,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
     gil = twilio.wait_for("+573015550307", 1)  # 63016 in the callback -> SMS
     assert "Eva" in eva[0]["body"] and "Gil" in gil[0]["body"]
 
-    final = wait_until(
+    final = wait_for(
         lambda: (s := scheduled(stack)) and all(v[0] != "queued" for v in s.values()) and s
     )
     assert final == {
@@ -187,7 +177,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
         "REM-CO-7": ("sent", "fallback:63016", "sms"),
     }
     # Nothing reached the blocked, deferred or unselected debtors; nothing went twice.
-    time.sleep(1)
+    stack.settled()
     reached = [m["to"] for m in twilio.messages]
     assert sorted(reached) == [  # a refused create (63016 on the API call) is not recorded
         "+573015550302",
@@ -227,7 +217,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
     )
     dan = twilio.wait_for("whatsapp:+13085550304", 1)
     assert [m["content_sid"] for m in dan] == [SID]
-    assert wait_until(lambda: scheduled(stack)["REM-US-1"][0] == "sent")
+    assert wait_for(lambda: scheduled(stack)["REM-US-1"][0] == "sent")
     reached.append("whatsapp:+13085550304")
 
     # Running the campaign again reaches nobody twice.
@@ -266,7 +256,7 @@ def test_sends_respect_the_shared_rate(stack):
         "--segment",
         "rate",
     )
-    got = wait_until(lambda: len(stack.twilio.messages) >= 8 and list(stack.twilio.messages))
+    got = wait_for(lambda: len(stack.twilio.messages) >= 8 and list(stack.twilio.messages))
     assert len(got) == 8
     stamps = sorted(m["received_at"] for m in got)
     # A burst of 1 token, then 4 a second: 7 more tokens take 1.75 s.

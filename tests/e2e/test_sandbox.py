@@ -1,9 +1,9 @@
 """Sandbox mode: no Twilio credentials, the built-in Twilio-compatible API and the simulator."""
 
-import time
-
 import pytest
 import requests
+
+from bot.testing import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -22,13 +22,11 @@ def chat(url, phone, channel="whatsapp"):
 
 
 def wait_for_bot(url, phone, count, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        bot = [m for m in chat(url, phone) if m["from"] == "bot"]
-        if len(bot) >= count:
-            return bot
-        time.sleep(0.3)
-    raise AssertionError(f"bot sent {len(bot)} of {count} messages")
+    def bot():
+        sent = [m for m in chat(url, phone) if m["from"] == "bot"]
+        return sent if len(sent) >= count else None
+
+    return wait_for(bot, timeout, what=f"{count} bot message(s)")
 
 
 def test_simulator_page_lists_demo_debtors(sandbox_url):
@@ -61,21 +59,18 @@ def test_sandbox_posts_status_callbacks(stack, sandbox_url):
         sandbox_url + "/simulator/send", json={"phone": phone, "body": "hola"}, timeout=10
     )
     wait_for_bot(sandbox_url, phone, 2)
-    deadline = time.monotonic() + 15
-    statuses = set()
-    while time.monotonic() < deadline and statuses != {"delivered"}:
-        statuses = {
-            s
-            for (s,) in db_rows(
-                stack,
-                "SELECT m.status FROM messages m JOIN conversations c "
-                "ON c.id = m.conversation_id WHERE c.address = :a AND m.direction = 'out' "
-                "AND c.channel = 'whatsapp'",
-                a=phone,
-            )
-        }
-        time.sleep(0.3)
-    assert statuses == {"delivered"}
+
+    def statuses():
+        rows = db_rows(
+            stack,
+            "SELECT m.status FROM messages m JOIN conversations c "
+            "ON c.id = m.conversation_id WHERE c.address = :a AND m.direction = 'out' "
+            "AND c.channel = 'whatsapp'",
+            a=phone,
+        )
+        return {s for (s,) in rows}
+
+    wait_for(lambda: statuses() == {"delivered"}, 15, what="the sandbox's delivery callbacks")
 
 
 def test_sandbox_api_requires_its_credentials(sandbox_url):

@@ -1,7 +1,6 @@
 """The admin console: message templates, payment policies, debt import and account export."""
 
 import json
-from datetime import datetime, timezone
 
 from flask import (
     Blueprint,
@@ -15,10 +14,11 @@ from flask import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit, users
+from bot import audit, clock, users
 from bot.db import session as db_session
 from bot.debts import exports, imports, policies
 from bot.templates import admin as template_admin
+from bot.templates import approved, exchange
 from bot.web.console.auth import current_user, login_required
 
 # cli_group=None: its commands are top-level (`flask --app bot export-templates`).
@@ -83,8 +83,8 @@ def template_list():
         items=template_admin.catalogue(s, query),
         locales=template_admin.locales(s),
         query=query,
-        lacking=template_admin.lacking_approved_template(s),
-        needs_approved=template_admin.needs_approved_template,
+        lacking=approved.lacking_approved_template(s),
+        needs_approved=approved.needs_approved_template,
     )
 
 
@@ -101,7 +101,7 @@ def template_key(key):
         spec=spec,
         live=live,
         fallback=fallback,
-        needs_approved=template_admin.needs_approved_template(key),
+        needs_approved=approved.needs_approved_template(key),
         mapping=json.dumps(spec.content_variables) if spec.content_variables else "",
     )
 
@@ -112,7 +112,7 @@ def template_content_sid(key):
     s = db_session()
     _spec(key)
     try:
-        template_admin.link_content_sid(
+        approved.link_content_sid(
             s, key, request.form.get("content_sid"), request.form.get("variables"), current_user()
         )
     except template_admin.TemplateValidationError as exc:
@@ -222,11 +222,11 @@ def template_restore(key, locale, version):
 @login_required(role="admin")
 def template_export():
     s = db_session()
-    text = template_admin.export_yaml(s)
+    text = exchange.export_yaml(s)
     user = current_user()
     audit.record(s, users.actor(user), "templates.exported", user, {})
     s.commit()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = clock.utcnow().strftime("%Y%m%d-%H%M%S")
     return Response(
         text,
         mimetype="application/x-yaml",
@@ -266,7 +266,7 @@ def template_import():
         )
     try:
         dry_run = request.form.get("action") == "check"
-        result = template_admin.import_yaml(s, text, current_user(), dry_run=dry_run)
+        result = exchange.import_yaml(s, text, current_user(), dry_run=dry_run)
     except template_admin.TemplateValidationError as exc:
         return _render("template_import", status=422, result=None, problems=exc.problems)
     if dry_run:
@@ -362,7 +362,7 @@ def account_export():
         s, users.actor(user), "accounts.exported", user, {"rows": max(text.count("\r\n") - 1, 0)}
     )
     s.commit()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = clock.utcnow().strftime("%Y%m%d-%H%M%S")
     return Response(
         text,
         mimetype="text/csv",

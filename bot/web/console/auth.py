@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -26,7 +25,7 @@ from flask import (
     url_for,
 )
 
-from bot import audit, users
+from bot import audit, clock, users
 from bot.db import session as db_session
 from bot.models import User
 from bot.redis import redis_conn
@@ -181,7 +180,7 @@ def start_session(user):
     """A new session id for a signed-in user (a session fixed before sign-in is dropped)."""
     session.clear()
     sid = secrets.token_urlsafe(32)
-    payload = {"user_id": user.id, "since": int(time.time())}
+    payload = {"user_id": user.id, "since": int(clock.epoch())}
     redis_conn().set(_key(sid), json.dumps(payload), ex=_idle_seconds())
     session["sid"] = sid
     session["csrf"] = secrets.token_urlsafe(32)

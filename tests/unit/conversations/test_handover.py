@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from redis import Redis
@@ -251,7 +251,7 @@ def test_console_action_errors_are_shown_not_500(app, db, held):
     )
     assert response.status_code == 303
     assert "YYYY-MM-DD" in client.get(path).get_data(as_text=True)
-    far = (date.today() + timedelta(days=300)).isoformat()
+    far = (clock.today_for(held.debtor) + timedelta(days=300)).isoformat()
     client.post(
         f"{path}/promise", data={"csrf_token": token, "account_id": account.id, "date": far}
     )

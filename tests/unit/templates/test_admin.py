@@ -9,8 +9,10 @@ from sqlalchemy import select
 from bot import users
 from bot.models import AuditEvent, MessageTemplate, TemplateKey
 from bot.templates import admin as template_admin
+from bot.templates import exchange
 from bot.templates import store as templates
-from bot.templates.admin import TemplateValidationError, check_body, sms_segments
+from bot.templates.admin import TemplateValidationError, check_body
+from bot.templates.sms import sms_segments
 
 PASSWORD = "correct horse battery"
 
@@ -214,15 +216,15 @@ def test_preview_flags_a_text_over_the_whatsapp_limit(db):
 
 
 def test_export_then_import_round_trips_and_only_changes_what_differs(db, admin):
-    text = template_admin.export_yaml(db)
+    text = exchange.export_yaml(db)
     data = yaml.safe_load(text)
     assert data["keys"]["greet.verified"]["variables"] == {"first_name": "text"}
     assert data["keys"]["balance.current"]["optional"] == ["days_overdue"]
     # Importing the file unchanged creates nothing.
-    result = template_admin.import_yaml(db, text, admin)
+    result = exchange.import_yaml(db, text, admin)
     assert result.changed == [] and result.unchanged > 40
     data["keys"]["greet.verified"]["bodies"]["es"] = "Bienvenida de nuevo, {first_name}.\nHola."
-    result = template_admin.import_yaml(db, yaml.safe_dump(data, allow_unicode=True), admin)
+    result = exchange.import_yaml(db, yaml.safe_dump(data, allow_unicode=True), admin)
     db.commit()
     assert [(k, loc) for k, loc, _v in result.changed] == [("greet.verified", "es")]
     assert camila_greeting(db) == "Bienvenida de nuevo, Camila.\nHola."
@@ -233,18 +235,18 @@ def test_export_then_import_round_trips_and_only_changes_what_differs(db, admin)
         == "es"
     )
     # Multi-line bodies are written as readable blocks.
-    assert re.search(r"\n +es: \|-\n +Bienvenida de nuevo", template_admin.export_yaml(db))
+    assert re.search(r"\n +es: \|-\n +Bienvenida de nuevo", exchange.export_yaml(db))
 
 
 def test_an_import_with_any_problem_changes_nothing(db, admin):
-    data = yaml.safe_load(template_admin.export_yaml(db))
+    data = yaml.safe_load(exchange.export_yaml(db))
     data["keys"]["goodbye"]["bodies"]["es"] = "Adiós, nuevo texto."
     data["keys"]["greet.verified"]["bodies"]["en"] = "Hi {name}"
     data["keys"]["no.such.key"] = {"bodies": {"es": "x"}}
     data["keys"]["verify.ok"]["variables"] = {"first_name": "text", "extra": "number"}
     count = db.query(MessageTemplate).count()
     with pytest.raises(TemplateValidationError) as info:
-        template_admin.import_yaml(db, yaml.safe_dump(data, allow_unicode=True), admin)
+        exchange.import_yaml(db, yaml.safe_dump(data, allow_unicode=True), admin)
     problems = " | ".join(info.value.problems)
     assert "greet.verified (en): variable {name} is not declared" in problems
     assert "no.such.key: no such template key" in problems
@@ -263,7 +265,7 @@ def test_an_import_with_any_problem_changes_nothing(db, admin):
 )
 def test_an_import_that_is_not_an_export_is_refused(db, admin, text, problem):
     with pytest.raises(TemplateValidationError, match=problem):
-        template_admin.import_yaml(db, text, admin)
+        exchange.import_yaml(db, text, admin)
 
 
 def test_export_and_import_commands(app, db, tmp_path):

@@ -11,6 +11,7 @@ from bot import users
 from bot.debts import plans, promises
 from bot.models import Account, AuditEvent, Message, MessageTemplate, PaymentPolicy, Promise
 from bot.templates import admin as template_admin
+from bot.templates import exchange
 from bot.templates import store as templates
 from tests.console import PASSWORD, form_token
 from tests.console import sign_in as console_sign_in
@@ -420,7 +421,7 @@ def test_odd_numbers_and_files_are_refused_not_500(admin_client, db):
     assert huge.status_code == 404
     bad = yaml.safe_dump(
         {
-            "format": template_admin.EXPORT_FORMAT,
+            "format": exchange.EXPORT_FORMAT,
             "keys": {"greet": {"variables": ["first_name"], "bodies": {"es": "Hola"}}},
         }
     )
