@@ -122,15 +122,15 @@ def build(app, n):
 
 def part1(app, n):
     from bot.db import session
-    from bot.reminders import reminders
+    from bot.reminders import campaigns, dispatching
 
     with app.app_context():
         s = session()
         rss_before = peak_rss_mib()
         t0 = time.perf_counter()
-        planned = reminders.schedule_campaign(s, "bench", "reminder.due.friendly", now=NOW)
+        planned = campaigns.schedule_campaign(s, "bench", "reminder.due.friendly", now=NOW)
         t1 = time.perf_counter()
-        report = reminders.dispatch(s, now=NOW, step_prefix="campaign:bench")
+        report = dispatching.dispatch(s, now=NOW, step_prefix="campaign:bench")
         t2 = time.perf_counter()
         print(f"debtors: {n}")
         print(
@@ -150,10 +150,11 @@ def part2(app, env, sends, rate, workers, fake):
     """Let real workers send the first `sends` queued reminders; the rest stay queued."""
     from bot.db import session
     from bot.models import ScheduledMessage
+    from bot.redis import redis_conn
     from bot.tasks import queues
 
     with app.app_context():
-        redis = queues.redis_conn()
+        redis = redis_conn()
         redis.flushdb()  # drop the part-1 jobs; enqueue exactly `sends` reminders
         s = session()
         ids = list(
@@ -164,9 +165,11 @@ def part2(app, env, sends, rate, workers, fake):
                 .limit(sends)
             ).scalars()
         )
-        from bot.reminders import reminders
-
-        reminders.enqueue_sends(ids)
+        size = app.config["REMINDER_SEND_BATCH"]
+        with redis.pipeline() as pipe:
+            for start in range(0, len(ids), size):
+                queues.enqueue("send_reminders", ids[start : start + size], pipeline=pipe)
+            pipe.execute()
     log = open(Path(env["DATABASE_URL"][len("sqlite:///") :]).parent / "workers.log", "ab")
     procs = [
         subprocess.Popen(

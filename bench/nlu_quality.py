@@ -18,7 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .common import ROOT, percentile
+from bot.testing.stack import ROOT
+
+from .common import percentile
 
 LANGUAGES = ("es", "en")
 _MARKUP = re.compile(r"\[([^\]]+)\]\([^)]+\)")

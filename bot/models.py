@@ -60,8 +60,7 @@ class Account(TimestampMixin, Base):
     amount_due_minor = Column(BigInteger, nullable=False)
     balance_minor = Column(BigInteger, nullable=False)
     due_date = Column(Date, nullable=False)
-    # open/plan (collectible), disputed/claim_review (paused for an agent), paid/closed
-    status = Column(String(16), nullable=False, default="open")
+    status = Column(String(16), nullable=False, default="open")  # statuses.Account
     segment = Column(String(64))
 
     debtor = relationship("Debtor", back_populates="accounts")
@@ -138,9 +137,7 @@ class PaymentPlan(TimestampMixin, Base):
 
     id = Column(Integer, primary_key=True)
     account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
-    status = Column(
-        String(16), nullable=False, default="active"
-    )  # active/completed/broken/cancelled
+    status = Column(String(16), nullable=False, default="active")  # statuses.Plan
     total_minor = Column(BigInteger, nullable=False)
     fee_minor = Column(BigInteger, nullable=False, default=0)
     created_by = Column(String(64), nullable=False)
@@ -161,7 +158,7 @@ class Installment(Base):
     due_date = Column(Date, nullable=False)
     amount_minor = Column(BigInteger, nullable=False)
     paid_minor = Column(BigInteger, nullable=False, default=0)
-    status = Column(String(16), nullable=False, default="due")  # due/paid/late
+    status = Column(String(16), nullable=False, default="due")  # statuses.Installment
 
     plan = relationship("PaymentPlan", back_populates="installments")
 

@@ -3,7 +3,7 @@
 import re
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_currency, get_currency_precision, is_currency
+from babel.numbers import get_currency_precision, is_currency
 
 _AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,4})?$")
 
@@ -47,10 +47,3 @@ def to_decimal(minor, currency):
 def money_var(minor, currency):
     """A template variable for an amount: JSON-safe, typed, exact."""
     return {"amount": str(to_decimal(minor, currency)), "currency": currency}
-
-
-def format_money(value, locale):
-    """Format a money variable ({"amount": "1500.50", "currency": "COP"}) for a locale."""
-    amount = Decimal(str(value["amount"]))
-    currency = value["currency"]
-    return format_currency(amount, currency, locale=locale, currency_digits=True)

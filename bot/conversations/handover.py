@@ -106,11 +106,12 @@ def agent_reply(session, conversation, user, text):
         raise HandoverError("Write a reply first.")
     if len(text) > 1600:
         raise HandoverError("A reply can have at most 1,600 characters.")
-    if not window_open(conversation):
+    try:
+        return _outbound(session, conversation, user, body=text)
+    except OutsideWindow:
         raise HandoverError(
             "WhatsApp's 24-hour window is closed: only an approved template can be sent."
-        )
-    return _outbound(session, conversation, user, body=text)
+        ) from None
 
 
 def agent_template(session, conversation, user, key, variables):
@@ -201,9 +202,10 @@ def hand_back(session, conversation, user):
     require_holder(conversation, user)
     _settle(session, conversation, statuses.Conversation.BOT)
     audit.record(session, actor(user), "conversation.handed_back", conversation, {})
-    if not window_open(conversation):
+    try:
+        return _outbound(session, conversation, user, key="agent.handed_back", variables={})
+    except OutsideWindow:
         return None  # the debtor has been silent a day: the bot greets them when they write
-    return _outbound(session, conversation, user, key="agent.handed_back", variables={})
 
 
 def close(session, conversation, user, reason):

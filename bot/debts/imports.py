@@ -25,7 +25,6 @@ REQUIRED = (
     "due_date",
     "id_last4",
 )
-OPTIONAL = ("email", "segment")
 _COUNTRIES = frozenset(Locale("en").territories)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID4 = re.compile(r"^[0-9A-Za-z]{4}$")

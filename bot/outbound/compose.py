@@ -5,12 +5,21 @@ delivered by a job once the transaction commits."""
 from flask import current_app
 
 from bot import outbox, statuses
-from bot.contact.window import window_open
+from bot.clock import utcnow
+from bot.contact.decision import Context, Facts, decide, may_contact
 from bot.models import Message, TemplateKey
 from bot.templates import store as templates
 
 
-class OutsideWindow(RuntimeError):
+class Refused(RuntimeError):
+    """The contact decision does not allow this message now (decision.reason says why)."""
+
+    def __init__(self, decision, key=None):
+        super().__init__(f"{key or 'free text'}: {decision.reason}")
+        self.decision = decision
+
+
+class OutsideWindow(Refused):
     """WhatsApp's 24-hour window is closed and the text has no approved template."""
 
 
@@ -23,23 +32,30 @@ def conversation_locale(conversation):
     return current_app.config["DEFAULT_LOCALE"]
 
 
-def approved_template(session, conversation, key, variables, locale, now=None):
-    """(content_sid, content_variables) for a message the bot or an agent starts: (None, None)
-    inside the window; the key's approved template outside it; OutsideWindow without one."""
-    if window_open(conversation, now):
-        return None, None
-    spec = session.get(TemplateKey, key) if key else None
-    if spec is None or not spec.content_sid:
-        raise OutsideWindow(f"{key or 'free text'} has no approved WhatsApp template")
-    return spec.content_sid, templates.content_variables(spec, variables or {}, locale)
-
-
-def queue_outbound(session, conversation, key=None, variables=None, body=None, author_id=None):
-    """Store a message the bot or an agent starts as a pending row: the key's text in the
-    conversation's language (or the body given), as the key's approved template outside
-    WhatsApp's window; OutsideWindow when it cannot go. Delivered once the caller commits."""
+def queue_outbound(
+    session,
+    conversation,
+    key=None,
+    variables=None,
+    body=None,
+    author_id=None,
+    purpose="agent",
+    now=None,
+):
+    """Store a message the bot or an agent starts as a pending row, when the contact decision
+    allows it for purpose: the key's text in the conversation's language (or the body given),
+    as the key's approved template outside WhatsApp's window. Refused (OutsideWindow for the
+    window) when it cannot go. Delivered once the caller commits."""
     locale = conversation_locale(conversation)
-    sid, slots = approved_template(session, conversation, key, variables, locale)
+    decision = conversation_decision(session, conversation, purpose, key, now)
+    if not decision.allowed:
+        error = OutsideWindow if decision.reason == "no_approved_template" else Refused
+        raise error(decision, key)
+    sid = decision.content_sid
+    slots = None
+    if sid:
+        spec = session.get(TemplateKey, key)
+        slots = templates.content_variables(spec, variables or {}, locale)
     if body is None:
         body, _used = templates.render(session, key, locale, variables)
     row = Message(
@@ -57,3 +73,20 @@ def queue_outbound(session, conversation, key=None, variables=None, body=None, a
     session.flush()
     outbox.later(session, "deliver_outbound", row.id)
     return row
+
+
+def conversation_decision(session, conversation, purpose, key=None, now=None):
+    """The contact decision for a message on this conversation: about its debtor when the
+    number is known, else (an unknown number) only the window applies."""
+    now = now or utcnow()
+    if conversation.debtor is not None:
+        return may_contact(session, conversation.debtor, conversation.channel, now, purpose, key)
+    ctx = Context.load(session)
+    facts = Facts(
+        debtor_id=None,
+        phone=conversation.address,
+        country="*",
+        timezone=None,
+        last_inbound={conversation.channel: conversation.last_inbound_at},
+    )
+    return decide(ctx, facts, now, purpose, (conversation.channel,), key)

@@ -4,12 +4,10 @@ receipt for their own action, through the one contact decision."""
 from sqlalchemy import select
 
 from bot import audit, channels
-from bot.clock import utcnow
-from bot.contact.decision import may_contact
 from bot.conversations.inbound import get_or_create_conversation
 from bot.models import Account, Conversation, Message
 from bot.money import money_var
-from bot.outbound.compose import OutsideWindow, queue_outbound
+from bot.outbound.compose import OutsideWindow, Refused, queue_outbound
 from bot.payments.reconcile import owed
 
 
@@ -36,37 +34,28 @@ def send_to_debtor(session, debtor, key, variables, purpose, channel=None, now=N
     they use), when the contact decision allows it; outside WhatsApp's window without an
     approved template, by SMS where the debtor allows it. Returns the message, or the refusing
     Decision (audited)."""
-    now = now or utcnow()
     if channel is None:
         conversation = debtor_conversation(session, debtor)
     else:
         conversation = get_or_create_conversation(session, channel, debtor.phone)
-    decision = may_contact(session, debtor, conversation.channel, now, purpose, template_key=key)
-    if decision.reason == "no_approved_template":
-        by_sms = may_contact(session, debtor, channels.SMS, now, purpose, template_key=key)
-        if by_sms.allowed:
-            conversation = get_or_create_conversation(session, channels.SMS, debtor.phone)
-            decision = by_sms
-    if not decision.allowed:
-        audit.record(
-            session,
-            "system",
-            "message.suppressed",
-            conversation,
-            {"template": key, "reason": decision.reason},
-        )
-        return decision
     try:
-        return queue_outbound(session, conversation, key, variables)
-    except OutsideWindow:  # the approved template was unlinked a moment ago
-        audit.record(
-            session,
-            "system",
-            "message.suppressed",
-            conversation,
-            {"template": key, "reason": "no_approved_template"},
-        )
-        return None
+        return queue_outbound(session, conversation, key, variables, purpose=purpose, now=now)
+    except Refused as refused:
+        decision, outside_window = refused.decision, isinstance(refused, OutsideWindow)
+    if outside_window:
+        sms = get_or_create_conversation(session, channels.SMS, debtor.phone)
+        try:
+            return queue_outbound(session, sms, key, variables, purpose=purpose, now=now)
+        except Refused:
+            pass
+    audit.record(
+        session,
+        "system",
+        "message.suppressed",
+        conversation,
+        {"template": key, "reason": decision.reason},
+    )
+    return decision
 
 
 def send_thanks(session, payment):
