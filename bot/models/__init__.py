@@ -1,0 +1,49 @@
+"""SQLAlchemy models, one module per area; import them from here. Money is integer minor units
+beside its currency, never a float."""
+
+from bot.clock import utcnow
+from bot.models.audit import AuditEvent
+from bot.models.base import Base, TimestampMixin
+from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
+from bot.models.money import (
+    Checkout,
+    Dispute,
+    Installment,
+    Payment,
+    PaymentClaim,
+    PaymentEvent,
+    PaymentPlan,
+    PaymentPolicy,
+    Promise,
+)
+from bot.models.people import Account, Debtor, User
+from bot.models.reminders import ContactRule, ScheduledMessage, Segment
+from bot.models.texts import MessageTemplate, TemplateKey
+
+__all__ = [
+    "Account",
+    "AuditEvent",
+    "Base",
+    "Checkout",
+    "ContactRule",
+    "Conversation",
+    "ConversationNote",
+    "Debtor",
+    "Dispute",
+    "Installment",
+    "Message",
+    "MessageTemplate",
+    "Payment",
+    "PaymentClaim",
+    "PaymentEvent",
+    "PaymentPlan",
+    "PaymentPolicy",
+    "Promise",
+    "SandboxMessage",
+    "ScheduledMessage",
+    "Segment",
+    "TemplateKey",
+    "TimestampMixin",
+    "User",
+    "utcnow",
+]
