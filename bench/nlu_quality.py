@@ -3,7 +3,7 @@ the worst intents and what they are confused with, the issue-16 probes, training
 time and parse latency. Before anything else it checks that no held-out example is an exact or
 near duplicate of a training example.
 
-    .venv/bin/python -m bench.nlu_quality [--train] [--model PATH] [--overlap-only]
+    .venv/bin/python -m bench.nlu_quality [--train] [--model PATH] [--errors] [--overlap-only]
 
 Macro-F1 is computed as `rasa test nlu` does (a prediction under the fallback threshold counts as
 its top intent); "as answered" also counts a fallback as a miss, which is what the debtor sees.
