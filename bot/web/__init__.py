@@ -2,14 +2,13 @@
 
 from flask import jsonify
 
-from bot.web import pay, pay_sandbox, sandbox, webhooks
+from bot.web import pay, sandbox, webhooks
 from bot.web.console import admin, agent, auth
 
 
 def init_app(app):
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)
-    app.register_blueprint(pay_sandbox.bp)
     app.register_blueprint(sandbox.api)
     app.register_blueprint(sandbox.simulator)
     auth.init_app(app)

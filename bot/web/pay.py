@@ -10,6 +10,7 @@ from datetime import date
 from functools import wraps
 from types import SimpleNamespace
 
+import requests
 from flask import (
     Blueprint,
     abort,
@@ -67,7 +68,7 @@ def _load(token):
     return account, None
 
 
-def page_locale(account):
+def _page_locale(account):
     """The language the debtor reads: the one they write in on their conversation, else the
     one on file."""
     conversation = notify.debtor_conversation_or_none(session(), account.debtor)
@@ -76,7 +77,7 @@ def page_locale(account):
     return account.debtor.locale
 
 
-class Fmt:
+class _Fmt:
     """Money and dates in the debtor's locale (Babel)."""
 
     def __init__(self, tag, currency):
@@ -96,10 +97,10 @@ def _actor(account):
 
 def _view(account, notice=None, error=None, status=200):
     s = session()
-    tag = page_locale(account)
+    tag = _page_locale(account)
     lang = tag.split("-")[0]
     t = texts(lang)
-    fmt = Fmt(tag, account.currency)
+    fmt = _Fmt(tag, account.currency)
     today = clock.today_for(account.debtor)
     collectible = is_collectible(account)
     plan = payments.active_plan(s, account)
@@ -193,7 +194,7 @@ def page(token):
     account, invalid = _load(token)
     if invalid:
         return invalid
-    t = texts(page_locale(account).split("-")[0])
+    t = texts(_page_locale(account).split("-")[0])
     notice = None
     if request.args.get("paid"):
         notice = t["paid_return"]
@@ -217,14 +218,14 @@ def _promise_notice(account, t):
     )
     if row is None:
         return None
-    fmt = Fmt(page_locale(account), account.currency)
+    fmt = _Fmt(_page_locale(account), account.currency)
     return t["done_promise"].format(
         amount=fmt.money(row.amount_minor), date=fmt.date(row.promised_date)
     )
 
 
 def _refuse(account, key, status):
-    t = texts(page_locale(account).split("-")[0])
+    t = texts(_page_locale(account).split("-")[0])
     return _view(account, error=t[key], status=status)
 
 
@@ -355,8 +356,8 @@ def promise(token, account):
     if outcome == "past":
         return _refuse(account, "promise_past", 422)
     if outcome == "too_far":
-        t = texts(page_locale(account).split("-")[0])
-        latest = Fmt(page_locale(account), account.currency).date(detail)
+        t = texts(_page_locale(account).split("-")[0])
+        latest = _Fmt(_page_locale(account), account.currency).date(detail)
         return _view(account, error=t["promise_too_far"].format(latest=latest), status=422)
     if outcome != "recorded":
         return _refuse(account, "bad_request", 409)
@@ -434,3 +435,67 @@ def provider_webhook(name):
         s.rollback()
         return jsonify({"outcome": "conflict"}), 409
     return jsonify({"outcome": outcome}), 200
+
+
+# -- sandbox checkout (demo mode) ---------------------------------------------------------------
+
+
+def _sandbox_checkout(ref):
+    if current_app.config["PAYMENT_PROVIDER"] != "sandbox":
+        abort(404)
+    row = (
+        session()
+        .execute(
+            select(Checkout).where(Checkout.provider == "sandbox", Checkout.provider_ref == ref)
+        )
+        .scalar_one_or_none()
+    )
+    if row is None:
+        abort(404)
+    return row
+
+
+def _sandbox_view(row, done=False):
+    account = session().get(Account, row.account_id)
+    tag = _page_locale(account)
+    t = texts(tag.split("-")[0])
+    return render_template(
+        "pay_sandbox.html",
+        t=t,
+        lang=tag.split("-")[0],
+        amount=_Fmt(tag, row.currency).money(row.amount_minor),
+        ref=row.provider_ref,
+        done=done or row.status == "completed",
+        back=links.payment_url(account) + "?paid=1",
+    )
+
+
+@bp.get("/sandbox/checkout/<ref>")
+def sandbox_checkout(ref):
+    return _sandbox_view(_sandbox_checkout(ref))
+
+
+def post_webhook(url, payload, headers):
+    """Deliver a signed event to a webhook over HTTP, as a provider would."""
+    response = requests.post(
+        url, data=payload, headers={**headers, "Content-Type": "application/json"}, timeout=10
+    )
+    return response.status_code
+
+
+@bp.post("/sandbox/checkout/<ref>")
+def sandbox_pay(ref):
+    """The one-click payment: post a signed 'completed' event to this app's own webhook."""
+    row = _sandbox_checkout(ref)
+    if row.status != "completed":
+        payload, headers = providers.get("sandbox").completed_event(row)
+        session().commit()  # end the read transaction: the webhook writes on another request
+        url = current_app.config["PUBLIC_BASE_URL"] + url_for(
+            "pay.provider_webhook", name="sandbox"
+        )
+        status = post_webhook(url, payload, headers)
+        if status != 200:
+            log.error("sandbox webhook answered %s for checkout %s", status, row.id)
+            abort(502)
+        session().refresh(row)
+    return _sandbox_view(row, done=True)

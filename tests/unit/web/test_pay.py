@@ -146,13 +146,13 @@ def test_unknown_option_is_a_400_and_creates_nothing(app, client, db, demo_debto
 
 def sandbox_post_through(client, monkeypatch):
     """Route the sandbox's own webhook call through the test client (no server in unit tests)."""
-    from bot.web import pay_sandbox
+    from bot.web import pay
 
     def post(url, payload, headers):
         path = url.split("bot.example.test", 1)[1]
         return client.post(path, data=payload, headers=headers).status_code
 
-    monkeypatch.setattr(pay_sandbox, "post_webhook", post)
+    monkeypatch.setattr(pay, "post_webhook", post)
 
 
 def test_sandbox_checkout_pays_with_one_click(app, client, db, conversation, monkeypatch):
