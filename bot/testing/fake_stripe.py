@@ -351,11 +351,12 @@ class FakeStripe:
     # -- what the customer and Stripe do ----------------------------------------------------------
 
     def complete_setup(
-        self, session_id, webhook_url, outcome="succeeds", brand="visa", last4="4242"
+        self, session_id, webhook_url=None, outcome="succeeds", brand="visa", last4="4242"
     ):
         """The customer saves a card on the setup page: a PaymentMethod attached to the session's
-        customer, a succeeded SetupIntent, and a signed checkout.session.completed to webhook_url.
-        outcome says what later off-session charges on this card do (see OUTCOMES)."""
+        customer, a succeeded SetupIntent, and a signed checkout.session.completed to webhook_url
+        (the response), or (payload, headers) to post when no URL is given. outcome says what
+        later off-session charges on this card do (see OUTCOMES)."""
         session = self.sessions[session_id]
         pm = {
             "id": "pm_" + secrets.token_hex(12),
@@ -380,6 +381,8 @@ class FakeStripe:
             session.update(status="complete", setup_intent=seti["id"])
         event = self.event(session_id)
         payload, headers = self.signed(event)
+        if webhook_url is None:
+            return payload, headers
         return requests.post(webhook_url, data=payload, headers=headers, timeout=10)
 
     def set_card_outcome(self, pm_id, outcome):
