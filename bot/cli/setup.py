@@ -78,6 +78,10 @@ def load_demo():
     for line, reason in report.errors:
         click.echo(f"{DEMO_CSV.name}:{line}: {reason}", err=True)
     click.echo(f"demo debtors: {report.summary()}")
+    if current_app.config["SANDBOX"]:
+        from bot.payments import rails
+
+        click.echo(f"demo payment methods: {rails.load_demo(session())} filled")
 
 
 @click.command("rasa-token")

@@ -87,6 +87,17 @@ def start(session, account, actor, success_url, cancel_url):
     current = latest(session, account)
     if current is not None and current.status == ACTIVE:
         raise AutodebitError("already_active")
+    for abandoned in session.execute(
+        select(AutodebitMandate).where(
+            AutodebitMandate.account_id == account.id, AutodebitMandate.status == PENDING
+        )
+    ).scalars():
+        # A card page left unfinished: the new one replaces it (a late completion changes nothing).
+        abandoned.status, abandoned.cancelled_at, abandoned.cancelled_by = (
+            CANCELLED,
+            utcnow(),
+            actor,
+        )
     name = provider_name()
     rows = schedule(session, account)
     mandate = AutodebitMandate(

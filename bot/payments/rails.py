@@ -295,3 +295,38 @@ def history(session, method, limit=50):
         .scalars()
         .all()
     )
+
+
+# Example data for sandbox mode's demo (`flask load-demo` without Twilio credentials): made-up
+# numbers that pass their check digits, so the demo pay page and chat show pay-by-reference.
+DEMO = {
+    ("CO", "nequi"): {"phone": "3001234567", "holder_name": "Cobranzas Demo S.A.S."},
+    ("MX", "spei"): {
+        "clabe": "032180000118359719",
+        "bank": "BBVA México",
+        "holder_name": "Cobranzas Demo S.A. de C.V.",
+    },
+    ("CL", "transferencia"): {
+        "holder_name": "Cobranzas Demo SpA",
+        "rut": "76086428-5",
+        "bank": "Banco Estado",
+        "account_type": "corriente",
+        "account_number": "123456789",
+    },
+    ("PE", "yape"): {"phone": "987654321", "holder_name": "Cobranzas Demo S.A.C."},
+}
+
+
+def load_demo(session):
+    """Fill the demo methods that nobody has filled yet (never an admin's data); return how many."""
+    filled = 0
+    for (country, code), values in DEMO.items():
+        row = session.execute(
+            select(RailMethod).where(RailMethod.country == country, RailMethod.code == code)
+        ).scalar_one_or_none()
+        if row is None or row.values or row.enabled:
+            continue
+        update(session, row, values, True, "demo")
+        filled += 1
+    session.commit()
+    return filled

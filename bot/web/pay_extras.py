@@ -29,7 +29,8 @@ TEXTS = {
         "guarde ahora.",
         "autodebit_start": "Activar pago automático",
         "autodebit_active": "Pago automático activo con {card}. Próximo cobro: {amount} el {date}.",
-        "autodebit_pending": "Estamos esperando la confirmación de tu tarjeta.",
+        "autodebit_pending": "Estamos esperando la confirmación de tu tarjeta. Si no terminaste, "
+        "puedes intentarlo de nuevo.",
         "autodebit_suspended": "No pudimos cobrar con tu tarjeta {card}. Paga la cuota con el "
         "botón de pago o activa el pago automático con otra tarjeta.",
         "autodebit_cancel": "Cancelar pago automático",
@@ -71,7 +72,8 @@ TEXTS = {
         "autodebit_start": "Turn on automatic payments",
         "autodebit_active": "Automatic payments are on with {card}. Next charge: {amount} on "
         "{date}.",
-        "autodebit_pending": "We are waiting for your card to be confirmed.",
+        "autodebit_pending": "We are waiting for your card to be confirmed. If you did not finish, "
+        "you can try again.",
         "autodebit_suspended": "We could not charge your card {card}. Pay the installment with "
         "the payment button, or turn automatic payments on with another card.",
         "autodebit_cancel": "Cancel automatic payments",

@@ -291,3 +291,23 @@ def test_the_sandbox_saves_a_pretend_card(app, client, db, camila, monkeypatch):
     assert db.execute(select(AutodebitMandate.status)).scalar_one() == "active"
     assert run(db)["charged"] == 1
     assert db.execute(select(Payment.provider)).scalar_one() == "sandbox"
+
+
+def test_an_unfinished_card_page_can_be_started_again(app, client, db, camila, stripe_api):
+    url = page(app, camila)
+    first = client.post(f"{url}/autodebit", data={"consent": "yes"})
+    assert "Si no terminaste" in client.get(url).get_data(as_text=True)
+    second = client.post(f"{url}/autodebit", data={"consent": "yes"})
+    assert first.location != second.location
+    statuses = db.execute(select(AutodebitMandate.status).order_by(AutodebitMandate.id)).scalars()
+    assert list(statuses) == ["cancelled", "pending"]
+    # The abandoned page completed late: it changes nothing; the new one activates.
+    late, new = (loc.rsplit("/", 1)[1] for loc in (first.location, second.location))
+    payload, headers = stripe_api.complete_setup(late)
+    assert client.post(WEBHOOK, data=payload, headers=headers).get_json() == {
+        "outcome": "duplicate_setup"
+    }
+    payload, headers = stripe_api.complete_setup(new)
+    assert client.post(WEBHOOK, data=payload, headers=headers).get_json() == {
+        "outcome": "autodebit_active"
+    }

@@ -195,3 +195,11 @@ def test_an_admin_adds_a_method_of_their_own(db):
         select(AuditEvent).where(AuditEvent.action == "rail_method.added")
     ).scalar_one()
     assert added.data == {"name": "Zelle"}
+
+
+def test_the_demo_fills_only_untouched_methods(db):
+    publish(db, "CO", "nequi", {"phone": "3109998877", "holder_name": "Mi empresa"})
+    assert rails.load_demo(db) == 3
+    assert method(db, "CO", "nequi").values["phone"] == "3109998877"  # the admin's, kept
+    assert method(db, "MX", "spei").enabled and rails.is_complete(method(db, "MX", "spei"))
+    assert rails.load_demo(db) == 0
