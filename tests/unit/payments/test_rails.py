@@ -144,7 +144,7 @@ def test_the_chat_answers_with_the_methods_the_debtor_names(db, camila):
     assert key == "payment.by_reference"
     assert first["details"] == "Número Nequi: 3001112233\nTitular: Cobranzas Ejemplo SAS"
     assert first["reference"] == rails.payment_reference(camila)
-    assert first["where"] == "mensaje del envío"
+    assert first["where"] == "el mensaje del envío"
     # Naming none of them: all of them, in the admin's order.
     every = rails.instructions(db, camila, "en", "how do I pay by transfer?")
     assert [v["method"] for _key, v in every] == [

@@ -35,7 +35,7 @@ def test_pay_by_reference_with_the_accounts_reference(app, client, db, demo_debt
     text = open_page(app, client, camila)
     assert "Otras formas de pagar" in text and "Número Nequi" in text and "3001112233" in text
     assert f"Referencia de pago: {rails.payment_reference(camila)}" in text
-    assert "Escríbela en mensaje del envío" in text
+    assert "Dónde escribir la referencia: el mensaje del envío." in text
     assert "foto o el PDF del comprobante" in text
 
 
