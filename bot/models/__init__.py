@@ -17,12 +17,22 @@ from bot.models.money import (
     Promise,
 )
 from bot.models.people import Account, Debtor, User
+from bot.models.rails import (
+    AutodebitAttempt,
+    AutodebitMandate,
+    Document,
+    PaymentReceipt,
+    RailMethod,
+    StoredFile,
+)
 from bot.models.reminders import ContactRule, ScheduledMessage, Segment
 from bot.models.texts import MessageTemplate, TemplateKey
 
 __all__ = [
     "Account",
     "AuditEvent",
+    "AutodebitAttempt",
+    "AutodebitMandate",
     "Base",
     "Checkout",
     "ContactRule",
@@ -30,6 +40,7 @@ __all__ = [
     "ConversationNote",
     "Debtor",
     "Dispute",
+    "Document",
     "Installment",
     "Message",
     "MessageTemplate",
@@ -38,10 +49,13 @@ __all__ = [
     "PaymentEvent",
     "PaymentPlan",
     "PaymentPolicy",
+    "PaymentReceipt",
     "Promise",
+    "RailMethod",
     "SandboxMessage",
     "ScheduledMessage",
     "Segment",
+    "StoredFile",
     "TemplateKey",
     "TimestampMixin",
     "User",
