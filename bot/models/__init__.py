@@ -16,7 +16,7 @@ from bot.models.money import (
     PaymentPolicy,
     Promise,
 )
-from bot.models.people import Account, Debtor, User
+from bot.models.people import Account, ConsoleSession, Debtor, User
 from bot.models.reminders import ContactRule, ScheduledMessage, Segment
 from bot.models.texts import MessageTemplate, TemplateKey
 
@@ -25,6 +25,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Checkout",
+    "ConsoleSession",
     "ContactRule",
     "Conversation",
     "ConversationNote",
