@@ -71,9 +71,7 @@ def test_a_worker_outlives_a_redis_restart(app, own_redis, tmp_path):
         assert worker.poll() is None, log.read_text()
         wait_for(lambda: Worker.all(connection=client), 30, what="the worker registered again")
         # And it serves jobs again: a job for a conversation that does not exist returns quietly.
-        job = Queue(queues.MAINTENANCE, connection=client).enqueue(
-            "bot.tasks.jobs.sync_bot", 10**9
-        )
+        job = Queue(queues.MAINTENANCE, connection=client).enqueue("bot.tasks.jobs.sync_bot", 10**9)
         wait_for(lambda: job.get_status() == "finished", 30, what="a job done after the restart")
         assert worker.poll() is None
     finally:
