@@ -2,7 +2,7 @@
 
 from sqlalchemy import case, or_, select, update
 
-from bot import audit, outbox, statuses
+from bot import audit, inputs, outbox, statuses
 from bot.clock import utcnow
 from bot.contact.window import window_open
 from bot.conversations import rasa_client
@@ -89,8 +89,8 @@ def claim(session, conversation_id, user):
 
 
 def clean_text(text):
-    """Form text without NUL characters (PostgreSQL refuses them) or surrounding blanks."""
-    return (text or "").replace("\x00", "").strip()
+    """Form text without control characters (PostgreSQL refuses a NUL) or surrounding blanks."""
+    return inputs.clean_text(text)
 
 
 def require_holder(conversation, user):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from bot import clock
+from bot import clock, inputs
 
 STRIPE_HEADER = "Stripe-Signature"
 SANDBOX_HEADER = "Sandbox-Signature"
@@ -68,33 +68,49 @@ _KINDS = {
 
 
 def event_from_stripe_json(data):
-    """Reduce a Stripe-shaped event (dict) to an Event; raises BadEvent."""
+    """Reduce a Stripe-shaped event (dict) to an Event; raises BadEvent for any other shape,
+    an id or reference with a control character or too long, or an amount out of range."""
+    obj = data.get("data") if isinstance(data, dict) else None
+    obj = obj.get("object") if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        raise BadEvent("event has no id, type or data.object")
     try:
-        event_id, event_type = str(data["id"]), str(data["type"])
-        obj = data["data"]["object"]
-    except (KeyError, TypeError) as exc:
-        raise BadEvent("event has no id, type or data.object") from exc
-    if not event_id or len(event_id) > 128:
-        raise BadEvent("event id is missing or too long")
+        event_id = inputs.text(_scalar(data.get("id")), "event id", 128, required=True)
+        event_type = inputs.text(_scalar(data.get("type")), "event type", 64, required=True)
+        ref = inputs.text(_scalar(obj.get("id")), "data.object.id", 128)
+        amount = obj.get("amount_total")
+        if amount is not None:
+            amount = inputs.minor_amount(amount, "amount_total")
+        currency = inputs.text(_scalar(obj.get("currency")), "currency", 3)
+        status = _scalar(obj.get("payment_status"))
+    except inputs.BadInput as exc:
+        raise BadEvent(str(exc)) from exc
+    if currency is not None and not (currency.isascii() and currency.isalpha()):
+        raise BadEvent("currency is not an ISO 4217 code")
     if event_type == "checkout.session.completed":
-        paid = obj.get("payment_status") in ("paid", "no_payment_required")
+        paid = status in ("paid", "no_payment_required")
         kind = "completed" if paid else "pending"
     else:
         kind = _KINDS.get(event_type, "other")
-    amount = obj.get("amount_total")
-    if amount is not None and (not isinstance(amount, int) or amount < 0):
-        raise BadEvent("amount_total is not a whole number of minor units")
     if kind == "completed" and amount is None:
         raise BadEvent("a completed checkout has no amount_total")
-    currency = obj.get("currency")
     return Event(
         id=event_id,
-        type=event_type[:64],
+        type=event_type,
         kind=kind,
-        ref=str(obj["id"])[:128] if obj.get("id") else None,
+        ref=ref,
         amount_minor=amount,
         currency=currency.upper() if currency else None,
     )
+
+
+def _scalar(value):
+    """A JSON string or number as text; None stays None; anything else is refused."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise inputs.BadInput("a field that should be text is a list, an object or a boolean")
 
 
 def _verify(payload, header, secret):

@@ -365,3 +365,35 @@ def test_sandbox_checkout_exists_only_with_the_sandbox_provider(app, client, db,
     assert client.post("/pay/webhooks/sandbox", data=b"{}").status_code == 404
     app.config["PAYMENT_PROVIDER"] = "sandbox"
     assert client.get("/pay/sandbox/checkout/cs_sandbox_nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {"id": "evt_1", "type": "checkout.session.completed", "data": []},
+        {"id": "evt_1", "type": "checkout.session.completed", "data": {"object": "text"}},
+        {"id": ["evt"], "type": "x", "data": {"object": {}}},
+        {"id": "evt\x00", "type": "x", "data": {"object": {}}},
+        {"id": "evt_2", "type": "checkout.session.completed", "data": {"object": {"id": "cs\x00"}}},
+        {
+            "id": "evt_3",
+            "type": "checkout.session.completed",
+            "data": {"object": {"id": "cs_1", "amount_total": 10**30, "payment_status": "paid"}},
+        },
+        {
+            "id": "evt_4",
+            "type": "checkout.session.completed",
+            "data": {"object": {"id": "cs_1", "amount_total": True, "payment_status": "paid"}},
+        },
+        {"id": "e" * 129, "type": "x", "data": {"object": {}}},
+    ],
+)
+def test_odd_payment_events_are_400_and_store_nothing(app, client, db, event):
+    import json
+
+    payload = json.dumps(event).encode()
+    headers = {"Sandbox-Signature": providers.sign(payload, app.config["SANDBOX_PAYMENT_SECRET"])}
+    response = client.post("/pay/webhooks/sandbox", data=payload, headers=headers)
+    assert response.status_code == 400
+    assert db.execute(select(func.count(PaymentEvent.id))).scalar() == 0

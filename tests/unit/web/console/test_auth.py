@@ -199,3 +199,8 @@ def test_an_agent_never_reaches_admin_pages(app, db, agent):
     other = https_client(app)
     login(other, email="boss@example.com")
     assert other.get("/console/admin-probe").get_data(as_text=True) == "admin"
+
+
+@pytest.mark.parametrize("email", ["agent\x00@example.com", "a" * 300 + "@example.com"])
+def test_an_odd_e_mail_is_a_failed_sign_in_not_an_error(https, agent, email):
+    assert login(https, email=email).status_code == 401
