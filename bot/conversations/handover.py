@@ -44,6 +44,11 @@ class HandoverError(ValueError):
     """An agent action that cannot be done now (the message says why)."""
 
 
+class AlreadyDone(HandoverError):
+    """The action was already done (a double click, another agent): the message says what
+    stands, shown as information rather than an error."""
+
+
 def priority(reason):
     return PRIORITY.get(reason or "", DEFAULT_PRIORITY)
 
@@ -140,6 +145,7 @@ def _outbound(session, conversation, user, key=None, variables=None, body=None):
 
 
 def add_note(session, conversation, user, text):
+    require_holder(conversation, user)
     text = clean_text(text)
     if not text:
         raise HandoverError("A note needs some text.")
