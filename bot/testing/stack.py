@@ -114,6 +114,12 @@ class Stack:
         """The fake Twilio, redis-server and a migrated database: what every stack needs."""
         self.twilio.start()
         self.env["TWILIO_API_BASE_URL"] = self.twilio.url
+        self.start_redis()
+        self._run("db-upgrade")
+
+    def start_redis(self):
+        """redis-server without persistence: a restart comes back empty, as in the outage
+        the fault tests inject."""
         self._spawn(
             "redis",
             [
@@ -127,30 +133,12 @@ class Stack:
             ],
         )
         self._wait(lambda: self.redis.ping(), "redis")
-        self._run("db-upgrade")
 
     def start(self):
         self.start_base()
         self._run("load-demo")
         self._run("import-debts", str(ROOT / "tests" / "e2e" / "debtors.csv"))
-        self._spawn(
-            "rasa",
-            [
-                str(BIN / "rasa"),
-                "run",
-                "--enable-api",
-                "--auth-token",
-                self.env["RASA_TOKEN"],
-                "--model",
-                str(find_model()),
-                "--endpoints",
-                "dialogue/endpoints.yml",
-                "--credentials",
-                "dialogue/credentials.yml",
-                "--port",
-                str(self.ports["rasa"]),
-            ],
-        )
+        self.start_rasa(wait=False)
         self._spawn(
             "actions",
             [
@@ -185,6 +173,38 @@ class Stack:
         )
         self._wait(self._rasa_ready, "rasa", timeout=180)
         return self
+
+    def start_rasa(self, wait=True):
+        self._spawn(
+            "rasa",
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                self.env["RASA_TOKEN"],
+                "--model",
+                str(find_model()),
+                "--endpoints",
+                "dialogue/endpoints.yml",
+                "--credentials",
+                "dialogue/credentials.yml",
+                "--port",
+                str(self.ports["rasa"]),
+            ],
+        )
+        if wait:
+            self._wait(self._rasa_ready, "rasa", timeout=180)
+
+    def stop_process(self, name):
+        """Stop one process of the stack (SIGTERM to its group, as an orchestrator would)."""
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
     def _rasa_ready(self):
         response = requests.post(
