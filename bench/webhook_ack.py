@@ -15,6 +15,7 @@ Three modes:
 
     .venv/bin/python -m bench.webhook_ack [--senders 50] [--per-sender 20] [--rate 20]
     .venv/bin/python -m bench.webhook_ack --burst 1000 [--connections 200] [--drain 600]
+    .venv/bin/python -m bench.webhook_ack --cpu 1000   # CPU per acknowledgement, in-process
 """
 
 import argparse
@@ -153,7 +154,10 @@ def main():
     parser.add_argument("--connections", type=int, default=200, help="burst: client connections")
     parser.add_argument("--drain", type=float, default=600, help="burst: seconds to watch")
     stack_arguments(parser)
+    parser.add_argument("--cpu", type=int, default=0, help="in-process CPU per acknowledgement")
     args = parser.parse_args()
+    if args.cpu:
+        return main_cpu(args.cpu)
     if args.burst:
         return main_burst(args)
     with running_stack(args) as stack:
@@ -164,6 +168,59 @@ def main():
         print(f"{args.senders} concurrent senders, {len(latencies)} signed webhooks, {mode}")
         print(summary("acknowledgement", latencies))
         print(f"throughput: {len(latencies) / elapsed:.0f} requests/s; non-200: {len(errors)}")
+
+
+def main_cpu(count):
+    """CPU time of one acknowledgement (new debtor, new conversation), measured in-process
+    with the Flask test client, SQLite and a real redis-server: what one web core sustains."""
+    import tempfile
+
+    from twilio.request_validator import RequestValidator
+
+    from bot import create_app
+    from bot.testing.stack import Stack
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(tmp)
+        stack.start_base()
+        try:
+            app = create_app(
+                {
+                    "APP_ENV": "test",
+                    "DATABASE_URL": stack.env["DATABASE_URL"],
+                    "REDIS_URL": stack.env["REDIS_URL"],
+                    "PUBLIC_BASE_URL": "https://bot.example.test",
+                }
+            )
+            client = app.test_client()
+            validator = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])
+            url = "https://bot.example.test/webhooks/twilio/messages"
+            forms = []
+            for i in range(count + 50):
+                form = {
+                    "MessageSid": "SM" + uuid.uuid4().hex,
+                    "From": f"whatsapp:+57301{i:07d}",
+                    "To": "whatsapp:+14155238886",
+                    "Body": "hola",
+                    "NumMedia": "0",
+                }
+                forms.append((form, validator.compute_signature(url, form)))
+            for form, signature in forms[:50]:  # warm up
+                client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+            cpu, wall = time.process_time(), time.perf_counter()
+            for form, signature in forms[50:]:
+                response = client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+                assert response.status_code == 200
+            cpu = (time.process_time() - cpu) / count
+            wall = (time.perf_counter() - wall) / count
+            app.extensions["db"].engine.dispose()
+        finally:
+            stack.stop()
+    print(
+        f"{count} acknowledgements in-process: {cpu * 1000:.2f} ms CPU each "
+        f"(wall {wall * 1000:.2f} ms)"
+    )
+    print(f"one web core sustains about {1 / cpu:.0f} inbound messages/s")
 
 
 def main_burst(args):

@@ -53,7 +53,7 @@ def find_model():
 
 
 class Stack:
-    def __init__(self, workdir, workers=1, web_workers=2, extra_env=None, worker_args=()):
+    def __init__(self, workdir, workers=1, web_workers=2, extra_env=None, worker_args=(), nice=0):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ports = {n: free_port() for n in ("redis", "rasa", "actions", "web")}
@@ -63,6 +63,9 @@ class Stack:
         self.n_workers = workers
         self.worker_args = list(worker_args)
         self.web_workers = web_workers
+        # Rasa, the action server and the workers at a lower CPU priority than the web tier,
+        # as Procfile.dev runs them: on one machine, acknowledgements come first.
+        self.nice = nice
         self.procs = {}
         self.env = {
             **os.environ,
@@ -93,8 +96,10 @@ class Stack:
         self.redis = Redis.from_url(self.env["REDIS_URL"])
 
     # -- processes -------------------------------------------------------------------------
-    def _spawn(self, name, args):
+    def _spawn(self, name, args, background=False):
         log = open(self.workdir / f"{name}.log", "ab")
+        if background and self.nice:
+            args = ["nice", "-n", str(self.nice), *args]
         self.procs[name] = subprocess.Popen(
             args,
             cwd=ROOT,
@@ -150,6 +155,7 @@ class Stack:
                 "--port",
                 str(self.ports["actions"]),
             ],
+            background=True,
         )
         self._spawn(
             "web",
@@ -192,6 +198,7 @@ class Stack:
                 "--port",
                 str(self.ports["rasa"]),
             ],
+            background=True,
         )
         if wait:
             self._wait(self._rasa_ready, "rasa", timeout=180)
@@ -216,7 +223,9 @@ class Stack:
         return response.ok
 
     def start_worker(self, i=0):
-        return self._spawn(f"worker{i}", [str(BIN / "flask"), "worker", *self.worker_args])
+        return self._spawn(
+            f"worker{i}", [str(BIN / "flask"), "worker", *self.worker_args], background=True
+        )
 
     def peak_memory(self):
         """Peak resident memory (VmHWM, MiB) of each running process and its children."""
