@@ -77,3 +77,22 @@ def test_a_worker_outlives_a_redis_restart(app, own_redis, tmp_path):
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+def test_outbound_comes_first_and_can_have_its_own_worker(app):
+    """Agents' replies and thank-yous never wait behind an inbound backlog: every worker
+    serves the outbound queue first, and `worker --queues outbound` serves nothing else."""
+    from bot.tasks.worker import build
+
+    with app.app_context():
+        everything = build(app)
+        assert everything.queue_names() == ["outbound", "inbound", "reminders", "maintenance"]
+        assert everything.sweeps
+        dedicated = build(app, names=["outbound"])
+        assert dedicated.queue_names() == ["outbound"]
+        assert not dedicated.sweeps and not dedicated.reminder_tick
+
+
+def test_the_worker_command_refuses_an_unknown_queue(app):
+    result = app.test_cli_runner().invoke(args=["worker", "--queues", "outbound,nope"])
+    assert result.exit_code != 0 and "unknown queue(s) nope" in result.output
