@@ -45,6 +45,11 @@ def load_config(overrides=None):
         "SWEEP_INTERVAL": int(_env("SWEEP_INTERVAL", "30")),
         "SWEEP_MIN_AGE": int(_env("SWEEP_MIN_AGE", "60")),
         "CONVERSATION_LOCK_TTL": int(_env("CONVERSATION_LOCK_TTL", "30")),
+        # Rasa or Twilio down: a message goes to the agents only after this many minutes of
+        # failed tries; one failed that way is tried again when the dependency answers, for
+        # FAILED_RETRY_HOURS after it arrived.
+        "OUTAGE_GIVE_UP_MINUTES": int(_env("OUTAGE_GIVE_UP_MINUTES", "30")),
+        "FAILED_RETRY_HOURS": int(_env("FAILED_RETRY_HOURS", "24")),
         "PAY_LINK_TTL_HOURS": int(_env("PAY_LINK_TTL_HOURS", "72")),
         "AGENT_HOURS": _env("AGENT_HOURS", "mon-fri 08:00-18:00, sat 09:00-13:00"),
         "AGENT_TIMEZONE": _env("AGENT_TIMEZONE", "America/Bogota"),

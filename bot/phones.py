@@ -10,14 +10,19 @@ class PhoneError(ValueError):
     """A phone number that cannot be used."""
 
 
-def normalise(raw, country=None):
-    """Return the E.164 form of raw, reading national numbers in country's plan."""
+def normalise(raw, country=None, geographic=False):
+    """Return the E.164 form of raw, reading national numbers in country's plan; geographic
+    refuses numbers of no country (+800 freephone, +882 networks: no local hours apply)."""
     try:
         number = phonenumbers.parse((raw or "").strip(), (country or "").upper() or None)
     except phonenumbers.NumberParseException as exc:
         raise PhoneError(f"phone {mask(raw)} cannot be read ({exc.args[0]})") from exc
     if not phonenumbers.is_valid_number(number):
         raise PhoneError(f"phone {mask(raw)} is not a valid number for {country or 'any country'}")
+    if geographic and phonenumbers.region_code_for_number(number) in (None, "001", "ZZ"):
+        raise PhoneError(
+            f"phone {mask(raw)} belongs to no country (calling code {number.country_code})"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -1,4 +1,10 @@
-"""Debt import from CSV with row-level validation; upsert by external_id."""
+"""Debt import from CSV with row-level validation; upsert by external_id.
+
+The file is streamed line by line: a line that is not UTF-8, holds a NUL, a field over
+MAX_FIELD, a value longer than its column or an amount beyond inputs.MAX_MINOR is one bad row,
+reported with its line, and never stops the rows after it. Rows are written in batches; a batch
+the database refuses is written again row by row, so only the refused row is lost.
+"""
 
 import csv
 import io
@@ -6,10 +12,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+import phonenumbers
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot import audit, phones
+from bot import audit, inputs, phones
 from bot.conversations import verification
 from bot.models import Account, Debtor
 from bot.money import MoneyError, check_currency, parse_minor
@@ -25,9 +33,29 @@ REQUIRED = (
     "due_date",
     "id_last4",
 )
-_COUNTRIES = frozenset(Locale("en").territories)
+# Countries with a numbering plan (ISO 3166 alpha-2): not ZZ (unknown), EU or UN, which a
+# locale list knows but no debtor lives in.
+_COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID4 = re.compile(r"^[0-9A-Za-z]{4}$")
+# csv's own limit on one field (128 KiB), named so the error can say it.
+MAX_FIELD = 128 * 1024
+# Rows written per commit; a batch the database refuses is written again row by row.
+BATCH = 500
+# Longest value per column, from the models: the importer and the database agree.
+LIMITS = {
+    "external_id": inputs.length(Account.external_id),
+    "full_name": inputs.length(Debtor.full_name),
+    "email": inputs.length(Debtor.email),
+    "segment": inputs.length(Debtor.segment),
+    "phone": 40,
+    "country": 8,
+    "locale": inputs.length(Debtor.locale),
+    "currency": 8,
+    "amount_due": 40,
+    "due_date": 20,
+    "id_last4": 8,
+}
 
 
 class RowError(ValueError):
@@ -52,12 +80,28 @@ class ImportReport:
         )
 
 
+def _checked(row):
+    """The row's values as text within their columns' limits, or RowError."""
+    values = {}
+    for name, value in row.items():
+        if name is None or value is None:
+            continue
+        if any("\udc80" <= ch <= "\udcff" for ch in value):
+            raise RowError("the line is not UTF-8 text")
+        try:
+            values[name] = inputs.text(value, name, LIMITS.get(name, 200))
+        except inputs.BadInput as exc:
+            raise RowError(str(exc)) from None
+    return values
+
+
 def parse_row(row):
     """Validate one CSV row; return clean values or raise RowError naming the first problem."""
-    missing = [name for name in REQUIRED if not (row.get(name) or "").strip()]
+    row = _checked(row)
+    missing = [name for name in REQUIRED if not row.get(name)]
     if missing:
         raise RowError(f"missing value for {', '.join(missing)}")
-    clean = {name: row[name].strip() for name in REQUIRED}
+    clean = {name: row[name] for name in REQUIRED}
     country = clean["country"].upper()
     if len(country) != 2 or country not in _COUNTRIES:
         raise RowError(f"country {clean['country']!r} is not an ISO 3166 alpha-2 code")
@@ -70,17 +114,21 @@ def parse_row(row):
         amount = parse_minor(clean["amount_due"], currency)
     except MoneyError as exc:
         raise RowError(str(exc)) from exc
+    if amount > inputs.MAX_MINOR:
+        raise RowError(
+            f"amount_due is larger than this system accepts ({inputs.MAX_MINOR} minor units)"
+        )
     try:
         due = date.fromisoformat(clean["due_date"])
     except ValueError as exc:
         raise RowError(f"due_date {clean['due_date']!r} is not a date as YYYY-MM-DD") from exc
     try:
-        phone = phones.normalise(clean["phone"], country)
+        phone = phones.normalise(clean["phone"], country, geographic=True)
     except phones.PhoneError as exc:
         raise RowError(str(exc)) from exc
     if not _ID4.match(clean["id_last4"]):
         raise RowError("id_last4 must be exactly four letters or digits")
-    email = (row.get("email") or "").strip() or None
+    email = row.get("email")
     if email and not _EMAIL.match(email):
         raise RowError("email is not a valid address")
     locale_tag = locale.language + (f"-{locale.territory}" if locale.territory else "")
@@ -95,7 +143,7 @@ def parse_row(row):
         "due_date": due,
         "id_last4": clean["id_last4"],
         "email": email,
-        "segment": (row.get("segment") or "").strip() or None,
+        "segment": row.get("segment"),
     }
 
 
@@ -202,27 +250,105 @@ def _upsert_account(session, debtor, values):
     return "updated"
 
 
-def import_csv(session, stream):
-    """Import debts from a text stream: good rows are upserted, each bad one is reported by line."""
-    report = ImportReport()
-    text = stream.read() if hasattr(stream, "read") else stream
-    if isinstance(text, bytes):
+def _lines(source):
+    """Lines of a CSV source (a binary or text stream, bytes or str), decoded one at a time:
+    bytes that are not UTF-8 become lone surrogates that _checked finds in their own row."""
+    if isinstance(source, bytes | bytearray):
+        source = io.BytesIO(source)
+    elif isinstance(source, str):
+        source = io.StringIO(source, newline="")
+    first = True
+    for raw in source:
+        line = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
+        if first:
+            line, first = line.lstrip("\ufeff"), False
+        yield line
+
+
+def _rows(reader):
+    """(line, row or RowError) for each row; a line csv cannot read (a NUL, a field over
+    MAX_FIELD) is a RowError for that line and reading goes on."""
+    while True:
         try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            report.errors.append((1, "file is not UTF-8 text"))
-            return report
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = str(exc)
+            if "field larger" in reason:
+                reason = f"a field is larger than {MAX_FIELD // 1024} KiB"
+            elif "NUL" in reason:
+                reason = "the line contains a NUL character"
+            yield reader.reader.line_num, RowError(reason)
+            continue
+        yield reader.line_num, row
+
+
+def _write(session, values):
+    """Upsert one checked row; returns created / updated / unchanged."""
+    _check_against_stored(session, values)
+    # Every check has passed: the writes below cannot half-apply a row.
+    debtor, debtor_changed = _upsert_debtor(session, values)
+    outcome = _upsert_account(session, debtor, values)
+    return "updated" if outcome == "unchanged" and debtor_changed else outcome
+
+
+def _flush(session, batch, report):
+    """Write a batch in one commit; if the database refuses it, row by row."""
+    done = []
+    try:
+        for line, values in batch:
+            try:
+                done.append(_write(session, values))
+            except RowError as exc:
+                report.errors.append((line, str(exc)))
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        report.errors = [e for e in report.errors if e[0] not in {line for line, _ in batch}]
+        done = []
+        for line, values in batch:
+            try:
+                outcome = _write(session, values)
+                session.commit()
+                done.append(outcome)
+            except RowError as exc:
+                session.rollback()
+                report.errors.append((line, str(exc)))
+            except SQLAlchemyError as exc:
+                session.rollback()
+                report.errors.append((line, f"the database refused the row ({type(exc).__name__})"))
+    for outcome in done:
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    batch.clear()
+
+
+def import_csv(session, stream):
+    """Import debts from a CSV source: good rows are upserted, each bad one is reported by
+    line, and one bad row never stops the others."""
+    report = ImportReport()
+    csv.field_size_limit(MAX_FIELD)
+    reader = csv.DictReader(_lines(stream))
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as exc:
+        report.errors.append((1, f"the header cannot be read: {exc}"))
+        return report
+    header = [h.strip() for h in fieldnames]
+    if any("\udc80" <= ch <= "\udcff" for h in header for ch in h):
+        report.errors.append((1, "file is not UTF-8 text"))
+        return report
     absent = [name for name in REQUIRED if name not in header]
     if absent:
         report.errors.append((1, f"header lacks column(s): {', '.join(absent)}"))
         return report
     reader.fieldnames = header
     seen = {}
-    for row in reader:
-        line = reader.line_num
+    batch = []
+    for line, row in _rows(reader):
         try:
+            if isinstance(row, RowError):
+                raise row
             if None in row:
                 raise RowError("row has more fields than the header")
             values = parse_row(row)
@@ -232,16 +358,12 @@ def import_csv(session, stream):
                     f"{seen[values['external_id']]}"
                 )
             seen[values["external_id"]] = line
-            _check_against_stored(session, values)
-            # Every check has passed: the writes below cannot half-apply a row.
-            debtor, debtor_changed = _upsert_debtor(session, values)
-            outcome = _upsert_account(session, debtor, values)
-            if outcome == "unchanged" and debtor_changed:
-                outcome = "updated"
-            setattr(report, outcome, getattr(report, outcome) + 1)
-            if (report.created + report.updated + report.unchanged) % 500 == 0:
-                session.commit()
         except RowError as exc:
             report.errors.append((line, str(exc)))
-    session.commit()
+            continue
+        batch.append((line, values))
+        if len(batch) >= BATCH:
+            _flush(session, batch, report)
+    _flush(session, batch, report)
+    report.errors.sort()
     return report

@@ -3,7 +3,10 @@
 import calendar
 from datetime import date
 
-from bot import audit
+from sqlalchemy import select
+
+from bot import audit, statuses
+from bot.debts.accounts import move_status
 from bot.models import Installment, PaymentPlan
 
 MIN_INSTALLMENTS = 2
@@ -65,7 +68,13 @@ def late_fee(overdue_minor, days_late, policy):
 
 def create_plan(session, account, rows, actor, fee_minor=0):
     """Create the plan and its installments (rows include any fee); the account moves to
-    'plan'."""
+    'plan'. One conditional UPDATE decides between simultaneous requests (a double tap on a
+    slow phone): the others get the plan the first one created, never a second plan."""
+    if not move_status(session, account, (statuses.Account.OPEN,), statuses.Account.PLAN):
+        existing = active_plan(session, account)
+        if existing is not None:
+            return existing
+        raise ValueError(f"account {account.id} is {account.status}: no plan can start")
     plan = PaymentPlan(
         account_id=account.id,
         total_minor=sum(a for _, a in rows),
@@ -86,3 +95,12 @@ def create_plan(session, account, rows, actor, fee_minor=0):
         {"installments": len(rows), "total_minor": plan.total_minor, "status": "plan"},
     )
     return plan
+
+
+def active_plan(session, account):
+    return session.execute(
+        select(PaymentPlan)
+        .where(PaymentPlan.account_id == account.id, PaymentPlan.status == statuses.Plan.ACTIVE)
+        .order_by(PaymentPlan.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()

@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot import audit, statuses
-from bot.debts.accounts import collectible_accounts
+from bot.debts.accounts import collectible_accounts, lock
 from bot.debts.policies import policy_for
 from bot.models import Account, Promise
 
@@ -34,6 +34,9 @@ def promise(session, conversation, promised_date, actor, today, deferral=False, 
         return "past", today
     if promised_date > latest:
         return "too_far", latest
+    existing = pending_promise(session, account, promised_date)
+    if existing is not None:  # the same promise posted twice: the first one stands
+        return "recorded", existing
     row = Promise(
         account_id=account.id,
         amount_minor=account.balance_minor,
@@ -53,6 +56,19 @@ def promise(session, conversation, promised_date, actor, today, deferral=False, 
         },
     )
     return "recorded", row
+
+
+def pending_promise(session, account, promised_date):
+    """The account's pending promise for that date, under the account's lock: a promise made
+    twice at once (a double tap, a retried request) is recorded once."""
+    lock(session, account)
+    return session.execute(
+        select(Promise)
+        .where(Promise.account_id == account.id, Promise.status == statuses.Promise.PENDING)
+        .where(Promise.promised_date == promised_date)
+        .order_by(Promise.id)
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def break_overdue_promises(session, today):

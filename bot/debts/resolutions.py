@@ -1,10 +1,11 @@
 """What an agent resolves for a debtor, through the same services and policies as the bot."""
 
 from flask import current_app
+from sqlalchemy import update
 
 from bot import audit, clock, statuses
 from bot.conversations import handover
-from bot.debts import plans, promises
+from bot.debts import accounts, plans, promises
 from bot.debts.accounts import is_collectible
 from bot.debts.policies import policy_for
 from bot.models import Account, Dispute, PaymentClaim, Promise
@@ -72,6 +73,8 @@ def record_promise(session, conversation, user, account_id, promised, override_r
         _require_override(
             user, override_reason, f"The policy allows promises up to {latest.isoformat()}."
         )
+    if promises.pending_promise(session, account, promised) is not None:
+        raise handover.AlreadyDone("That promise is already recorded.")
     row = Promise(
         account_id=account.id,
         amount_minor=account.balance_minor,
@@ -96,6 +99,8 @@ def record_promise(session, conversation, user, account_id, promised, override_r
 def create_plan(session, conversation, user, account_id, count, override_reason=""):
     """An installment plan with the policy's fee and schedule; beyond it only an admin."""
     account = _account(session, conversation, account_id)
+    if account.status == statuses.Account.PLAN:
+        raise handover.AlreadyDone("That debt is already on a plan.")
     if account.status != statuses.Account.OPEN:
         raise handover.HandoverError("Plans are for open debts without a plan.")
     if not plans.MIN_INSTALLMENTS <= count <= min(MAX_INSTALLMENTS, account.balance_minor):
@@ -142,10 +147,10 @@ def confirm_claim(session, conversation, user, claim_id):
     """The debtor's payment is found: apply it as any payment (installments in order,
     promises, reminders, the thank-you) and lift the pause on the debt."""
     claim = _claim(session, conversation, claim_id)
-    account = claim.account
+    _decide(session, PaymentClaim, claim, statuses.Claim.OPEN, statuses.Claim.CONFIRMED, user)
+    account = accounts.lock(session, claim.account)
     account.status = _resume_status(account)  # out of claim_review before the money lands
     amount = min(claim.claimed_amount_minor or account.balance_minor, account.balance_minor)
-    claim.status, claim.resolved_by = statuses.Claim.CONFIRMED, actor(user)
     if amount > 0:
         payment = apply_payment(
             session, account, amount, "claim", f"claim:{claim.id}", actor=actor(user)
@@ -164,9 +169,9 @@ def confirm_claim(session, conversation, user, claim_id):
 def reject_claim(session, conversation, user, claim_id):
     """No such payment was found: collection on the debt resumes."""
     claim = _claim(session, conversation, claim_id)
-    account = claim.account
+    _decide(session, PaymentClaim, claim, statuses.Claim.OPEN, statuses.Claim.REJECTED, user)
+    account = accounts.lock(session, claim.account)
     account.status = _resume_status(account)
-    claim.status, claim.resolved_by = statuses.Claim.REJECTED, actor(user)
     audit.record(session, actor(user), "claim.rejected", account, {"claim_id": claim.id})
     return claim
 
@@ -176,8 +181,23 @@ def _claim(session, conversation, claim_id):
     if claim is None or claim.account.debtor_id != conversation.debtor_id:
         raise handover.HandoverError("That claim is not this debtor's.")
     if claim.status != statuses.Claim.OPEN:
-        raise handover.HandoverError("That claim is already resolved.")
+        raise handover.AlreadyDone(f"That claim is already {claim.status}.")
     return claim
+
+
+def _decide(session, model, row, from_status, to_status, user):
+    """One conditional UPDATE decides a claim or dispute: of two agents (or a double click)
+    only one applies it; the other is told what was decided, never a second payment or a 500."""
+    result = session.execute(
+        update(model)
+        .where(model.id == row.id, model.status == from_status)
+        .values(status=to_status, resolved_by=actor(user))
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(row)
+    if result.rowcount != 1:
+        what = "dispute" if model is Dispute else "claim"
+        raise handover.AlreadyDone(f"That {what} is already {row.status}.")
 
 
 def resolve_dispute(session, conversation, user, dispute_id, upheld):
@@ -186,10 +206,10 @@ def resolve_dispute(session, conversation, user, dispute_id, upheld):
     if dispute is None or dispute.account.debtor_id != conversation.debtor_id:
         raise handover.HandoverError("That dispute is not this debtor's.")
     if dispute.status != statuses.Dispute.OPEN:
-        raise handover.HandoverError("That dispute is already resolved.")
-    account = dispute.account
-    dispute.status = statuses.Dispute.UPHELD if upheld else statuses.Dispute.REJECTED
-    dispute.resolved_by = actor(user)
+        raise handover.AlreadyDone(f"That dispute is already {dispute.status}.")
+    decision = statuses.Dispute.UPHELD if upheld else statuses.Dispute.REJECTED
+    _decide(session, Dispute, dispute, statuses.Dispute.OPEN, decision, user)
+    account = accounts.lock(session, dispute.account)
     account.status = statuses.Account.CLOSED if upheld else _resume_status(account)
     audit.record(
         session,

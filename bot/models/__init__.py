@@ -16,7 +16,7 @@ from bot.models.money import (
     PaymentPolicy,
     Promise,
 )
-from bot.models.people import Account, Debtor, User
+from bot.models.people import Account, ConsoleSession, Debtor, User
 from bot.models.rails import (
     AutodebitAttempt,
     AutodebitMandate,
@@ -35,6 +35,7 @@ __all__ = [
     "AutodebitMandate",
     "Base",
     "Checkout",
+    "ConsoleSession",
     "ContactRule",
     "Conversation",
     "ConversationNote",

@@ -71,6 +71,8 @@ class Message(Base):
     reply_to_id = Column(ForeignKey("messages.id"))  # the inbound message this answers
     seq = Column(Integer)  # order of the reply among those to one inbound message
     attempts = Column(Integer, nullable=False, default=0)
+    # When the worker first tried it: an outage gives up on it only OUTAGE_GIVE_UP_MINUTES later.
+    first_attempt_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     processed_at = Column(DateTime)

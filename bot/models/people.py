@@ -66,3 +66,15 @@ class User(TimestampMixin, Base):
     role = Column(String(16), nullable=False)  # agent / admin
     active = Column(Boolean, nullable=False, default=True)
     last_login_at = Column(DateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in console browser: the cookie holds the random id, this row its SHA-256, so a
+    Redis restart signs nobody out and signing out (or the idle timeout) ends it everywhere."""
+
+    __tablename__ = "console_sessions"
+
+    id = Column(String(64), primary_key=True)  # sha256 hex of the cookie's session id
+    user_id = Column(ForeignKey("users.id"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+    last_seen_at = Column(DateTime, nullable=False)

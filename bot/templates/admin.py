@@ -14,7 +14,7 @@ from babel.numbers import get_territory_currencies
 from flask import current_app
 from sqlalchemy import distinct, func, select
 
-from bot import audit, clock, users
+from bot import audit, clock, inputs, users
 from bot.models import Debtor, MessageTemplate, TemplateKey
 from bot.money import exponent
 from bot.templates import store as templates
@@ -209,9 +209,9 @@ def add_version(session, spec, locale, body, user, action, extra=None):
 
 
 def normalise_body(body):
-    # Browsers send CRLF from a textarea; the stored text uses plain newlines. NUL characters
-    # are dropped (PostgreSQL refuses them in text).
-    return (body or "").replace("\r\n", "\n").replace("\x00", "").strip()
+    # Browsers send CRLF from a textarea; the stored text uses plain newlines. Control
+    # characters are dropped (PostgreSQL refuses a NUL in text).
+    return inputs.clean_text((body or "").replace("\r\n", "\n"))
 
 
 def save(session, key, locale, body, user, base_version=None):

@@ -249,10 +249,6 @@ def _debt_action(allowed):
     return decorate
 
 
-def _open_without_plan(account):
-    return account.status == statuses.Account.OPEN and account.balance_minor > 0
-
-
 @bp.post("/<token>/checkout")
 @_debt_action(is_collectible)
 def checkout(token, account):
@@ -315,16 +311,18 @@ def checkout(token, account):
 
 
 @bp.post("/<token>/plan")
-@_debt_action(_open_without_plan)
+@_debt_action(is_collectible)
 def plan(token, account):
-    """Create the plan the bot would create for the chosen number of installments."""
+    """Create the plan the bot would create for the chosen number of installments; a second
+    post (a double tap) shows the plan the first one created."""
     s = session()
-    try:
-        count = int(request.form.get("count", ""))
-    except ValueError:
+    if account.status == statuses.Account.PLAN:
+        return redirect(url_for("pay.page", token=token, done="plan"), code=303)
+    count = request.form.get("count", "").strip()
+    if not (count.isascii() and count.isdigit() and len(count) <= 4):
         return _refuse(account, "bad_request", 400)
     policy = policy_for(s, account)
-    fitted, adjusted = plans.fit_count(account.balance_minor, policy, count)
+    fitted, adjusted = plans.fit_count(account.balance_minor, policy, int(count))
     if adjusted:  # the page only offers counts that fit: anything else is a forged form
         return _refuse(account, "bad_request", 400)
     fee = plans.fee(account.balance_minor, policy)

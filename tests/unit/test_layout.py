@@ -26,6 +26,7 @@ LAYERS = [
         "bot.hooks",
         "bot.outbox",
         "bot.users",
+        "bot.inputs",
     },
     {"bot.templates"},
     {"bot.contact"},

@@ -14,7 +14,7 @@ from flask import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit, clock, users
+from bot import audit, clock, inputs, users
 from bot.db import session as db_session
 from bot.debts import exports, imports, policies
 from bot.templates import admin as template_admin
@@ -339,7 +339,7 @@ def debt_import():
         "debts.imported",
         user,
         {
-            "file": request.files["file"].filename[:128],
+            "file": inputs.clean_text(request.files["file"].filename, 128),
             "created": report.created,
             "updated": report.updated,
             "unchanged": report.unchanged,

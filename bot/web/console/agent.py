@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot import clock
 from bot.clock import utcnow
@@ -242,13 +243,19 @@ def claim(conversation_id):
 
 
 def _act(conversation_id, work, done_message):
-    """Run an agent action on a conversation the agent holds; errors become a message, not a
-    500. What the action queued (a reply, a thank-you, a Rasa sync) goes once committed."""
+    """Run an agent action on a conversation the agent holds (the one holder check for every
+    action); errors become a message, not a 500. What the action queued (a reply, a
+    thank-you, a Rasa sync) goes once committed."""
     s = db_session()
     conv = _conversation(conversation_id)
     try:
         handover.require_holder(conv, current_user())
         work(s, conv, current_user())
+        s.commit()
+    except handover.AlreadyDone as exc:
+        s.rollback()
+        flash(str(exc), "info")
+        return _back(conv), 303
     except handover.HandoverError as exc:
         s.rollback()
         flash(str(exc), "error")
@@ -257,7 +264,11 @@ def _act(conversation_id, work, done_message):
         s.rollback()
         flash(f"The message could not be written: {exc}", "error")
         return _back(conv), 303
-    s.commit()
+    except IntegrityError:
+        # Another request did the same at the same instant (a double click): it stands.
+        s.rollback()
+        flash("That was just done from another click or by another agent; see below.", "info")
+        return _back(conv), 303
     if done_message:
         flash(done_message, "info")
     return _back(conv), 303
@@ -288,15 +299,8 @@ def send_template(conversation_id):
 @bp.post("/conversations/<int:conversation_id>/note")
 @login_required()
 def note(conversation_id):
-    s = db_session()
-    conv = _conversation(conversation_id)
-    try:
-        handover.add_note(s, conv, current_user(), request.form.get("text", ""))
-    except handover.HandoverError as exc:
-        flash(str(exc), "error")
-        return _back(conv), 303
-    s.commit()
-    return _back(conv), 303
+    text = request.form.get("text", "")
+    return _act(conversation_id, lambda s, c, u: handover.add_note(s, c, u, text), None)
 
 
 @bp.post("/conversations/<int:conversation_id>/payment-link")

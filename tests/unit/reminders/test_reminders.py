@@ -157,7 +157,7 @@ def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, demo_debtors)
     assert "Camila" in message.body and "150.000" in message.body and "/pay/" in message.body
     assert "cuotas" in message.body  # the default segment's offer line
     assert report.queued >= 1
-    jobs_enqueued = queues.queue(queues.OUTBOUND).jobs
+    jobs_enqueued = queues.queue(queues.REMINDERS).jobs
     assert any(row.id in job.args[0] for job in jobs_enqueued)
     assert dispatching.dispatch(db, now=NOW).queued == 0  # nothing is queued twice
 
@@ -311,7 +311,7 @@ def test_a_lost_send_job_is_enqueued_again(db, demo_debtors):
     queued = rows(db, status="queued")
     assert sending.requeue_stale(db, now=utcnow() + timedelta(minutes=11)) == len(queued)
     assert sending.requeue_stale(db, now=utcnow() + timedelta(minutes=12)) == 0
-    ids = [i for job in queues.queue(queues.OUTBOUND).jobs for i in job.args[0]]
+    ids = [i for job in queues.queue(queues.REMINDERS).jobs for i in job.args[0]]
     assert sorted(ids) == sorted(r.id for r in queued)
 
 
