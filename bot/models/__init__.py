@@ -5,6 +5,7 @@ from bot.clock import utcnow
 from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
+from bot.models.ledger import LedgerBalance, LedgerEntry, Settlement
 from bot.models.money import (
     Checkout,
     Dispute,
@@ -31,6 +32,8 @@ __all__ = [
     "Debtor",
     "Dispute",
     "Installment",
+    "LedgerBalance",
+    "LedgerEntry",
     "Message",
     "MessageTemplate",
     "Payment",
@@ -40,6 +43,7 @@ __all__ = [
     "PaymentPolicy",
     "Promise",
     "SandboxMessage",
+    "Settlement",
     "ScheduledMessage",
     "Segment",
     "TemplateKey",

@@ -27,6 +27,7 @@ LAYERS = [
         "bot.outbox",
         "bot.users",
     },
+    {"bot.ledger"},
     {"bot.templates"},
     {"bot.contact"},
     {"bot.outbound"},
