@@ -20,6 +20,7 @@ from bot.outbound.throttle import TokenBucket
 from bot.outbound.twilio_client import get_client
 from bot.redis import redis_conn
 from bot.reminders import sending
+from bot.tasks import periodic
 
 log = logging.getLogger(__name__)
 _app = None
@@ -89,6 +90,13 @@ def sandbox_status_callbacks(sandbox_message_id):
     """Sandbox mode: deliver the status callbacks Twilio would send for a message."""
     with job_app().app_context():
         sandbox.post_status_callbacks(sandbox_message_id)
+
+
+def accrue_ledger():
+    """The daily accrual of interest and late fees over every account, one run at a time
+    (a second run finds the accounts accrued and adds nothing)."""
+    with job_app().app_context():
+        periodic.accrue()
 
 
 def send_reminders(ids):
