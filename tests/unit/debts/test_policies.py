@@ -1,9 +1,9 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot import users
+from bot import clock, users
 from bot.debts import plans, policies, promises
 from bot.models import Account, AuditEvent, PaymentPolicy
 
@@ -52,10 +52,10 @@ def test_a_discount_needs_its_validity():
 
 def test_save_audits_each_change_with_before_and_after(db, admin, demo_debtors):
     account = db.execute(select(Account).where(Account.external_id == "DEMO-CO-001")).scalar_one()
-    today = date(2026, 11, 23)
-    assert promises.latest_promise_date(db, account, today) == date(2026, 12, 8)  # default: 15
+    today = clock.today_for(account.debtor)  # a new version applies from today on
+    assert promises.latest_promise_date(db, account, today) == today + timedelta(days=15)
     values = policies.parse(form(max_promise_days=20, late_fee_bps=200))
-    policy, changes = policies.save(db, "demo", values, admin)
+    policy, changes = policies.save(db, "demo", values, admin, today=today)
     db.commit()
     assert changes["max_promise_days"] == [None, 20]
     created = db.execute(
@@ -63,10 +63,10 @@ def test_save_audits_each_change_with_before_and_after(db, admin, demo_debtors):
     ).scalar_one()
     assert created.actor == f"admin:{admin.id}" and created.subject_id == str(policy.id)
     # The bot reads the policy of the account's portfolio on its next turn.
-    assert promises.latest_promise_date(db, account, today) == date(2026, 12, 13)
+    assert promises.latest_promise_date(db, account, today) == today + timedelta(days=20)
 
     values = policies.parse(form(max_promise_days=10, late_fee_bps=200))
-    _policy, changes = policies.save(db, "demo", values, admin)
+    _policy, changes = policies.save(db, "demo", values, admin, today=today)
     db.commit()
     assert changes == {"max_promise_days": [20, 10]}
     updated = db.execute(
@@ -74,9 +74,9 @@ def test_save_audits_each_change_with_before_and_after(db, admin, demo_debtors):
     ).scalar_one()
     assert updated.data["portfolio"] == "demo"
     assert updated.data["changes"] == {"max_promise_days": [20, 10]}
-    assert promises.latest_promise_date(db, account, today) == date(2026, 12, 3)
+    assert promises.latest_promise_date(db, account, today) == today + timedelta(days=10)
     # Saving the same values records nothing.
-    assert policies.save(db, "demo", values, admin)[1] == {}
+    assert policies.save(db, "demo", values, admin, today=today)[1] == {}
 
 
 def test_portfolio_names_are_checked(db, admin):
