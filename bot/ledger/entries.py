@@ -103,6 +103,9 @@ def post(
             return []
     balance = balance or balance_of(session, account, today)
     reversed_kind = reverses.kind if reverses is not None else None
+    after = {b: (getattr(balance, CACHE[b]) or 0) + parts.get(b, 0) for b in CACHE}
+    if any(after[b] < 0 for b in Bucket.OWING) or after[Bucket.CREDIT] > 0:
+        raise LedgerError(f"entry would leave account {account.id} with a negative bucket: {parts}")
     entries = []
     for bucket, amount in parts.items():
         entry = LedgerEntry(
@@ -121,14 +124,15 @@ def post(
         )
         session.add(entry)
         entries.append(entry)
-        attr = CACHE[bucket]
-        setattr(balance, attr, (getattr(balance, attr) or 0) + amount)
+        setattr(balance, CACHE[bucket], after[bucket])
         if bucket == Bucket.INTEREST and Entry.INTEREST in (kind, reversed_kind):
             balance.interest_charged_minor = (balance.interest_charged_minor or 0) + amount
-    owed = sum(owing(balance).values())
-    if any(getattr(balance, CACHE[b]) < 0 for b in Bucket.OWING) or balance.credit_minor > 0:
-        raise LedgerError(f"entry would leave account {account.id} with a negative bucket")
+    owed = sum(after[b] for b in Bucket.OWING)
     account.balance_minor = owed
+    if account.status == statuses.Account.PAID and owed > 0:
+        # A new charge (or an undone payment) on a settled debt: it is owed again.
+        account.status = statuses.Account.OPEN
+        audit.record(session, actor, "account.reopened", account, {"balance_minor": owed})
     session.flush(entries)
     return entries
 
