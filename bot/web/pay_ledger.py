@@ -12,6 +12,7 @@ from bot.ledger import breakdown
 from bot.money import to_decimal
 from bot.payments import links
 from bot.payments.reconcile import owed
+from bot.templates import store as templates
 
 OPTIONS = ("partial", "settlement")
 
@@ -30,7 +31,9 @@ def context(s, account, token, today, fmt, t):
                 for k in ("principal", *shown)
                 if k == "principal" or sums[k]
             ],
-            "rate": terms["annual_rate"] if terms else None,
+            "rate": templates.format_value("number", terms["annual_rate"], fmt.locale)
+            if terms
+            else None,
         }
     if account.status not in statuses.Account.COLLECTIBLE or account.balance_minor <= 0:
         return found
