@@ -19,6 +19,8 @@ Rules (amounts in minor units, dates in the debtor's zone):
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from bot import statuses
+
 NANO = 10**9
 
 
@@ -152,7 +154,7 @@ def accrue(state, line, today):
     for inst in state.installments:
         if inst.unpaid <= 0:
             continue
-        if today > inst.due_date and inst.status == "due":
+        if today > inst.due_date and inst.status == statuses.Installment.DUE:
             result.late.append(inst.id)
         start = inst.due_date + timedelta(days=grace_now + 1)
         if today >= start and inst.late_fee_minor is None:
