@@ -33,7 +33,7 @@ class Inst:
     late_fee_minor: int | None
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     account_id: int
     due_date: date

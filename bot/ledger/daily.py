@@ -260,76 +260,83 @@ def _batch(session, rows, timelines, todays, fixed_today, now, report):
     plan_ids = [r.id for r in rows if r.status == statuses.Account.PLAN]
     installments = _installments(session, plan_ids) if plan_ids else {}
     entries, balances, owed, late, charged = [], [], [], [], []
+    interest_kind, interest_bucket = statuses.Entry.INTEREST, statuses.Bucket.INTEREST
+    fee_kind, fee_bucket = statuses.Entry.FEE, statuses.Bucket.FEE
+    paused, plan = statuses.Account.PAUSED, statuses.Account.PLAN
     for r in rows:
         report.seen += 1
         today = fixed_today or todays(r.timezone, r.phone)
         if r.accrued_through is not None and r.accrued_through >= today:
             continue
         state = accrual.State(
-            account_id=r.id,
-            due_date=r.due_date,
-            principal=r.principal_minor,
-            interest_charged=r.interest_charged_minor,
-            accrued_through=r.accrued_through or r.opened_on,
-            carry_nano=r.carry_nano,
-            late_fee_for=r.late_fee_for,
-            opened_on=r.opened_on,
-            cap_base=r.amount_due_minor,
-            paused=r.status in statuses.Account.PAUSED,
-            installments=installments.get(r.id) if r.status == statuses.Account.PLAN else None,
+            r.id,
+            r.due_date,
+            r.principal_minor,
+            r.interest_charged_minor,
+            r.accrued_through or r.opened_on,
+            r.carry_nano,
+            r.late_fee_for,
+            r.opened_on,
+            r.amount_due_minor,
+            r.status in paused,
+            installments.get(r.id) if r.status == plan else None,
         )
         result = accrual.accrue(state, timelines(r.segment), today)
-        fees = sum(f.amount for f in result.fees)
+        fees = 0
         if result.interest:
+            key = f"interest:{today.isoformat()}"
             entries.append(
-                _entry(
+                (
                     r.id,
-                    r.currency,
-                    statuses.Entry.INTEREST,
-                    statuses.Bucket.INTEREST,
+                    interest_kind,
+                    interest_bucket,
                     result.interest,
+                    r.currency,
                     today,
-                    f"interest:{today.isoformat()}",
+                    key,
+                    None,
+                    None,
                     result.policy_id,
-                    now,
+                    ACTOR,
                     "daily interest",
+                    now,
                 )
             )
         for fee in result.fees:
+            fees += fee.amount
             entries.append(
-                _entry(
+                (
                     r.id,
-                    r.currency,
-                    statuses.Entry.FEE,
-                    statuses.Bucket.FEE,
+                    fee_kind,
+                    fee_bucket,
                     fee.amount,
+                    r.currency,
                     today,
                     fee.key,
+                    None,
+                    None,
                     fee.policy_id,
-                    now,
+                    ACTOR,
                     fee.memo,
+                    now,
                 )
             )
+        interest = result.interest
         balances.append(
-            {
-                "b_id": r.id,
-                "b_interest": result.interest,
-                "b_fee": fees,
-                "b_through": result.through,
-                "b_carry": result.carry_nano,
-                "b_fee_for": result.late_fee_for,
-            }
+            (interest, interest, fees, result.through, result.carry_nano, result.late_fee_for, r.id)
         )
-        if result.interest or fees:
-            owed.append({"a_id": r.id, "a_delta": result.interest + fees})
-            report.interest_minor += result.interest
+        if interest or fees:
+            owed.append((interest + fees, r.id))
+            report.interest_minor += interest
             report.fee_minor += fees
             report.currencies.add(r.currency)
-        late.extend({"i_id": i, "i_status": statuses.Installment.LATE} for i in result.late)
-        charged.extend({"i_id": i, "i_fee": amount} for i, amount in result.charged.items())
+        if result.late:
+            late.extend((statuses.Installment.LATE, i) for i in result.late)
+            report.late_installments += len(result.late)
+        if result.charged:
+            charged.extend((amount, i) for i, amount in result.charged.items())
         report.accrued += 1
         report.fees += len(result.fees)
-        report.late_installments += len(result.late)
     report.entries += len(entries)
     _write(session, entries, balances, owed, late, charged)
 
@@ -367,25 +374,11 @@ def _write(session, entries, balances, owed, late, charged):
             raise RuntimeError(f"unsupported paramstyle {style}")
         connection.exec_driver_sql(sql, rows)
 
-    run("entries", [tuple(e[c] for c in ENTRY_COLUMNS) for e in entries])
-    run(
-        "balances",
-        [
-            (
-                b["b_interest"],
-                b["b_interest"],
-                b["b_fee"],
-                b["b_through"],
-                b["b_carry"],
-                b["b_fee_for"],
-                b["b_id"],
-            )
-            for b in balances
-        ],
-    )
-    run("owed", [(o["a_delta"], o["a_id"]) for o in owed])
-    run("late", [(i["i_status"], i["i_id"]) for i in late])
-    run("charged", [(i["i_fee"], i["i_id"]) for i in charged])
+    run("entries", entries)
+    run("balances", balances)
+    run("owed", owed)
+    run("late", late)
+    run("charged", charged)
 
 
 def accrue_account(session, account, today):
