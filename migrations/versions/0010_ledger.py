@@ -183,7 +183,17 @@ def _open_ledgers():
     rows, sums = [], []
     for account_id, currency, amount_due, created in accounts:
 
-        def entry(kind, bucket, amount, day, key, payment_id=None, memo=None):
+        def entry(
+            kind,
+            bucket,
+            amount,
+            day,
+            key,
+            payment_id=None,
+            memo=None,
+            account_id=account_id,
+            currency=currency,
+        ):
             rows.append(
                 {
                     "account_id": account_id,
