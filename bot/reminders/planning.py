@@ -24,7 +24,7 @@ from bot.models import (
     TemplateKey,
 )
 from bot.money import money_var
-from bot.reminders.segments import load_segments, segment_for
+from bot.reminders.segments import load_segments, segment_for, stats_of
 
 # A step missed by a day or two (the worker was down) is still planned; expiry drops stale ones.
 LOOKBACK_DAYS = 2
@@ -149,14 +149,7 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
         new = []
         for r in rows:
             today = fixed_today or local_today(rules, r, now)
-            stats = {
-                "days_overdue": (today - r.due_date).days,
-                "balance_minor": r.balance_minor,
-                "currency": r.currency,
-                "broken": r.broken,
-                "kept": r.kept,
-                "payments": r.payments,
-            }
+            stats = stats_of(r, today)
             segment = segment_for(segments, stats, r.label)
             if segment is None or (only_segment and segment.name != only_segment):
                 continue

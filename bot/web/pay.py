@@ -7,6 +7,7 @@ from the form.
 
 import logging
 from datetime import date
+from functools import wraps
 from types import SimpleNamespace
 
 import requests
@@ -216,15 +217,34 @@ def _refuse(account, key, status):
     return _view(account, error=t[key], status=status)
 
 
+def _debt_action(allowed):
+    """A choice posted from the page: the link must be valid and allowed(account) true (409
+    with the page otherwise); the view gets the account."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(token):
+            account, invalid = _load(token)
+            if invalid:
+                return invalid
+            if not allowed(account):
+                return _refuse(account, "bad_request", 409)
+            return view(token, account)
+
+        return wrapper
+
+    return decorate
+
+
+def _open_without_plan(account):
+    return account.status == statuses.Account.OPEN and account.balance_minor > 0
+
+
 @bp.post("/<token>/checkout")
-def checkout(token):
+@_debt_action(is_collectible)
+def checkout(token, account):
     """Start a provider checkout for the chosen option and send the debtor to it."""
-    account, invalid = _load(token)
-    if invalid:
-        return invalid
     s = session()
-    if not is_collectible(account):
-        return _refuse(account, "bad_request", 409)
     today = clock.today_for(account.debtor)
     option = request.form.get("option")
     installment = None
@@ -290,14 +310,10 @@ def checkout(token):
 
 
 @bp.post("/<token>/plan")
-def plan(token):
+@_debt_action(_open_without_plan)
+def plan(token, account):
     """Create the plan the bot would create for the chosen number of installments."""
-    account, invalid = _load(token)
-    if invalid:
-        return invalid
     s = session()
-    if account.status != statuses.Account.OPEN or account.balance_minor <= 0:
-        return _refuse(account, "bad_request", 409)
     try:
         count = int(request.form.get("count", ""))
     except ValueError:
@@ -315,14 +331,10 @@ def plan(token):
 
 
 @bp.post("/<token>/promise")
-def promise(token):
+@_debt_action(is_collectible)
+def promise(token, account):
     """Record the promise the bot would record for the chosen date."""
-    account, invalid = _load(token)
-    if invalid:
-        return invalid
     s = session()
-    if not is_collectible(account):
-        return _refuse(account, "bad_request", 409)
     try:
         day = date.fromisoformat(request.form.get("date", ""))
     except ValueError:
