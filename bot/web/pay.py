@@ -262,10 +262,8 @@ def checkout(token, account):
             return _refuse(account, "bad_request", 400)
         amount = installment.amount_minor - installment.paid_minor
     elif option in pay_ledger.OPTIONS:
-        t = texts(_page_locale(account).split("-")[0])
-        fmt = _Fmt(_page_locale(account), account.currency)
         amount, error, status = pay_ledger.amount_for(
-            s, account, option, request.form, today, _actor(account), t, fmt
+            s, account, option, request.form, today, _actor(account), _page_locale(account)
         )
         if error:
             return _view(account, error=error, status=status)
@@ -352,13 +350,8 @@ def promise(token, account):
         amount_minor=amount,
     )
     if outcome == "too_small":
-        t, fmt = (
-            texts(_page_locale(account).split("-")[0]),
-            _Fmt(_page_locale(account), account.currency),
-        )
-        return _view(
-            account, error=t["partial_too_small"].format(minimum=fmt.money(detail)), status=422
-        )
+        error = pay_ledger.too_small(account, detail, _page_locale(account))
+        return _view(account, error=error, status=422)
     if outcome == "past":
         return _refuse(account, "promise_past", 422)
     if outcome == "too_far":

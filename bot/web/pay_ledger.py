@@ -13,6 +13,7 @@ from bot.money import to_decimal
 from bot.payments import links
 from bot.payments.reconcile import owed
 from bot.templates import store as templates
+from bot.web.pay_texts import Fmt, texts
 
 OPTIONS = ("partial", "settlement")
 
@@ -63,14 +64,21 @@ def context(s, account, token, today, fmt, t):
     return found
 
 
-def amount_for(s, account, option, form, today, actor, t, fmt):
+def too_small(account, minimum, tag):
+    """The refusal of a partial amount under the minimum, in the page's language."""
+    t, fmt = texts(tag.split("-")[0]), Fmt(tag, account.currency)
+    return t["partial_too_small"].format(minimum=fmt.money(minimum))
+
+
+def amount_for(s, account, option, form, today, actor, tag):
     """(amount to pay, None, None) for a partial or settlement checkout, or (None, error text,
-    HTTP status) when the request is refused."""
+    HTTP status) when the request is refused; tag is the page's locale."""
+    t, fmt = texts(tag.split("-")[0]), Fmt(tag, account.currency)
     if option == "partial":
         amount = parsing.parse_amount(form.get("amount", ""), account.currency)
         outcome, due, least = partial.check(s, account, amount, today)
         if outcome == "too_small":
-            return None, t["partial_too_small"].format(minimum=fmt.money(least)), 422
+            return None, too_small(account, least, tag), 422
         if outcome == "nothing_owed":
             return None, t["bad_request"], 409
         return min(amount, due), None, None
