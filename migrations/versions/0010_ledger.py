@@ -66,7 +66,6 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("account_id", "key", name="uq_ledger_entry_key"),
     )
-    op.create_index("ix_ledger_entries_account", "ledger_entries", ["account_id", "id"])
     op.create_table(
         "ledger_balances",
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -82,7 +81,6 @@ def upgrade():
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"]),
         sa.PrimaryKeyConstraint("account_id"),
     )
-    op.create_index("ix_ledger_balances_accrued_through", "ledger_balances", ["accrued_through"])
     op.create_table(
         "settlements",
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -309,7 +307,5 @@ def downgrade():
         batch_op.drop_column("late_fee_minor")
     op.drop_index("ix_settlements_account_id", table_name="settlements")
     op.drop_table("settlements")
-    op.drop_index("ix_ledger_balances_accrued_through", table_name="ledger_balances")
     op.drop_table("ledger_balances")
-    op.drop_index("ix_ledger_entries_account", table_name="ledger_entries")
     op.drop_table("ledger_entries")
