@@ -6,11 +6,12 @@ from rasa_sdk.events import SlotSet
 
 from bot import audit
 from bot.conversations import verification
+from bot.debts import settlements
 from bot.debts.accounts import collectible_accounts
 from bot.debts.policies import discount_offer
 from bot.money import money_var
 from bot.outbound.compose import conversation_locale
-from bot.payments import rails
+from bot.payments import links, rails
 
 from .context import BotAction, conversation_scope, say, say_with_choices, today_for
 
@@ -55,7 +56,14 @@ class ActionOfferDiscount(BotAction):
             account = accounts[0]
             offer = discount_offer(s, account, today_for(conversation))
             if offer is None:
-                say_with_choices(dispatcher, "discount.none", [LINK_CHOICE, AGENT_CHOICE])
+                # No pay-in-full discount: a settlement where the policy allows one.
+                proposal = settlements.propose(s, account, today_for(conversation))
+                if proposal is None:
+                    say_with_choices(dispatcher, "discount.none", [LINK_CHOICE, AGENT_CHOICE])
+                    return []
+                variables = proposal.variables(account.currency)
+                variables["url"] = links.payment_url(account)
+                say_with_choices(dispatcher, "settlement.offer", [AGENT_CHOICE], **variables)
                 return []
             pct, amount, until = offer
             audit.record(

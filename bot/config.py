@@ -84,6 +84,10 @@ def load_config(overrides=None):
         "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "200")),
         "REMINDER_REQUEUE_AFTER": int(_env("REMINDER_REQUEUE_AFTER", "600")),
         "REMINDER_TICK": _env("REMINDER_TICK", "1") not in ("0", "false", "no"),
+        # The daily accrual of interest and late fees (issue 13): how often the workers' tick
+        # asks for it (each debtor's day changes at their own midnight); 0 = never.
+        "ACCRUAL_INTERVAL": int(_env("ACCRUAL_INTERVAL", "3600")),
+        "ACCRUAL_BATCH": int(_env("ACCRUAL_BATCH", "2000")),
     }
     if overrides:
         cfg.update(overrides)

@@ -3,6 +3,7 @@
 from sqlalchemy import select, update
 
 from bot import statuses
+from bot.ledger import breakdown
 from bot.models import Account
 from bot.money import money_var
 
@@ -58,8 +59,10 @@ def days_overdue(account, today):
     return max((today - account.due_date).days, 0)
 
 
-def balance_messages(session, debtor_id, today):
-    """Template messages describing what the debtor owes on their today: one per open account."""
+def balance_messages(session, debtor_id, today, explain=False):
+    """Template messages describing what the debtor owes on their today: one per open account,
+    each followed by what it is made of (principal, interest, fees, payments) when interest or
+    fees made it grow, or when explain (the debtor asked why, or about interest)."""
     accounts = open_accounts(session, debtor_id)
     if not accounts:
         return [{"template": "balance.none", "vars": {}}]
@@ -77,4 +80,7 @@ def balance_messages(session, debtor_id, today):
                 },
             }
         )
+        found = breakdown.messages(session, account, today)
+        if explain or breakdown.grew(found[0]["vars"]):
+            messages.extend(found)
     return messages

@@ -17,8 +17,9 @@ from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import audit, inputs, phones
+from bot import audit, clock, inputs, phones, statuses
 from bot.conversations import verification
+from bot.ledger import entries
 from bot.models import Account, Debtor
 from bot.money import MoneyError, check_currency, parse_minor
 
@@ -220,6 +221,8 @@ def _upsert_account(session, debtor, values):
             account,
             {"amount_due_minor": values["amount_minor"], "currency": values["currency"]},
         )
+        # The amount due is the ledger's opening charge.
+        entries.open_ledger(session, account, actor="import", memo="amount due")
         return "created"
     before = {
         "debtor_id": account.debtor_id,
@@ -240,7 +243,20 @@ def _upsert_account(session, debtor, values):
     if before == after:
         return "unchanged"
     if before["amount_due_minor"] != after["amount_due_minor"]:
-        account.balance_minor += after["amount_due_minor"] - before["amount_due_minor"]
+        # The creditor corrected the amount due: an adjustment entry, never a changed charge.
+        balance = entries.balance_of(session, account)
+        delta = after["amount_due_minor"] - before["amount_due_minor"]
+        delta = max(delta, -balance.principal_minor)  # never below what is still owed
+        entries.post(
+            session,
+            account,
+            statuses.Entry.ADJUSTMENT,
+            {statuses.Bucket.PRINCIPAL: delta},
+            clock.today_for(debtor),
+            "import",
+            memo=f"amount due {before['amount_due_minor']} -> {after['amount_due_minor']}",
+            balance=balance,
+        )
     account.currency = values["currency"]
     account.amount_due_minor = values["amount_minor"]
     account.due_date = values["due_date"]

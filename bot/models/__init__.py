@@ -5,6 +5,7 @@ from bot.clock import utcnow
 from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
+from bot.models.ledger import LedgerBalance, LedgerEntry, Settlement
 from bot.models.money import (
     Checkout,
     Dispute,
@@ -43,6 +44,8 @@ __all__ = [
     "Dispute",
     "Document",
     "Installment",
+    "LedgerBalance",
+    "LedgerEntry",
     "Message",
     "MessageTemplate",
     "Payment",
@@ -54,6 +57,7 @@ __all__ = [
     "Promise",
     "RailMethod",
     "SandboxMessage",
+    "Settlement",
     "ScheduledMessage",
     "Segment",
     "StoredFile",

@@ -218,7 +218,7 @@ def _steps_done(session, rows):
             wanted[kind][r.id] = int(rest.split(":")[0])
     done = {}
     checks = (
-        ("installment", Installment, (statuses.Installment.DUE,), "installment_paid"),
+        ("installment", Installment, statuses.Installment.UNPAID, "installment_paid"),
         ("promise", Promise, (statuses.Promise.PENDING,), "promise_settled"),
     )
     for kind, model, open_statuses, reason in checks:

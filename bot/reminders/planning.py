@@ -234,7 +234,7 @@ def _dated_items(session, account_ids, today):
         .join(PaymentPlan, PaymentPlan.id == Installment.plan_id)
         .where(PaymentPlan.account_id.in_(account_ids))
         .where(PaymentPlan.status == statuses.Plan.ACTIVE)
-        .where(Installment.status == statuses.Installment.DUE)
+        .where(Installment.status.in_(statuses.Installment.UNPAID))
         .where(Installment.due_date.between(low, high))
     ):
         installments.setdefault(row.account_id, []).append(row)

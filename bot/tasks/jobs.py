@@ -22,7 +22,7 @@ from bot.outbound.twilio_client import get_client
 from bot.payments import autodebit, documents, receipts
 from bot.redis import redis_conn
 from bot.reminders import sending
-from bot.tasks import queues
+from bot.tasks import periodic, queues
 from bot.tasks.periodic import autodebit_lock
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,13 @@ def sandbox_status_callbacks(sandbox_message_id):
     """Sandbox mode: deliver the status callbacks Twilio would send for a message."""
     with job_app().app_context():
         sandbox.post_status_callbacks(sandbox_message_id)
+
+
+def accrue_ledger():
+    """The daily accrual of interest and late fees over every account, one run at a time
+    (a second run finds the accounts accrued and adds nothing)."""
+    with job_app().app_context():
+        periodic.accrue()
 
 
 def send_reminders(ids):

@@ -1,5 +1,6 @@
-"""What the workers do between jobs: the sweep that finds work Redis lost, and the reminders
-tick. The database is the source of truth; these only re-enqueue from it."""
+"""What the workers do between jobs: the sweep that finds work Redis lost, the reminders tick
+and the request for the daily accrual. The database is the source of truth; these only
+re-enqueue from it."""
 
 import logging
 from datetime import timedelta
@@ -13,6 +14,8 @@ from bot.conversations import rasa_client, turn
 from bot.conversations.locks import is_held
 from bot.db import session as db_session
 from bot.debts import promises
+from bot.ledger import daily
+from bot.ledger import settlement as ledger_settlement
 from bot.models import Message, ScheduledMessage
 from bot.outbound.twilio_client import get_client
 from bot.redis import redis_conn
@@ -172,6 +175,49 @@ def autodebit_tick(now=None):
         return False
     redis.set("autodebit:asked_at", repr(now.timestamp()))
     queues.enqueue("charge_autodebits")
+    return True
+
+
+def accrual_lock(timeout=3600):
+    """One accrual at a time (workers' ticks and the CLI)."""
+    return redis_conn().lock("lock:accrual", timeout=timeout)
+
+
+def accrue(now=None):
+    """Run the daily accrual now, unless another run holds the lock; returns its Report or
+    None. Settlements past their date expire first (their debtors' day has ended)."""
+    lock = accrual_lock()
+    if not lock.acquire(blocking=False):
+        log.info("accrual already running elsewhere")
+        return None
+    try:
+        s = db_session()
+        now = now or utcnow()
+        expired = ledger_settlement.expire_overdue(s, now.date() - timedelta(days=1))
+        s.commit()
+        if expired:
+            log.info("%d settlement(s) past their date expired", expired)
+        return daily.run(s, now=now, batch_size=current_app.config["ACCRUAL_BATCH"])
+    finally:
+        try:
+            lock.release()
+        except Exception:  # expired during a very long run: nothing to undo
+            log.warning("accrual lock expired during the run")
+
+
+def accrual_tick(now=None):
+    """Ask for the accrual job at most every ACCRUAL_INTERVAL seconds of the clock (shared by
+    all workers through Redis); True when it was enqueued."""
+    interval = current_app.config["ACCRUAL_INTERVAL"]
+    if interval <= 0:
+        return False
+    now = now or utcnow()
+    redis = redis_conn()
+    last = redis.get("ledger:accrual_at")
+    if last is not None and now.timestamp() - float(last) < interval:
+        return False
+    redis.set("ledger:accrual_at", repr(now.timestamp()))
+    queues.enqueue("accrue_ledger")
     return True
 
 

@@ -94,6 +94,14 @@ JOBS = {
         description="send {n} reminder(s)",
         result_ttl=0,
     ),
+    "accrue_ledger": Job(
+        "bot.tasks.jobs.accrue_ledger",
+        MAINTENANCE,
+        timeout=3600,
+        retry=Retry(max=3, interval=[60, 300, 900]),
+        description="daily accrual of interest and late fees",
+        result_ttl=3600,
+    ),
     "sandbox_callbacks": Job(
         "bot.tasks.jobs.sandbox_status_callbacks",
         OUTBOUND,

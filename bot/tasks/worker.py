@@ -114,11 +114,15 @@ class SweepingMixin:
                 log.exception("sweep failed")
         if self.reminder_tick:
             self._reminders_tick()
-        try:
-            with jobs.job_app().app_context():
-                periodic.autodebit_tick()
-        except Exception:
-            log.exception("auto-debit tick failed")
+        for name, tick in (
+            ("auto-debit", periodic.autodebit_tick),
+            ("accrual", periodic.accrual_tick),
+        ):
+            try:
+                with jobs.job_app().app_context():
+                    tick()
+            except Exception:
+                log.exception("%s tick failed", name)
 
     def _reminders_tick(self):
         # One worker at a time plans and dispatches reminders; a long dispatch keeps its lock.

@@ -28,6 +28,7 @@ LAYERS = [
         "bot.users",
         "bot.inputs",
     },
+    {"bot.ledger"},
     {"bot.templates"},
     {"bot.contact"},
     {"bot.outbound"},

@@ -22,7 +22,8 @@ from bot.clock import utcnow
 from bot.contact.window import window_open
 from bot.conversations import agents, handover, verification
 from bot.db import session as db_session
-from bot.debts import resolutions
+from bot.debts import parsing, resolutions
+from bot.ledger import breakdown
 from bot.models import (
     Account,
     Conversation,
@@ -33,6 +34,7 @@ from bot.models import (
     PaymentClaim,
     PaymentReceipt,
     Promise,
+    Settlement,
 )
 from bot.money import money_var
 from bot.phones import mask
@@ -133,8 +135,15 @@ def _context(s, conversation):
     def money(minor, currency):
         return templates.format_money(money_var(minor, currency), locale)
 
+    settlements = {}
+    for row in s.execute(
+        select(Settlement).where(Settlement.account_id.in_(ids)).order_by(Settlement.id.desc())
+    ).scalars():
+        settlements.setdefault(row.account_id, []).append(row)
     return {
         "debtor": debtor,
+        "breakdowns": {a.id: breakdown.totals(s, a) for a in accounts},
+        "settlements": settlements,
         "verified": verification.is_verified(conversation),
         "locked_minutes": verification.minutes_locked(conversation),
         "accounts": accounts,
@@ -328,6 +337,18 @@ def _int(field):
     return int(value)
 
 
+def _amount(field, account_id, required=False):
+    """An amount typed in the account's currency ("150000", "150.000,50", "150 mil")."""
+    text = request.form.get(field, "").strip()
+    if not text and not required:
+        return None
+    account = db_session().get(Account, resolutions.parse_id(account_id) or 0)
+    amount = parsing.parse_amount(text, account.currency) if account is not None else None
+    if amount is None:
+        raise handover.HandoverError(f"{field.replace('_', ' ').capitalize()}: give an amount.")
+    return amount
+
+
 @bp.post("/conversations/<int:conversation_id>/promise")
 @login_required()
 def promise(conversation_id):
@@ -335,9 +356,34 @@ def promise(conversation_id):
     return _act(
         conversation_id,
         lambda s, c, u: resolutions.record_promise(
-            s, c, u, form.get("account_id", ""), _date("date"), form.get("override_reason", "")
+            s,
+            c,
+            u,
+            form.get("account_id", ""),
+            _date("date"),
+            form.get("override_reason", ""),
+            _amount("amount", form.get("account_id", "")),
         ),
         "Promise recorded.",
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/settlement")
+@login_required()
+def settlement(conversation_id):
+    form = request.form
+    return _act(
+        conversation_id,
+        lambda s, c, u: resolutions.agree_settlement(
+            s,
+            c,
+            u,
+            form.get("account_id", ""),
+            _amount("amount", form.get("account_id", ""), required=True),
+            _date("pay_by"),
+            form.get("override_reason", ""),
+        ),
+        "Settlement agreed.",
     )
 
 

@@ -565,3 +565,19 @@ def test_a_queued_reminder_is_checked_again_when_it_is_sent(app, db, demo_debtor
     [row] = [r for r in rows(db) if r.id == opted.id]
     assert (row.status, row.reason) == ("deferred", "outside_hours") and row.due_at > late
     assert db.get(Message, opted.message_id).status == "suppressed"
+
+
+def test_a_late_installment_is_still_reminded(db, demo_debtors):
+    """The daily accrual marks an unpaid installment late: still owed, so still reminded."""
+    account = camila(db).accounts[0]
+    plan = PaymentPlan(account_id=account.id, total_minor=100, created_by="bot")
+    plan.installments = [Installment(seq=1, due_date=date(2026, 11, 17), amount_minor=100)]
+    account.status = "plan"
+    db.add(plan)
+    db.commit()
+    planning.plan(db, now=NOW)
+    plan.installments[0].status = "late"
+    db.commit()
+    dispatching.dispatch(db, now=NOW, enqueue=False)
+    found = [(r.step.split(":")[0], r.reason) for r in rows(db, account_id=account.id)]
+    assert found and all(reason != "installment_paid" for _, reason in found)
