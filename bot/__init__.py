@@ -56,3 +56,5 @@ def _wire_hooks():
     # A refused message: a reminder's 63016 falls back to SMS; anything else needs a person.
     hooks.delivery_failed.connect(reactions.on_delivery_failed)
     hooks.delivery_failed.connect(escalation.on_delivery_failed)
+    # An agent hands a conversation back: the reminders that waited for them go again.
+    hooks.conversation_released.connect(reactions.on_conversation_released)

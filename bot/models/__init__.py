@@ -4,6 +4,7 @@ beside its currency, never a float."""
 from bot.clock import utcnow
 from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
+from bot.models.compliance import ConsentRecord, ContactEvent, HolidayOverride
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
 from bot.models.money import (
     Checkout,
@@ -25,11 +26,14 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Checkout",
+    "ConsentRecord",
+    "ContactEvent",
     "ContactRule",
     "Conversation",
     "ConversationNote",
     "Debtor",
     "Dispute",
+    "HolidayOverride",
     "Installment",
     "Message",
     "MessageTemplate",

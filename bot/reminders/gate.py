@@ -10,10 +10,11 @@ PREFERENCE = (channels.WHATSAPP, channels.SMS)
 
 
 def check(ctx, item, now):
-    """Decide on one reminder. item has debtor_id, phone, country, timezone,
+    """Decide on one reminder. item has debtor_id, phone, country, region, timezone,
     opted_out_whatsapp_at, opted_out_sms_at, wrong_number_at, account_status, template_key and
     expires_at (a row of the dispatch query). WhatsApp first, SMS where the rule allows it; a
-    reminder that could only go after its expiry is suppressed."""
+    reminder that could only go after its expiry is suppressed, except one waiting for an agent
+    to hand the conversation back (its expiry moves with the wait)."""
     decision = decide(
         ctx,
         ctx.facts(item),
@@ -23,6 +24,18 @@ def check(ctx, item, now):
         template_key=item.template_key,
         account_status=item.account_status,
     )
-    if decision.action == "defer" and decision.next_at > item.expires_at:
-        return Decision("suppress", f"expired:{decision.reason}")
+    if (
+        decision.action == "defer"
+        and decision.reason != "agent_held"
+        and decision.next_at > item.expires_at
+    ):
+        return Decision(
+            "suppress",
+            f"expired:{decision.reason}",
+            decision.channel,
+            template_key=decision.template_key,
+            rule=decision.rule,
+            zones=decision.zones,
+            pack=decision.pack,
+        )
     return decision

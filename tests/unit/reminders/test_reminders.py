@@ -77,6 +77,19 @@ def buckets(app):
     return lambda channel: bucket
 
 
+@pytest.fixture
+def verified(db, demo_debtors):
+    """Every demo debtor verified once on their number: reminders carry the full text (until
+    then they are discreet, tests/unit/contact/test_discreet.py)."""
+    for debtor in db.execute(select(Debtor)).scalars():
+        db.add(
+            Conversation(
+                channel="sms", address=debtor.phone, debtor=debtor, verified_at=NOW - timedelta(30)
+            )
+        )
+    db.commit()
+
+
 def rows(db, **where):
     db.expire_all()
     stmt = select(ScheduledMessage).order_by(ScheduledMessage.id)
@@ -143,7 +156,7 @@ def test_installment_and_promise_dates_are_planned(db, demo_debtors):
     assert not any(s.startswith(f"installment:{plan.installments[1].id}") for s in steps)
 
 
-def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, demo_debtors):
+def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, verified):
     planning.plan(db, now=NOW)
     report = dispatching.dispatch(db, now=NOW)
     row = rows(db, debtor_id=camila(db).id)[0]
@@ -162,7 +175,7 @@ def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, demo_debtors)
     assert dispatching.dispatch(db, now=NOW).queued == 0  # nothing is queued twice
 
 
-def test_dispatch_uses_the_approved_template_outside_the_window(db, demo_debtors):
+def test_dispatch_uses_the_approved_template_outside_the_window(db, verified):
     key = db.get(TemplateKey, "reminder.overdue.friendly")
     key.content_sid, key.content_variables = SID, {"1": "first_name", "2": "amount"}
     db.commit()
@@ -244,7 +257,7 @@ def test_send_goes_once_through_the_rate_limit(app, db, demo_debtors, twilio, bu
     assert sent["from_"] == app.config["TWILIO_SMS_FROM"] and "Camila" in sent["body"]
 
 
-def test_content_sid_send_carries_the_variables(db, conversation, twilio, buckets):
+def test_content_sid_send_carries_the_variables(db, conversation, verified, twilio, buckets):
     key = db.get(TemplateKey, "reminder.overdue.friendly")
     key.content_sid, key.content_variables = SID, {"1": "first_name"}
     db.commit()
@@ -380,7 +393,9 @@ def test_cli_edits_segments_rules_and_template_sids(app, db):
     assert bad.exit_code != 0 and "kind" in bad.output
     result = runner.invoke(args=["reminders", "rule-set", "co", "--max-per-week", "1"])
     assert result.exit_code == 0, result.output
-    assert "per_week=1" in runner.invoke(args=["reminders", "rules"]).output
+    listing = runner.invoke(args=["reminders", "rules"]).output
+    assert "per_week=1" in listing and "max_per_week: policy:CO" in listing
+    assert "max_per_day: law:co.frequency" in listing  # the law's own cap, with its source
     bad = runner.invoke(args=["reminders", "rule-set", "CO", "--hours", '{"mon": ["9", "8"]}'])
     assert bad.exit_code != 0
     result = runner.invoke(
@@ -551,9 +566,11 @@ def test_a_queued_reminder_is_checked_again_when_it_is_sent(app, db, demo_debtor
     sending.send(db, ids, twilio, buckets, now=NOW)
     assert twilio.messages.created == []
     by_id = {r.id: r for r in rows(db) if r.id in ids}
-    assert by_id[opted.id].status == by_id[held.id].status == "suppressed"
-    assert by_id[held.id].reason == "agent_held"
+    assert by_id[opted.id].status == "suppressed"
     assert by_id[opted.id].reason.startswith("opted_out_")
+    # The agent's conversation: it waits for the hand-back instead of being dropped.
+    assert (by_id[held.id].status, by_id[held.id].reason) == ("deferred", "agent_held")
+    assert by_id[held.id].contacted_at is None
     # The same reminder queued again, but now it is 23:00 in Bogota: it waits for the morning.
     opted_debtor.opted_out_whatsapp_at = opted_debtor.opted_out_sms_at = None
     row, message = by_id[opted.id], db.get(Message, opted.message_id)
