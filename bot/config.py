@@ -67,6 +67,12 @@ def load_config(overrides=None):
         "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "200")),
         "REMINDER_REQUEUE_AFTER": int(_env("REMINDER_REQUEUE_AFTER", "600")),
         "REMINDER_TICK": _env("REMINDER_TICK", "1") not in ("0", "false", "no"),
+        # Compliance (issue 12): extra or replacement country packs, the creditor's name and
+        # whether a discreet first contact may carry it.
+        "CONTACT_PACKS_DIR": _env("CONTACT_PACKS_DIR"),
+        "CREDITOR_NAME": _env("CREDITOR_NAME", ""),
+        "FIRST_CONTACT_NAMES_CREDITOR": _env("FIRST_CONTACT_NAMES_CREDITOR", "0")
+        in ("1", "true", "yes"),
     }
     if overrides:
         cfg.update(overrides)
@@ -103,6 +109,8 @@ def _finish(cfg, overrides=None):
     except ScheduleError as exc:
         raise ConfigError(str(exc)) from exc
     _payment_provider(cfg, production)
+    if cfg["CONTACT_PACKS_DIR"] and not Path(cfg["CONTACT_PACKS_DIR"]).is_dir():
+        raise ConfigError(f"CONTACT_PACKS_DIR {cfg['CONTACT_PACKS_DIR']} is not a directory.")
     cfg["SANDBOX"] = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
     if cfg["SANDBOX"]:
         if production:

@@ -131,7 +131,12 @@ def reminders_rules():
 
     s = session()
     table = rules.load_rules(s)
-    countries = sorted({*table.packs, *(r.country for r in s.execute(select_all(ContactRule, ContactRule.country)).scalars())})
+    countries = sorted(
+        {
+            *table.packs,
+            *(r.country for r in s.execute(select_all(ContactRule, ContactRule.country)).scalars()),
+        }
+    )
     for country in countries:
         rule = table.get(country)
         hours = {DAYS[d]: [f"{o:%H:%M}", f"{c:%H:%M}"] for d, (o, c) in sorted(rule.hours.items())}

@@ -49,7 +49,7 @@ def parse_clock(text):
 
 
 def parse_hours(spec, where="hours"):
-    """{"mon": ["07:00", "19:00"], ...} -> {0: (time(7), time(19)), ...}; a missing day is closed."""
+    """{"mon": ["07:00", "19:00"]} -> {0: (time(7), time(19))}; a missing day is closed."""
     hours = {}
     for day, span in (spec or {}).items():
         if day not in DAYS or not isinstance(span, (list, tuple)) or len(span) != 2:

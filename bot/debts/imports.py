@@ -11,10 +11,10 @@ from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 
 from bot import audit, phones
+from bot.clock import utcnow
 from bot.contact import consent
 from bot.contact.calendar import subdivisions_of
 from bot.conversations import verification
-from bot.clock import utcnow
 from bot.models import Account, Debtor
 from bot.money import MoneyError, check_currency, parse_minor
 

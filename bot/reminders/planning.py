@@ -229,7 +229,7 @@ def _expiry(now, max_delay, ref_date, next_offset):
 
 
 def _step_key(step):
-    """(kind, ref, offset): due:7 -> ("due", "", 7); installment:12:-1 -> ("installment", "12", -1)."""
+    """(kind, ref, offset): due:7 -> ("due", "", 7), installment:12:-1 -> (.., "12", -1)."""
     parts = step.split(":")
     if parts[0] == "due" and len(parts) == 2:
         return "due", "", int(parts[1])

@@ -3,7 +3,7 @@
 from flask import jsonify
 
 from bot.web import pay, sandbox, webhooks
-from bot.web.console import admin, agent, auth
+from bot.web.console import admin, agent, auth, compliance
 
 
 def init_app(app):
@@ -14,6 +14,7 @@ def init_app(app):
     auth.init_app(app)
     app.register_blueprint(agent.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(compliance.bp)
 
     @app.get("/healthz")
     def healthz():
