@@ -82,6 +82,9 @@ class ScheduledMessage(TimestampMixin, Base):
     variables = Column(JSON)
     due_at = Column(DateTime, nullable=False)  # UTC; moved forward when deferred
     expires_at = Column(DateTime, nullable=False)  # not worth sending after this
+    # The cadence's next step for the same debt, installment or promise: it takes this one's
+    # place when this one finds no legal slot before it expires. None for the last step.
+    next_step = Column(String(64))
     # planned / deferred -> queued -> sent | failed; or suppressed (never sent)
     status = Column(String(16), nullable=False, default="planned")
     reason = Column(String(64))

@@ -118,6 +118,7 @@ def _due_rows(now, last_id, batch, step_prefix=None):
             ScheduledMessage.variables,
             ScheduledMessage.due_at,
             ScheduledMessage.expires_at,
+            ScheduledMessage.next_step,
             Debtor.phone,
             Debtor.country,
             Debtor.timezone,

@@ -13,8 +13,9 @@ def check(ctx, item, now):
     """Decide on one reminder. item has debtor_id, phone, country, region, timezone,
     opted_out_whatsapp_at, opted_out_sms_at, wrong_number_at, account_status, template_key and
     expires_at (a row of the dispatch query). WhatsApp first, SMS where the rule allows it; a
-    reminder that could only go after its expiry is suppressed, except one waiting for an agent
-    to hand the conversation back (its expiry moves with the wait)."""
+    reminder that could only go after its expiry gives way to the cadence's next step (or, the
+    last step, expires), except one waiting for an agent to hand the conversation back (its
+    expiry moves with the wait)."""
     decision = decide(
         ctx,
         ctx.facts(item),
@@ -31,7 +32,7 @@ def check(ctx, item, now):
     ):
         return Decision(
             "suppress",
-            f"expired:{decision.reason}",
+            past_expiry(item, decision.reason),
             decision.channel,
             template_key=decision.template_key,
             rule=decision.rule,
@@ -39,3 +40,11 @@ def check(ctx, item, now):
             pack=decision.pack,
         )
     return decision
+
+
+def past_expiry(item, reason):
+    """Why a reminder whose next legal slot comes after its expiry goes no further: the
+    cadence's next step takes its place (the planner fits the cadence into the legal slots),
+    or, for the last step, it expired (recorded with the reason no slot was found)."""
+    successor = getattr(item, "next_step", None)
+    return f"superseded:{successor}"[:64] if successor else f"expired:{reason}"

@@ -195,12 +195,14 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
                     )
                     if segment.offer:
                         variables["offer"] = segment.offer
-                    expires = _expiry(now, max_delay, ref_date, following[step["kind"], offset])
+                    after = following[step["kind"], offset]
+                    expires = _expiry(now, max_delay, ref_date, after)
+                    successor = None if after is None else name.rsplit(":", 1)[0] + f":{after}"
                     new.append(
                         scheduled_row(
                             r, name, ref_date, segment.name, keys(kind, segment.tone), variables
                         )
-                        | {"due_at": now, "expires_at": expires}
+                        | {"due_at": now, "expires_at": expires, "next_step": successor}
                     )
                     report.by_segment[segment.name] = report.by_segment.get(segment.name, 0) + 1
         report.planned += insert_ignore(session, new)

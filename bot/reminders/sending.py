@@ -21,6 +21,7 @@ from bot.models import Account, Debtor, Message, ScheduledMessage
 from bot.outbound.deliver import ProviderUnavailable, create_params, deliver, record_outcome
 from bot.outbound.status import OUTSIDE_WINDOW, apply_early_status
 from bot.redis import redis_conn
+from bot.reminders.gate import past_expiry
 
 log = logging.getLogger(__name__)
 Out = statuses.Outbound
@@ -136,10 +137,11 @@ def _held_back(session, rows, now):
             sm.expires_at = max(sm.expires_at, decision.next_at + max_delay)
             out[sm.id] = (decision.reason, decision.next_at, decision)
         elif now > sm.expires_at:
-            out[sm.id] = ("expired", None, decision)
+            out[sm.id] = (past_expiry(sm, "send_late"), None, decision)
+        elif decision.action == "defer" and decision.next_at > sm.expires_at:
+            out[sm.id] = (past_expiry(sm, decision.reason), None, decision)
         elif decision.action == "defer":
-            until = decision.next_at
-            out[sm.id] = (decision.reason, until if until <= sm.expires_at else None, decision)
+            out[sm.id] = (decision.reason, decision.next_at, decision)
         elif message.content_sid is None and decision.content_sid:
             out[sm.id] = ("window_closed", now, decision)  # free text no longer allowed
         elif decision.template_key in DISCREET_KEYS and message.template_key not in DISCREET_KEYS:

@@ -87,6 +87,8 @@ def upgrade():
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("locked_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("consent_asked_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table("scheduled_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("next_step", sa.String(length=64), nullable=True))
     with op.batch_alter_table("contact_rules", schema=None) as batch_op:
         batch_op.add_column(sa.Column("regime", sa.String(length=32), nullable=True))
         batch_op.add_column(
@@ -198,6 +200,8 @@ def downgrade():
     with op.batch_alter_table("contact_rules", schema=None) as batch_op:
         batch_op.drop_column("require_consent")
         batch_op.drop_column("regime")
+    with op.batch_alter_table("scheduled_messages", schema=None) as batch_op:
+        batch_op.drop_column("next_step")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_column("consent_asked_at")
         batch_op.drop_column("locked_at")
