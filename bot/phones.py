@@ -5,6 +5,7 @@ from pathlib import Path
 
 import phonenumbers
 import yaml
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA
 
 # Where phonenumbers' zones are wrong or too narrow (split area codes, Mexico since 2022, Chile):
@@ -61,19 +62,17 @@ def time_zones(e164):
     for end in range(min(len(digits), 7), 0, -1):
         if digits[:end] in fixed:
             return fixed[digits[:end]]
-    try:
-        number = phonenumbers.parse("+" + digits)
-    except phonenumbers.NumberParseException:
-        return ()
-    code = str(number.country_code)
-    if code == "1":
+    if digits[0] == "1":
         return _usable(_nanp_area_codes().get(digits[1:4], ()))
-    for end in range(min(len(digits), 10), len(code), -1):
+    for end in range(min(len(digits), 10), 0, -1):
         zones = TIMEZONE_DATA.get(digits[:end])
         if zones:
+            if int(digits[:end]) in COUNTRY_CODE_TO_REGION_CODE:
+                # Only the whole country: no usable zone unless the country has one.
+                zones = _usable(zones)
+                return zones if len(zones) == 1 else ()
             return _usable(zones)
-    zones = _usable(TIMEZONE_DATA.get(code, ()))
-    return zones if len(zones) == 1 else ()
+    return ()
 
 
 def time_zone(e164):

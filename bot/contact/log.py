@@ -2,6 +2,8 @@
 and local times it was checked in, the provision behind the reason and the pack's version, so
 a compliance officer can show why each message went (or did not) when it did."""
 
+from functools import lru_cache
+
 from sqlalchemy import insert
 
 from bot import clock
@@ -10,8 +12,10 @@ from bot.models import ContactEvent
 _INSERT = insert(ContactEvent)
 
 
+@lru_cache(maxsize=4096)
 def local_times(zones, at):
-    """ "America/Bogota 2026-12-01 10:00 -05:00; ..." for a naive-UTC moment."""
+    """The moment in each zone, "America/Bogota 2026-12-01 10:00 -0500; ...", for a naive-UTC
+    moment (a batch decides at one moment for many debtors in the same zones: cached)."""
     parts = []
     for zone in zones or ():
         local = clock.aware(at, zone)
@@ -34,7 +38,7 @@ def event(at, debtor_id, purpose, action, decision=None, **values):
         "pack": decision.pack if decision is not None else None,
         "next_at": decision.next_at if decision is not None else None,
         "zones": ", ".join(zones or ())[:256] or None,
-        "local_times": local_times(zones, at) or None,
+        "local_times": local_times(tuple(zones or ()), at) or None,
         "account_id": None,
         "scheduled_id": None,
         "message_id": None,

@@ -90,8 +90,13 @@ def consent_to_ask(session, conversation, now=None):
 
 
 def give_consent(session, conversation, words=None, now=None):
-    """The debtor agreed in the chat to reminders on this channel: recorded with their words."""
+    """The debtor agreed in the chat to reminders on this channel: recorded with their words
+    (and, when it answered the bot's question, which question: a bare "1" proves little)."""
     words, message_id = _evidence(session, conversation, words)
+    if conversation.consent_asked_at is not None:
+        words = (
+            f"{words} (answer to consent.ask of {conversation.consent_asked_at:%Y-%m-%d %H:%M} UTC)"
+        )
     return consent.grant_in_chat(session, conversation, words, message_id, now)
 
 

@@ -147,7 +147,9 @@ def test_colombia_asks_consent_once_after_verification_and_records_it(db, conver
     debtor = debtor_of(db, conversation)
     assert consent.granted_channels(db, [debtor.id])[debtor.id] == {"whatsapp"}
     [record] = records(db)
-    assert (record.method, record.evidence) == ("chat", "Sí, autorizo")
+    assert record.method == "chat" and record.evidence.startswith(
+        "Sí, autorizo (answer to consent.ask"
+    )
 
 
 def test_no_consent_question_where_the_law_does_not_ask_or_consent_exists(db, conversation):
