@@ -114,6 +114,7 @@ class Facts:
     region: str | None = None
     opted_out_whatsapp_at: datetime | None = None
     opted_out_sms_at: datetime | None = None
+    opted_out_email_at: datetime | None = None
     wrong_number_at: datetime | None = None
     agent_held: bool = False
     last_inbound: dict = field(default_factory=dict)  # channel -> last debtor message (UTC)
@@ -123,9 +124,7 @@ class Facts:
     locked_at: datetime | None = None  # last verification lock on this number
 
     def opted_out(self, channel):
-        return (
-            self.opted_out_whatsapp_at if channel == WHATSAPP else self.opted_out_sms_at
-        ) is not None
+        return getattr(self, f"opted_out_{channel}_at", None) is not None
 
     @property
     def right_party(self):
@@ -231,6 +230,7 @@ class Context:
             region=getattr(debtor, "region", None),
             opted_out_whatsapp_at=debtor.opted_out_whatsapp_at,
             opted_out_sms_at=debtor.opted_out_sms_at,
+            opted_out_email_at=getattr(debtor, "opted_out_email_at", None),
             wrong_number_at=debtor.wrong_number_at,
             agent_held=any(c.state == statuses.Conversation.AGENT for c in conversations),
             last_inbound=last_inbound,

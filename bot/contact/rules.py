@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
+from bot.clock import utcnow
 from bot.contact import packs as packs_module
 from bot.contact.calendar import calendar_for, load_overrides
 from bot.models import ContactRule
@@ -321,8 +322,6 @@ class Rules:
 
 def load_rules(session, day=None):
     """Every country's combined rule for day (default: today in UTC)."""
-    from bot.clock import utcnow
-
     return Rules(packs(), load_policies(session), day or utcnow().date(), load_overrides(session))
 
 

@@ -25,6 +25,7 @@ from bot.reminders.gate import past_expiry
 
 log = logging.getLogger(__name__)
 Out = statuses.Outbound
+CLEARED = "reminders.cleared"
 QUEUED = statuses.Reminder.QUEUED
 
 
@@ -116,6 +117,7 @@ def _held_back(session, rows, now):
     )
     max_delay = timedelta(hours=current_app.config["REMINDER_MAX_DELAY_HOURS"])
     out = {}
+    cleared = session.info.setdefault(CLEARED, {})  # the send-time decisions, for the log
     for sm, message in pending:
         decision = decide(
             ctx,
@@ -148,6 +150,7 @@ def _held_back(session, rows, now):
             out[sm.id] = ("discreet_needed", now, decision)  # locked since it was rendered
         else:
             ctx.contacted(sm.debtor_id, now, message.conversation.channel)
+            cleared[sm.id] = decision
     return out
 
 
@@ -247,6 +250,8 @@ def _settle(session, sm, message):
 
 def _log_outcome(session, sm, message, action, reason):
     at = sm.contacted_at or utcnow()
+    # The zones the send-time check held the moment against (when it ran in this job).
+    decision = session.info.get(CLEARED, {}).pop(sm.id, None)
     contact_log.write(
         session,
         [
@@ -256,6 +261,8 @@ def _log_outcome(session, sm, message, action, reason):
                 "reminder",
                 action,
                 reason=reason,
+                zones=decision.zones if decision is not None else (),
+                pack=decision.pack if decision is not None else None,
                 account_id=sm.account_id,
                 scheduled_id=sm.id,
                 message_id=message.id,

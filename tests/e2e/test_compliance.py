@@ -10,7 +10,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_colombia_asks_for_consent_after_verification(stack):
-    phone = "+573015550400"  # no consent on file
+    phone = "+573015550410"  # no consent on file
     turn(stack, phone, "hola", 2)
     verified = turn(stack, phone, "4040", 3)
     assert verified[0].startswith("¡Gracias, Clara!")
@@ -29,7 +29,7 @@ def test_colombia_asks_for_consent_after_verification(stack):
 
 
 def test_a_stop_then_every_channel(stack):
-    phone = "+573015550401"
+    phone = "+573015550411"
     [asked] = turn(stack, phone, "STOP", 1)
     assert asked.startswith("Listo, no te enviaremos más recordatorios por este medio.")
     assert "1. Por ningún medio" in asked and "2. Solo por este medio" in asked

@@ -396,3 +396,13 @@ def test_policies_are_read_from_the_table(db):
 def test_bad_policies_are_refused(bad):
     with pytest.raises(rules.RuleError):
         rules.Policy.from_dict({"country": "CO", "hours": {}} | bad)
+
+
+def test_email_has_its_own_opt_out():
+    context = ctx()
+    facts = context.facts(item())
+    facts.opted_out_email_at = NOW
+    decision = decide(context, facts, NOW, "requested", ("email",), "x")
+    assert (decision.action, decision.reason) == ("suppress", "opted_out_email")
+    facts.opted_out_email_at = None
+    assert decide(context, facts, NOW, "requested", ("email",), "x").action == "send"

@@ -74,3 +74,5 @@ def test_a_sent_reminder_is_logged_with_the_moment_it_was_accepted(db, verified,
     [row] = rows(db, debtor_id=camila(db).id)
     sent = db.execute(select(ContactEvent).where(ContactEvent.action == "sent")).scalar_one()
     assert (sent.at, sent.channel, sent.message_id) == (row.contacted_at, "sms", row.message_id)
+    assert sent.zones == "America/Bogota" and sent.local_times.startswith("America/Bogota 2026-")
+    assert sent.pack == "CO@2026.12"
