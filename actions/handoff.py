@@ -84,8 +84,10 @@ class ActionOptOutOnlyThis(BotAction):
         return "action_opt_out_only_this"
 
     def act(self, dispatcher, tracker, domain):
-        with conversation_scope(tracker) as (_s, conversation):
+        with conversation_scope(tracker) as (s, conversation):
             asked = conversation is not None and contact.scope_question_open(conversation)
+            if asked:
+                contact.answer_scope(s, conversation)
         if asked:
             say(dispatcher, "opt_out.only_this_channel")
         else:

@@ -7,7 +7,9 @@ second and the process's peak RSS before and after, to show memory stays bounded
 
 Part 2 sends a part of them with real RQ workers (the real twilio client) to the local
 Twilio-compatible server, with the shared rate limit set to --rate, and prints the send
-rate reached.
+rate reached. The workers check each reminder again at send time with the real clock, so part
+2 opens the rules at every hour (test packs, open policies) and moves the expiry: what it
+measures is sending, whatever the hour it runs at.
 
     .venv/bin/python bench/campaign.py --debtors 100000 --send 5000 --rate 1000 --workers 2
 """
@@ -188,6 +190,36 @@ def part1(app, n):
         return report
 
 
+OPEN_PACK = """
+country: {country}
+name: {country} (benchmark: open at every hour)
+version: bench
+zones: []
+holidays: {{calendar: {country}, subdivisions: none}}
+gate: {{}}
+implements: {{}}
+rules:
+  - {{id: bench, law: none, kind: practice, basis: general_knowledge, summary: bench}}
+"""
+
+
+def open_rules(s, workdir, env):
+    """Part 2 measures sending, at the real clock: packs and policies open at every hour (so the
+    hour the benchmark runs at does not decide what the send-time check lets through)."""
+    from bot.models import ContactRule
+
+    packs = Path(workdir) / "packs"
+    packs.mkdir(exist_ok=True)
+    for country, *_rest in COUNTRIES:
+        (packs / f"{country}.yml").write_text(OPEN_PACK.format(country=country), "utf-8")
+    env["CONTACT_PACKS_DIR"] = str(packs)
+    s.execute(
+        ContactRule.__table__.update().values(
+            hours={}, skip_holidays=False, max_per_day=100, max_per_week=100, min_gap_hours=0
+        )
+    )
+
+
 def part2(app, env, sends, rate, workers, fake):
     """Let real workers send the first `sends` queued reminders; the rest stay queued."""
     from bot.db import session
@@ -207,6 +239,14 @@ def part2(app, env, sends, rate, workers, fake):
                 .limit(sends)
             ).scalars()
         )
+        # Sent days after part 1's fixed moment: not expired, and at any hour.
+        s.execute(
+            ScheduledMessage.__table__.update()
+            .where(ScheduledMessage.id.in_(ids))
+            .values(expires_at=datetime(2100, 1, 1))
+        )
+        open_rules(s, Path(env["DATABASE_URL"][len("sqlite:///") :]).parent, env)
+        s.commit()
         size = app.config["REMINDER_SEND_BATCH"]
         with redis.pipeline() as pipe:
             for start in range(0, len(ids), size):

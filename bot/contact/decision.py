@@ -67,6 +67,9 @@ PURPOSES = {
 BLOCKED_ACCOUNT = {s: s for s in statuses.Account.PAUSED}
 # An agent-held reminder is looked at again this often even if no hand-back is announced.
 AGENT_RECHECK = timedelta(hours=1)
+# After a stop on one channel the debtor is asked whether every channel is meant; meanwhile
+# (until answered, for at most this long) no reminder goes on the other channels either.
+SCOPE_QUESTION_OPEN = timedelta(hours=24)
 # The discreet variants of a reminder: no amount, no reference, an invitation to verify.
 DISCREET = "reminder.discreet"
 DISCREET_NAMED = "reminder.discreet.named"
@@ -120,6 +123,8 @@ class Facts:
     last_inbound: dict = field(default_factory=dict)  # channel -> last debtor message (UTC)
     contacts: list = field(default_factory=list)  # [(UTC, channel)] of the last 7 days
     consented: frozenset = frozenset()  # channels with a standing grant
+    scope_asked_at: datetime | None = None  # "this channel or all?" asked then
+    scope_answered_at: datetime | None = None
     verified_at: datetime | None = None  # last verification on this number
     locked_at: datetime | None = None  # last verification lock on this number
 
@@ -236,6 +241,8 @@ class Context:
             last_inbound=last_inbound,
             contacts=self.contacts.get(debtor_id, []),
             consented=self.consents.get(debtor_id, frozenset()),
+            scope_asked_at=getattr(debtor, "opt_out_scope_asked_at", None),
+            scope_answered_at=getattr(debtor, "opt_out_scope_answered_at", None),
             verified_at=verified_at,
             locked_at=locked_at,
         )
@@ -258,6 +265,20 @@ def _blocked(checks, facts, account_status):
     if "agent_held" in checks and facts.agent_held:
         return "agent_held"
     return None
+
+
+def scope_open(asked, answered, now=None):
+    """True when "this channel or all?" was asked less than a day ago and not answered."""
+    now = now or utcnow()
+    if asked is None or now - asked >= SCOPE_QUESTION_OPEN:
+        return False
+    return answered is None or answered < asked
+
+
+def _scope_open(facts, now):
+    if not scope_open(facts.scope_asked_at, facts.scope_answered_at, now):
+        return False
+    return facts.opted_out(WHATSAPP) or facts.opted_out(SMS)
 
 
 def _on_channel(ctx, checks, facts, rule, channel, now, template_key):
@@ -299,6 +320,10 @@ def decide(ctx, facts, now, purpose, channels_in_order, template_key=None, accou
     if reason == "agent_held" and "schedule" in checks:
         # Not dropped: it waits for the agent to hand the conversation back.
         return Decision("defer", reason, next_at=now + AGENT_RECHECK, rule="agent", **base)
+    if reason is None and "schedule" in checks and _scope_open(facts, now):
+        # The debtor said stop and has not yet said whether every channel is meant.
+        until = facts.scope_asked_at + SCOPE_QUESTION_OPEN
+        return Decision("defer", "opt_out_scope_pending", next_at=until, rule="debtor", **base)
     if reason:
         return Decision(
             "suppress", reason, rule="debtor" if reason == "wrong_number" else "account", **base

@@ -7,12 +7,10 @@ from sqlalchemy import select
 from bot import audit, statuses
 from bot.clock import utcnow
 from bot.contact import consent, preferences
+from bot.contact.decision import scope_open
 from bot.contact.rules import load_rules
 from bot.conversations.escalation import mark_for_agent
 from bot.models import Message
-
-# An answer to "this channel or all?" counts only this soon after the question.
-SCOPE_ANSWER_WINDOW_HOURS = 24
 
 
 def last_inbound(session, conversation):
@@ -62,17 +60,26 @@ def opt_out_all(session, conversation, actor, words=None, now=None):
     stopped = preferences.record_opt_out_all(
         session, debtor, actor, now or utcnow(), words, "chat", message_id
     )
+    if debtor.opt_out_scope_asked_at is not None and debtor.opt_out_scope_answered_at is None:
+        debtor.opt_out_scope_answered_at = now or utcnow()
     audit.record(session, actor, "conversation.opt_out_all", conversation, {"channels": stopped})
     return stopped
 
 
 def scope_question_open(conversation, now=None):
-    """True when the debtor was asked "this channel or all?" and may still be answering."""
+    """True when the debtor was asked "this channel or all?" and has not answered yet."""
     debtor = conversation.debtor
-    asked = debtor.opt_out_scope_asked_at if debtor is not None else None
-    if asked is None:
+    if debtor is None:
         return False
-    return ((now or utcnow()) - asked).total_seconds() < SCOPE_ANSWER_WINDOW_HOURS * 3600
+    return scope_open(debtor.opt_out_scope_asked_at, debtor.opt_out_scope_answered_at, now)
+
+
+def answer_scope(session, conversation, now=None):
+    """The answer was "this channel only": reminders on the others may go again."""
+    debtor = conversation.debtor
+    if debtor is not None and scope_question_open(conversation, now):
+        debtor.opt_out_scope_answered_at = now or utcnow()
+        audit.record(session, "debtor", "contact.opt_out_scope", debtor, {"scope": "channel"})
 
 
 def consent_to_ask(session, conversation, now=None):

@@ -39,6 +39,7 @@ class Debtor(TimestampMixin, Base):
     opted_out_email_at = Column(DateTime)
     # When the debtor was asked, once, whether a stop meant this channel or all of them.
     opt_out_scope_asked_at = Column(DateTime)
+    opt_out_scope_answered_at = Column(DateTime)  # "this channel only" (or "all", recorded too)
     wrong_number_at = Column(DateTime)
 
     accounts = relationship("Account", back_populates="debtor", order_by="Account.id")

@@ -126,6 +126,8 @@ def _due_rows(now, last_id, batch, step_prefix=None):
             Debtor.locale,
             Debtor.opted_out_whatsapp_at,
             Debtor.opted_out_sms_at,
+            Debtor.opt_out_scope_asked_at,
+            Debtor.opt_out_scope_answered_at,
             Debtor.wrong_number_at,
             Account.status.label("account_status"),
         )

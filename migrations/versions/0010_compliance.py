@@ -84,6 +84,7 @@ def upgrade():
         batch_op.add_column(sa.Column("region", sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column("opted_out_email_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("opt_out_scope_asked_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("opt_out_scope_answered_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("locked_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("consent_asked_at", sa.DateTime(), nullable=True))
@@ -206,6 +207,7 @@ def downgrade():
         batch_op.drop_column("consent_asked_at")
         batch_op.drop_column("locked_at")
     with op.batch_alter_table("debtors", schema=None) as batch_op:
+        batch_op.drop_column("opt_out_scope_answered_at")
         batch_op.drop_column("opt_out_scope_asked_at")
         batch_op.drop_column("opted_out_email_at")
         batch_op.drop_column("region")

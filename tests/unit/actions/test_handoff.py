@@ -71,7 +71,8 @@ def test_a_stop_keeps_the_words_and_asks_once_whether_all_channels_are_meant(db,
     # "No, only this channel": the others stay; the question is not asked again.
     sent, _ = act(ActionOptOutOnlyThis(), conversation, "deny")
     assert sent == [("opt_out.only_this_channel", {})]
-    assert debtor_of(db, conversation).opted_out_sms_at is None
+    answered = debtor_of(db, conversation)
+    assert answered.opted_out_sms_at is None and answered.opt_out_scope_answered_at is not None
     sms = Conversation(channel="sms", address=conversation.address, debtor_id=debtor.id)
     db.add(sms)
     db.commit()

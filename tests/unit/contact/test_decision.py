@@ -406,3 +406,22 @@ def test_email_has_its_own_opt_out():
     assert (decision.action, decision.reason) == ("suppress", "opted_out_email")
     facts.opted_out_email_at = None
     assert decide(context, facts, NOW, "requested", ("email",), "x").action == "send"
+
+
+def test_after_a_stop_other_channels_wait_for_the_answer_to_the_question():
+    asked = NOW - timedelta(hours=2)
+    context = ctx()
+    facts = context.facts(item(opted_out_whatsapp_at=asked))
+    facts.scope_asked_at = asked
+    decision = decide(context, facts, NOW, "reminder", ("whatsapp", "sms"), "reminder.due.friendly")
+    assert (decision.action, decision.reason) == ("defer", "opt_out_scope_pending")
+    assert decision.next_at == asked + timedelta(hours=24)
+    facts.scope_answered_at = NOW - timedelta(hours=1)  # "only this channel"
+    decision = decide(context, facts, NOW, "reminder", ("whatsapp", "sms"), "reminder.due.friendly")
+    assert (decision.action, decision.channel) == ("send", "sms")
+    facts.scope_answered_at = None
+    later = asked + timedelta(hours=25)  # no answer in a day: the stop covers its channel only
+    decision = decide(
+        context, facts, later, "reminder", ("whatsapp", "sms"), "reminder.due.friendly"
+    )
+    assert decision.channel == "sms"
