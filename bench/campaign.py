@@ -192,7 +192,7 @@ def part1(app, n):
 
 OPEN_PACK = """
 country: {country}
-name: {country} (benchmark: open at every hour)
+name: "{country}, benchmark: open at every hour"
 version: bench
 zones: []
 holidays: {{calendar: {country}, subdivisions: none}}

@@ -3,7 +3,6 @@ the next moment that is; and the caps on how often (and on how many channels) a 
 contacted. Moments are naive UTC; contacts are (moment, channel) pairs."""
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from bot import clock
 from bot.contact.zones import plausible_zones
@@ -45,7 +44,7 @@ def next_allowed(rule, zones, moment, horizon_days=21):
     so only those instants are candidates."""
     candidates = {moment}
     for zone in zones:
-        tz = ZoneInfo(zone)
+        tz = clock.zone_info(zone)
         start = clock.aware(moment, zone).date()
         for offset in range(horizon_days + 1):
             day = start + timedelta(days=offset)
