@@ -56,6 +56,12 @@ def _answer(session, message, lock, client, final_attempt):
         message.status = In.FOR_AGENT
         session.commit()
         return
+    if message.media and not (message.body or "").strip() and not message.button_payload:
+        # A file without words (a receipt photo): its own job answers it; Rasa has no text.
+        message.status = In.PROCESSED
+        message.processed_at = utcnow()
+        session.commit()
+        return
     replies = (
         session.execute(
             select(Message).where(Message.reply_to_id == message.id).order_by(Message.seq)

@@ -18,12 +18,22 @@ from bot.models.money import (
     Promise,
 )
 from bot.models.people import Account, Debtor, User
+from bot.models.rails import (
+    AutodebitAttempt,
+    AutodebitMandate,
+    Document,
+    PaymentReceipt,
+    RailMethod,
+    StoredFile,
+)
 from bot.models.reminders import ContactRule, ScheduledMessage, Segment
 from bot.models.texts import MessageTemplate, TemplateKey
 
 __all__ = [
     "Account",
     "AuditEvent",
+    "AutodebitAttempt",
+    "AutodebitMandate",
     "Base",
     "Checkout",
     "ConsentRecord",
@@ -33,6 +43,7 @@ __all__ = [
     "ConversationNote",
     "Debtor",
     "Dispute",
+    "Document",
     "HolidayOverride",
     "Installment",
     "Message",
@@ -42,10 +53,13 @@ __all__ = [
     "PaymentEvent",
     "PaymentPlan",
     "PaymentPolicy",
+    "PaymentReceipt",
     "Promise",
+    "RailMethod",
     "SandboxMessage",
     "ScheduledMessage",
     "Segment",
+    "StoredFile",
     "TemplateKey",
     "TimestampMixin",
     "User",

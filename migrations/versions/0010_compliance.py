@@ -1,7 +1,7 @@
 """compliance: consent register, holiday overrides, contact log, address zone and region
 
 Revision ID: 0010_compliance
-Revises: 0009
+Revises: 0010_rails
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_compliance"
-down_revision = "0009"
+down_revision = "0010_rails"  # chained after the rails revision merged first
 branch_labels = None
 depends_on = None
 
