@@ -88,6 +88,11 @@ def load_config(overrides=None):
         # asks for it (each debtor's day changes at their own midnight); 0 = never.
         "ACCRUAL_INTERVAL": int(_env("ACCRUAL_INTERVAL", "3600")),
         "ACCRUAL_BATCH": int(_env("ACCRUAL_BATCH", "2000")),
+        # Compliance (issue 12): extra or replacement country packs, and whether a discreet
+        # first contact may carry the creditor's name (CREDITOR_NAME above).
+        "CONTACT_PACKS_DIR": _env("CONTACT_PACKS_DIR"),
+        "FIRST_CONTACT_NAMES_CREDITOR": _env("FIRST_CONTACT_NAMES_CREDITOR", "0")
+        in ("1", "true", "yes"),
     }
     if overrides:
         cfg.update(overrides)
@@ -124,6 +129,8 @@ def _finish(cfg, overrides=None):
     except ScheduleError as exc:
         raise ConfigError(str(exc)) from exc
     _payment_provider(cfg, production)
+    if cfg["CONTACT_PACKS_DIR"] and not Path(cfg["CONTACT_PACKS_DIR"]).is_dir():
+        raise ConfigError(f"CONTACT_PACKS_DIR {cfg['CONTACT_PACKS_DIR']} is not a directory.")
     cfg["SANDBOX"] = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
     if cfg["SANDBOX"]:
         if production:

@@ -1,6 +1,6 @@
 """Command-line interface: `flask --app bot <command>` (the top layer: it may use every package)."""
 
-from bot.cli import autodebit, ledger, reminders, setup, templates, users, work
+from bot.cli import autodebit, compliance, ledger, reminders, setup, templates, users, work
 
 COMMANDS = (
     setup.import_debts,
@@ -20,6 +20,7 @@ COMMANDS = (
     reminders.campaign_group,
     autodebit.autodebit_group,
     ledger.ledger_group,
+    compliance.compliance_group,
 )
 
 

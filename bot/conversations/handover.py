@@ -2,7 +2,7 @@
 
 from sqlalchemy import case, or_, select, update
 
-from bot import audit, inputs, outbox, statuses
+from bot import audit, hooks, inputs, outbox, statuses
 from bot.clock import utcnow
 from bot.contact.window import window_open
 from bot.conversations import rasa_client
@@ -164,6 +164,7 @@ def release(session, conversation, user):
     conversation.agent_id = None
     audit.record(session, actor(user), "conversation.released", conversation, {})
     outbox.later(session, "sync_bot", conversation.id)
+    hooks.conversation_released.send(session, conversation)
 
 
 def take_over(session, conversation_id, admin, reason):
@@ -203,6 +204,7 @@ def _settle(session, conversation, state):
     conversation.needs_agent = False
     conversation.agent_reason = None
     conversation.escalated_at = None
+    hooks.conversation_released.send(session, conversation)
 
 
 def hand_back(session, conversation, user):

@@ -10,7 +10,8 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
@@ -18,6 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import audit, clock, inputs, phones, statuses
+from bot.contact import consent
+from bot.contact.calendar import subdivisions_of
 from bot.conversations import verification
 from bot.ledger import entries
 from bot.models import Account, Debtor
@@ -39,6 +42,12 @@ REQUIRED = (
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID4 = re.compile(r"^[0-9A-Za-z]{4}$")
+_REGION = re.compile(r"^[0-9A-Z]{1,8}$")
+# Consent per channel (import columns consent_whatsapp, consent_sms, consent_email): the
+# evidence columns say when (consent_at), how (consent_method) and what (consent_evidence).
+CONSENT_COLUMNS = {"consent_whatsapp": "whatsapp", "consent_sms": "sms", "consent_email": "email"}
+_YES = {"yes", "y", "si", "sí", "s", "true", "1", "x"}
+_NO = {"no", "n", "false", "0"}
 # csv's own limit on one field (128 KiB), named so the error can say it.
 MAX_FIELD = 128 * 1024
 # Rows written per commit; a batch the database refuses is written again row by row.
@@ -134,6 +143,7 @@ def parse_row(row):
         raise RowError("email is not a valid address")
     locale_tag = locale.language + (f"-{locale.territory}" if locale.territory else "")
     return {
+        **_contact_columns(row, country),
         "external_id": clean["external_id"],
         "full_name": clean["full_name"],
         "phone": phone,
@@ -146,6 +156,62 @@ def parse_row(row):
         "email": email,
         "segment": row.get("segment"),
     }
+
+
+def _cell(row, name):
+    return (row.get(name) or "").strip()
+
+
+def _contact_columns(row, country):
+    """The optional address zone, region and per-channel consent of a row."""
+    zone = _cell(row, "timezone") or None
+    if zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise RowError(f"timezone {zone!r} is not an IANA zone like America/Bogota") from exc
+    region = _cell(row, "region").upper() or None
+    if region:
+        known = subdivisions_of(country)
+        if not _REGION.match(region) or (known and region not in known):
+            raise RowError(f"region {region!r} is not a subdivision code of {country}")
+    consents = {}
+    for column, channel in CONSENT_COLUMNS.items():
+        value = _cell(row, column).lower()
+        if not value:
+            continue
+        if value not in _YES | _NO:
+            raise RowError(f"{column} must be yes or no")
+        consents[channel] = "granted" if value in _YES else "revoked"
+    evidence = None
+    if consents:
+        at_text = _cell(row, "consent_at")
+        if not at_text or not _cell(row, "consent_evidence"):
+            raise RowError("consent columns need consent_at and consent_evidence (the proof)")
+        try:
+            at = datetime.fromisoformat(at_text)
+        except ValueError:
+            try:
+                at = datetime.combine(date.fromisoformat(at_text), time())
+            except ValueError as exc:
+                raise RowError(f"consent_at {at_text!r} is not a date as YYYY-MM-DD") from exc
+        if at.tzinfo is not None:
+            at = at.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+        method = _cell(row, "consent_method")
+        text = _cell(row, "consent_evidence")
+        evidence = (at, f"{method}: {text}" if method else text)
+    return {"timezone": zone, "region": region, "consents": consents, "consent": evidence}
+
+
+def _record_consents(session, debtor, values, now=None):
+    for channel, action in values["consents"].items():
+        at, evidence = values["consent"]
+        try:
+            consent.record(
+                session, debtor, channel, action, at, "import", evidence, "import", now=now
+            )
+        except consent.ConsentError as exc:
+            raise RowError(str(exc)) from exc
 
 
 def _check_against_stored(session, values):
@@ -180,11 +246,15 @@ def _upsert_debtor(session, values):
         "country": values["country"],
         "segment": values["segment"],
     }
+    # The address's zone and region when the file gives them (the number's zones are always
+    # checked beside them; a zone is never derived from the number).
+    for name in ("timezone", "region"):
+        if values.get(name):
+            fields[name] = values[name]
     if debtor is None:
         salt = verification.new_salt()
         debtor = Debtor(
             phone=values["phone"],
-            timezone=phones.time_zone(values["phone"]),
             id_secret_salt=salt,
             id_secret_hash=verification.hash_secret(values["id_last4"], salt),
             **fields,
@@ -306,6 +376,9 @@ def _write(session, values):
     # Every check has passed: the writes below cannot half-apply a row.
     debtor, debtor_changed = _upsert_debtor(session, values)
     outcome = _upsert_account(session, debtor, values)
+    if values["consents"]:
+        session.flush()
+        _record_consents(session, debtor, values)
     return "updated" if outcome == "unchanged" and debtor_changed else outcome
 
 
@@ -374,6 +447,8 @@ def import_csv(session, stream):
                     f"{seen[values['external_id']]}"
                 )
             seen[values["external_id"]] = line
+            if values["consent"] and values["consent"][0] > clock.utcnow():
+                raise RowError("consent_at is in the future")
         except RowError as exc:
             report.errors.append((line, str(exc)))
             continue

@@ -4,6 +4,7 @@ beside its currency, never a float."""
 from bot.clock import utcnow
 from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
+from bot.models.compliance import ConsentRecord, ContactEvent, HolidayOverride
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
 from bot.models.ledger import LedgerBalance, LedgerEntry, Settlement
 from bot.models.money import (
@@ -37,12 +38,15 @@ __all__ = [
     "Base",
     "Checkout",
     "ConsoleSession",
+    "ConsentRecord",
+    "ContactEvent",
     "ContactRule",
     "Conversation",
     "ConversationNote",
     "Debtor",
     "Dispute",
     "Document",
+    "HolidayOverride",
     "Installment",
     "LedgerBalance",
     "LedgerEntry",

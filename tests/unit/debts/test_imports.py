@@ -24,7 +24,8 @@ def test_good_rows_load_normalised(db):
     report = run(db, HEADER + GOOD)
     assert (report.created, report.updated, report.rejected) == (2, 0, 0)
     ana = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
-    assert ana.locale == "es-CO" and ana.timezone == "America/Bogota"
+    # The zone column is the address's: never derived from the number (issue 12).
+    assert ana.locale == "es-CO" and ana.timezone is None
     assert "4821" not in ana.id_secret_hash and verification.secret_matches(ana, "4821")
     account = db.execute(select(Account).where(Account.external_id == "A-1")).scalar_one()
     assert (account.balance_minor, account.currency) == (15000000, "COP")
@@ -175,3 +176,55 @@ def test_an_account_cannot_change_currency(db):
     assert report.rejected == 1 and "cannot change to CLP" in report.errors[0][1]
     account = db.execute(select(Account).where(Account.external_id == "A-1")).scalar_one()
     assert (account.currency, account.balance_minor) == ("COP", 15000000)
+
+
+CONTACT_HEADER = HEADER.rstrip("\n") + (
+    ",timezone,region,consent_whatsapp,consent_sms,consent_email,consent_at,consent_method,"
+    "consent_evidence\n"
+)
+
+
+def test_address_zone_region_and_consent_columns(db):
+    from bot.contact import consent
+    from bot.models import ConsentRecord
+
+    text = CONTACT_HEADER + (
+        "C-1,Ana Pérez,3001234567,CO,es-CO,COP,1000.00,2026-11-10,4821,,,,,yes,no,,"
+        '2025-03-01,contract,"Clause 7, signed form 123"\n'
+        "C-2,Jo Doe,4155550100,US,en-US,USD,10.00,2026-11-10,1234,,,America/New_York,MA,,,,,,\n"
+    )
+    report = run(db, text)
+    assert report.errors == [] and report.created == 2
+    ana = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
+    jo = db.execute(select(Debtor).where(Debtor.phone == "+14155550100")).scalar_one()
+    assert (jo.timezone, jo.region) == ("America/New_York", "MA")
+    assert consent.granted_channels(db, [ana.id]) == {ana.id: frozenset({"whatsapp"})}
+    assert ana.opted_out_sms_at is not None  # "no" on SMS is a withdrawal on record
+    records = db.execute(select(ConsentRecord).order_by(ConsentRecord.id)).scalars().all()
+    assert [(r.channel, r.action, r.method) for r in records] == [
+        ("whatsapp", "granted", "import"),
+        ("sms", "revoked", "import"),
+    ]
+    assert records[0].evidence == "contract: Clause 7, signed form 123"
+    # The same file again adds no second record.
+    run(db, text)
+    assert db.execute(select(func.count()).select_from(ConsentRecord)).scalar() == 2
+
+
+def test_bad_contact_columns_are_reported_and_the_good_rows_load(db):
+    text = CONTACT_HEADER + (
+        "D-1,A,3001234561,CO,es-CO,COP,1.00,2026-11-10,1111,,,Mars/Base,,,,,,,\n"
+        "D-2,B,3001234562,CO,es-CO,COP,1.00,2026-11-10,2222,,,,,maybe,,,2025-01-01,,x\n"
+        "D-3,C,3001234563,CO,es-CO,COP,1.00,2026-11-10,3333,,,,,yes,,,,,\n"
+        "D-4,D,4155550104,US,en-US,USD,1.00,2026-11-10,4444,,,,ZZ,,,,,,\n"
+        "D-5,E,3001234565,CO,es-CO,COP,1.00,2026-11-10,5555,,,,,yes,,,2999-01-01,,x\n"
+        "D-6,F,3001234566,CO,es-CO,COP,1.00,2026-11-10,6666,,,,,,,,,,\n"
+    )
+    report = run(db, text)
+    reasons = dict(report.errors)
+    assert "IANA zone" in reasons[2]
+    assert "yes or no" in reasons[3]
+    assert "consent_at and consent_evidence" in reasons[4]
+    assert "subdivision" in reasons[5]
+    assert "future" in reasons[6]
+    assert report.created == 1
