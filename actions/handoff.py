@@ -102,10 +102,11 @@ class ActionRecordConsent(BotAction):
         return "action_record_consent"
 
     def act(self, dispatcher, tracker, domain):
+        recorded = None
         with conversation_scope(tracker) as (s, conversation):
             if conversation is not None and conversation.debtor is not None:
-                contact.give_consent(s, conversation)
-        say(dispatcher, "consent.recorded")
+                recorded = contact.give_consent(s, conversation)
+        say(dispatcher, "consent.recorded" if recorded is not None else "consent.verify_first")
         return []
 
 

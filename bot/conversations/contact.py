@@ -9,6 +9,7 @@ from bot.clock import utcnow
 from bot.contact import consent, preferences
 from bot.contact.decision import scope_open
 from bot.contact.rules import load_rules
+from bot.conversations import verification
 from bot.conversations.escalation import mark_for_agent
 from bot.models import Message
 
@@ -98,7 +99,11 @@ def consent_to_ask(session, conversation, now=None):
 
 def give_consent(session, conversation, words=None, now=None):
     """The debtor agreed in the chat to reminders on this channel: recorded with their words
-    (and, when it answered the bot's question, which question: a bare "1" proves little)."""
+    (and, when it answered the bot's question, which question: a bare "1" proves little).
+    Only from a debtor verified on this number: anyone may write from a borrowed phone, and a
+    grant lifts an earlier opt-out. Returns None (nothing recorded) otherwise."""
+    if not verification.is_verified(conversation, now):
+        return None
     words, message_id = _evidence(session, conversation, words)
     if conversation.consent_asked_at is not None:
         words = (

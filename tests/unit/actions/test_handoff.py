@@ -142,6 +142,8 @@ def test_colombia_asks_consent_once_after_verification_and_records_it(db, conver
     dispatcher = CollectingDispatcher()
     run(ActionVerificationDone().run(dispatcher, tracker(conversation, slots), {}))
     assert ("consent.ask", {}) not in templates_sent(dispatcher)  # asked once
+    db.get(Conversation, conversation.id).verified_at = utcnow()  # the verification form did
+    db.commit()
     said(db, conversation, "Sí, autorizo")
     sent, _ = act(ActionRecordConsent(), conversation, "give_consent")
     assert sent == [("consent.recorded", {})]
@@ -151,6 +153,16 @@ def test_colombia_asks_consent_once_after_verification_and_records_it(db, conver
     assert record.method == "chat" and record.evidence.startswith(
         "Sí, autorizo (answer to consent.ask"
     )
+
+
+def test_an_authorisation_before_verification_is_not_recorded(db, conversation):
+    """Anyone may write from a borrowed phone: a grant would lift the debtor's opt-out."""
+    _no_consent_on_file(db)
+    assert db.get(Conversation, conversation.id).verified_at is None
+    said(db, conversation, "autorizo que me escriban")
+    sent, _ = act(ActionRecordConsent(), conversation, "give_consent")
+    assert sent == [("consent.verify_first", {})]
+    assert records(db) == []
 
 
 def test_no_consent_question_where_the_law_does_not_ask_or_consent_exists(db, conversation):
