@@ -1,7 +1,7 @@
 """The send-time check: WhatsApp's window, a lock since dispatch, and what counts as a contact
 (a held-back or failed message does not)."""
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
@@ -66,7 +66,11 @@ def test_a_message_twilio_refuses_is_not_a_contact(db, verified, twilio, buckets
     assert failed.reason == "twilio:21211"
 
 
-def test_a_sent_reminder_is_logged_with_the_moment_it_was_accepted(db, verified, twilio, buckets):
+def test_a_sent_reminder_is_logged_with_the_moment_it_was_accepted(
+    db, verified, twilio, buckets, time_machine
+):
+    # The acceptance moment is read from the clock after Twilio answers: the clock is at NOW.
+    time_machine.move_to(NOW.replace(tzinfo=timezone.utc), tick=False)
     planning.plan(db, now=NOW)
     dispatching.dispatch(db, now=NOW, enqueue=False)
     [row] = rows(db, debtor_id=camila(db).id)
