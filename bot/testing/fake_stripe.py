@@ -10,6 +10,10 @@ the saved card (succeeds; card_declined with a decline code; authentication_requ
 as Stripe answers (200 succeeded, or 402 card_error carrying the failed PaymentIntent), with
 Idempotency-Key replay on every create. `complete_setup(session_id, url, outcome)` saves a card
 and posts the signed setup-mode checkout.session.completed.
+
+A paid session has a PaymentIntent and a charge; `refund_event` and `dispute_event` build the
+charge.refunded and charge.dispute.created events a Dashboard refund or a cardholder's dispute
+sends (sign and post them with `deliver`).
 """
 
 import json
@@ -433,6 +437,66 @@ class FakeStripe:
 
     def complete(self, session_id, webhook_url, **changes):
         """Pay the session and post the signed checkout.session.completed to webhook_url."""
+        self.pay_session(session_id)
         event = self.event(session_id, payment_status="paid", status="complete", **changes)
         payload, headers = self.signed(event)
         return requests.post(webhook_url, data=payload, headers=headers, timeout=10)
+
+    def pay_session(self, session_id):
+        """The customer pays: the session gets its PaymentIntent and charge (once)."""
+        with self.lock:
+            session = self.sessions[session_id]
+            if not session.get("payment_intent"):
+                session["payment_intent"] = "pi_" + secrets.token_hex(12)
+                session["_charge"] = {
+                    "id": "ch_" + secrets.token_hex(12),
+                    "object": "charge",
+                    "amount": session["amount_total"],
+                    "amount_refunded": 0,
+                    "refunded": False,
+                    "currency": session["currency"],
+                    "payment_intent": session["payment_intent"],
+                    "disputed": False,
+                    "status": "succeeded",
+                }
+        return session["payment_intent"]
+
+    def refund_event(self, session_id, amount=None, event_id=None):
+        """Refund (part of) a paid session's charge from the Dashboard: charge.refunded, whose
+        amount_refunded counts every refund so far."""
+        self.pay_session(session_id)
+        with self.lock:
+            charge = self.sessions[session_id]["_charge"]
+            left = charge["amount"] - charge["amount_refunded"]
+            charge["amount_refunded"] += left if amount is None else min(amount, left)
+            charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+            obj = dict(charge)
+        return self._charge_event("charge.refunded", obj, event_id)
+
+    def dispute_event(self, session_id, reason="fraudulent", event_id=None):
+        """The cardholder disputes the charge: charge.dispute.created (the amount is withdrawn)."""
+        self.pay_session(session_id)
+        with self.lock:
+            charge = self.sessions[session_id]["_charge"]
+            charge["disputed"] = True
+            obj = {
+                "id": "dp_" + secrets.token_hex(12),
+                "object": "dispute",
+                "amount": charge["amount"],
+                "charge": charge["id"],
+                "payment_intent": charge["payment_intent"],
+                "currency": charge["currency"],
+                "reason": reason,
+                "status": "needs_response",
+            }
+        return self._charge_event("charge.dispute.created", obj, event_id)
+
+    @staticmethod
+    def _charge_event(type_, obj, event_id=None):
+        return {
+            "id": event_id or "evt_" + secrets.token_hex(12),
+            "object": "event",
+            "type": type_,
+            "created": int(clock.epoch()),
+            "data": {"object": obj},
+        }
