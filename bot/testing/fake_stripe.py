@@ -9,11 +9,8 @@ PaymentMethods (retrieve, expand, detach) and off-session PaymentIntents whose o
 the saved card (succeeds; card_declined with a decline code; authentication_required), answered
 as Stripe answers (200 succeeded, or 402 card_error carrying the failed PaymentIntent), with
 Idempotency-Key replay on every create. `complete_setup(session_id, url, outcome)` saves a card
-and posts the signed setup-mode checkout.session.completed.
-
-A paid session has a PaymentIntent and a charge; `refund_event` and `dispute_event` build the
-charge.refunded and charge.dispute.created events a Dashboard refund or a cardholder's dispute
-sends (sign and post them with `deliver`).
+and posts the signed setup-mode checkout.session.completed. A paid session has a PaymentIntent
+and a charge: `refund_event` / `dispute_event` build charge.refunded / charge.dispute.created.
 """
 
 import json
