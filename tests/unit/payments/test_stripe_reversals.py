@@ -122,6 +122,8 @@ def test_a_paid_checkout_refunded_then_disputed(app, client, db, demo_debtors, f
     row = db.get(Account, account.id)
     assert (row.balance_minor, row.status) == (15_000_000, "open")
     assert db.execute(select(Payment.status)).scalar_one() == "reversed"
+    page = client.get(f"/pay/{token}").get_data(as_text=True)
+    assert "<s>$150.000</s> (reembolsado o reversado)" in page
 
 
 def test_a_dispute_before_the_completion_undoes_it_on_arrival(
