@@ -236,3 +236,22 @@ def test_documents_of_a_reversed_payment_are_never_issued(db, camila):
     db.commit()
     assert documents.issue_after_payment(db, payment) == []
     assert db.execute(select(Document)).first() is None
+
+
+def test_a_charged_back_auto_debit_suspends_its_mandate(db, camila, conversation):
+    from bot.models import AutodebitMandate
+
+    mandate = AutodebitMandate(account_id=camila.id, provider="sandbox", status="active")
+    db.add(mandate)
+    checkout(db, camila, 5_000_000, ref="pi_auto", purpose="autodebit")
+    payments.handle_event(db, "sandbox", paid(5_000_000, ref="pi_auto", intent=None))
+    refund = taken_back(5_000_000, intent="pi_auto")
+    assert payments.handle_event(db, "sandbox", refund)[0] == "reversed"
+    assert mandate.status == "active"  # the creditor refunded it: the card is fine
+    db.rollback()
+    payments.handle_event(db, "sandbox", paid(5_000_000, ref="pi_auto", intent=None))
+    dispute = taken_back(5_000_000, "charged_back", intent="pi_auto")
+    assert payments.handle_event(db, "sandbox", dispute)[0] == "reversed"
+    db.commit()
+    assert mandate.status == "suspended"
+    assert "autodebit.suspended" in actions(db)
