@@ -9,8 +9,8 @@ been applied (history never changes: everything is undone by new entries):
   kept is pending again (or broken, past its date), and a paid account is open (or on its
   plan) again;
 - the payment is marked reversed, its receipt and the account's paz y salvo are revoked (their
-  verification page says so), and the debtor's conversation joins the agents' queue; a
-  charged-back auto-debit suspends the mandate (the card is not charged again);
+  verification page says so), and the debtor's conversation joins the agents' queue;
+  bot.hooks.payment_reversed announces it (a charged-back auto-debit suspends its mandate);
 - every step is audited.
 
 Only a reversal of the whole payment is applied: a partial refund (less than the payment) is
@@ -27,14 +27,12 @@ import logging
 
 from sqlalchemy import func, or_, select
 
-from bot import audit, clock, statuses
+from bot import audit, clock, hooks, statuses
 from bot.clock import utcnow
 from bot.conversations.escalation import mark_for_agent
 from bot.ledger import entries
 from bot.models import (
     Account,
-    AutodebitMandate,
-    Checkout,
     Conversation,
     Document,
     LedgerEntry,
@@ -158,7 +156,6 @@ def reverse_payment(session, payment, kind, actor, event_id=None, today=None):
         account.status = statuses.Account.PLAN if active else statuses.Account.OPEN
     promises = _reopen_promises(session, account, actor, today)
     revoked = _revoke_documents(session, account, payment, kind)
-    suspended = _suspend_autodebit(session, account, payment, actor) if kind == CHARGEBACK else None
     audit.record(
         session,
         actor,
@@ -174,13 +171,14 @@ def reverse_payment(session, payment, kind, actor, event_id=None, today=None):
             "plan_id": plan.id if plan is not None else None,
             "promises_reopened": promises,
             "documents_revoked": revoked,
-            "autodebit_suspended": suspended,
             "status_before": status_before,
             "status": account.status,
             "balance_minor": account.balance_minor,
         },
     )
     _to_agents(session, account, kind)
+    for name in hooks.payment_reversed.send_guarded(session, payment, kind):
+        audit.record(session, "system", "payment.hook_failed", payment, {"hook": name})
     return True
 
 
@@ -370,34 +368,6 @@ def _revoke_documents(session, account, payment, kind):
             {"document_id": doc.id, "kind": doc.kind, "reason": kind},
         )
     return revoked
-
-
-def _suspend_autodebit(session, account, payment, actor):
-    """A charged-back auto-debit: the card's holder disputes it, so it is not charged again
-    until the debtor saves a card again (as after a decline only the debtor can fix).
-    Returns the mandate id, or None."""
-    from bot.payments import autodebit  # it reconciles through reconcile, which imports us
-
-    checkout = session.get(Checkout, payment.checkout_id) if payment.checkout_id else None
-    if checkout is None or checkout.purpose != "autodebit":
-        return None
-    mandate = session.execute(
-        select(AutodebitMandate).where(
-            AutodebitMandate.account_id == account.id,
-            AutodebitMandate.status == autodebit.ACTIVE,
-        )
-    ).scalar_one_or_none()
-    if mandate is None:
-        return None
-    mandate.status = autodebit.SUSPENDED
-    audit.record(
-        session,
-        actor,
-        "autodebit.suspended",
-        account,
-        {"mandate_id": mandate.id, "code": "chargeback", "payment_id": payment.id},
-    )
-    return mandate.id
 
 
 def _to_agents(session, account, kind):
