@@ -14,7 +14,7 @@ changes a balance is a ledger entry, bot.ledger):
 - money received is always applied, even when the checkout had expired meanwhile (events can
   arrive out of order); an 'expired' or 'failed' event never undoes a completed checkout;
 - a refund or chargeback of a payment undoes it (bot.payments.reversals), once, even when it
-  arrives before the payment it names;
+  arrives before the payment it names; a chargeback the creditor wins applies it again;
 - the account is 'paid' when nothing is owed; pending promises are kept (paid by their date) or
   broken (paid late); every change is audited.
 
@@ -101,6 +101,8 @@ def handle_event(session, provider, event):
         row.outcome = "ignored"
     elif event.kind in reversals.KINDS:
         row.outcome = _take_back(session, provider, checkout, event, row)
+    elif event.kind == "reinstated":
+        row.outcome, payment = _reinstate(session, provider, event)
     elif checkout is None:
         row.outcome = "unknown_checkout"
         log.warning("%s event %s for an unknown checkout", provider, event.id)
@@ -133,6 +135,34 @@ def _take_back(session, provider, checkout, event, row):
         return reversals.wait(row, event)
     kind = reversals.KINDS[event.kind]
     return reversals.take_back(session, payment, kind, event.amount_minor, event.id)
+
+
+def _reinstate(session, provider, event):
+    """A chargeback the creditor won: the money is back, so the reversed payment is applied
+    again as a new payment (history never changes), once."""
+    reversed_ = reversals.find_payment(session, provider, event)
+    if reversed_ is None or reversed_.status != statuses.Payment.REVERSED:
+        return "nothing_to_reinstate", None
+    ref = f"{reversed_.provider_ref}:won"[:128]
+    already = session.execute(
+        select(Payment).where(Payment.provider == provider, Payment.provider_ref == ref)
+    ).scalar_one_or_none()
+    if already is not None:
+        return "duplicate_payment", None
+    account = session.get(Account, reversed_.account_id, with_for_update=True)
+    checkout = session.get(Checkout, reversed_.checkout_id) if reversed_.checkout_id else None
+    actor = f"provider:{provider}"
+    payment = apply_payment(
+        session, account, reversed_.amount_minor, provider, ref, checkout=checkout, actor=actor
+    )
+    audit.record(
+        session,
+        actor,
+        "payment.reinstated",
+        account,
+        {"payment_id": payment.id, "reversed_payment_id": reversed_.id, "event_id": event.id},
+    )
+    return "reinstated", payment
 
 
 def _complete(session, provider, checkout, event):

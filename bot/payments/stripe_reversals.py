@@ -1,17 +1,25 @@
 """Stripe's refund and dispute events reduced to the Event reconciliation reads: a refund
 (charge.refunded: amount_refunded is all refunded so far, partial refunds included) and a
-chargeback (charge.dispute.created: Stripe takes the disputed amount back at once). Both name
-the PaymentIntent (else the charge), which the payment of a checkout keeps as intent_ref."""
+chargeback (charge.dispute.created: Stripe takes the disputed amount back at once), and a
+dispute won (charge.dispute.closed with status won: the money comes back). They name the
+PaymentIntent (else the charge), which the payment of a checkout keeps as intent_ref."""
 
 from bot import inputs
 from bot.payments.provider_types import BadEvent, Event
 
-REVERSAL_KINDS = {"charge.refunded": "refunded", "charge.dispute.created": "charged_back"}
+REVERSAL_KINDS = {
+    "charge.refunded": "refunded",
+    "charge.dispute.created": "charged_back",
+    # A dispute closed in the creditor's favour: Stripe gives the money back.
+    "charge.dispute.closed": "reinstated",
+}
 
 
 def reversal_event(event_id, event_type, obj):
     """A Charge or a Dispute reduced to an Event naming its PaymentIntent (else its charge)."""
     kind = REVERSAL_KINDS[event_type]
+    if kind == "reinstated" and obj.get("status") != "won":
+        kind = "other"  # lost (the chargeback stands) or a warning closed: nothing moves
     field = "amount_refunded" if kind == "refunded" else "amount"
     try:
         intent = inputs.text(scalar(obj.get("payment_intent")), "payment_intent", 128)

@@ -10,7 +10,7 @@ the saved card (succeeds; card_declined with a decline code; authentication_requ
 as Stripe answers (200 succeeded, or 402 card_error carrying the failed PaymentIntent), with
 Idempotency-Key replay on every create. `complete_setup(session_id, url, outcome)` saves a card
 and posts the signed setup-mode checkout.session.completed. A paid session has a PaymentIntent
-and a charge: `refund_event` / `dispute_event` build charge.refunded / charge.dispute.created.
+and a charge: `refund_event` / `dispute_event` build charge.refunded / charge.dispute.*.
 """
 
 import json
@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from bot import clock
 from bot.payments.providers import sign
+from bot.testing.fake_stripe_charges import ChargesMixin
 
 # Saved-card behaviours, named after Stripe's test cards (pm_card_visa,
 # pm_card_visa_chargeDeclinedInsufficientFunds, pm_card_authenticationRequired, ...).
@@ -54,7 +55,7 @@ def _bad(message, param):
     return {"error": {"type": "invalid_request_error", "message": message, "param": param}}, 400
 
 
-class FakeStripe:
+class FakeStripe(ChargesMixin):
     def __init__(self, secret_key, webhook_secret):
         self.secret_key = secret_key
         self.webhook_secret = webhook_secret
@@ -438,62 +439,3 @@ class FakeStripe:
         event = self.event(session_id, payment_status="paid", status="complete", **changes)
         payload, headers = self.signed(event)
         return requests.post(webhook_url, data=payload, headers=headers, timeout=10)
-
-    def pay_session(self, session_id):
-        """The customer pays: the session gets its PaymentIntent and charge (once)."""
-        with self.lock:
-            session = self.sessions[session_id]
-            if not session.get("payment_intent"):
-                session["payment_intent"] = "pi_" + secrets.token_hex(12)
-                session["_charge"] = {
-                    "id": "ch_" + secrets.token_hex(12),
-                    "object": "charge",
-                    "amount": session["amount_total"],
-                    "amount_refunded": 0,
-                    "refunded": False,
-                    "currency": session["currency"],
-                    "payment_intent": session["payment_intent"],
-                    "disputed": False,
-                    "status": "succeeded",
-                }
-        return session["payment_intent"]
-
-    def refund_event(self, session_id, amount=None, event_id=None):
-        """Refund (part of) a paid session's charge from the Dashboard: charge.refunded, whose
-        amount_refunded counts every refund so far."""
-        self.pay_session(session_id)
-        with self.lock:
-            charge = self.sessions[session_id]["_charge"]
-            left = charge["amount"] - charge["amount_refunded"]
-            charge["amount_refunded"] += left if amount is None else min(amount, left)
-            charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-            obj = dict(charge)
-        return self._charge_event("charge.refunded", obj, event_id)
-
-    def dispute_event(self, session_id, reason="fraudulent", event_id=None):
-        """The cardholder disputes the charge: charge.dispute.created (the amount is withdrawn)."""
-        self.pay_session(session_id)
-        with self.lock:
-            charge = self.sessions[session_id]["_charge"]
-            charge["disputed"] = True
-            obj = {
-                "id": "dp_" + secrets.token_hex(12),
-                "object": "dispute",
-                "amount": charge["amount"],
-                "charge": charge["id"],
-                "payment_intent": charge["payment_intent"],
-                "currency": charge["currency"],
-                "reason": reason,
-                "status": "needs_response",
-            }
-        return self._charge_event("charge.dispute.created", obj, event_id)
-
-    @staticmethod
-    def _charge_event(type_, obj, event_id=None):
-        return {
-            "id": event_id or "evt_" + secrets.token_hex(12),
-            "object": "event",
-            "type": type_,
-            "created": int(clock.epoch()),
-            "data": {"object": obj},
-        }

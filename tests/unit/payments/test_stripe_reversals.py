@@ -140,3 +140,28 @@ def test_a_dispute_before_the_completion_undoes_it_on_arrival(
     assert post(client, fake_stripe, paid).json == {"outcome": "reversed_on_arrival"}
     db.expire_all()
     assert db.get(Account, account.id).balance_minor == 15_000_000
+
+
+def test_a_dispute_won_applies_the_payment_again(app, client, db, demo_debtors, fake_stripe):
+    account = db.execute(select(Account).where(Account.external_id == "DEMO-CO-001")).scalar_one()
+    with app.test_request_context():
+        token = links.payment_url(account).rsplit("/", 1)[1]
+    client.post(f"/pay/{token}/checkout", data={"option": "full"})
+    [session_id] = fake_stripe.sessions
+    fake_stripe.pay_session(session_id)
+    paid = fake_stripe.event(session_id, payment_status="paid", status="complete")
+    assert post(client, fake_stripe, paid).json == {"outcome": "applied"}
+    assert post(client, fake_stripe, fake_stripe.dispute_event(session_id)).json == {
+        "outcome": "reversed"
+    }
+    lost = fake_stripe.dispute_event(session_id, closed="lost")
+    assert post(client, fake_stripe, lost).json == {"outcome": "ignored"}
+    won = fake_stripe.dispute_event(session_id, closed="won")
+    assert post(client, fake_stripe, won).json == {"outcome": "reinstated"}
+    again = fake_stripe.dispute_event(session_id, closed="won")  # another event id
+    assert post(client, fake_stripe, again).json == {"outcome": "duplicate_payment"}
+    db.expire_all()
+    row = db.get(Account, account.id)
+    assert (row.balance_minor, row.status) == (0, "paid")
+    statuses_ = db.execute(select(Payment.status).order_by(Payment.id)).scalars().all()
+    assert statuses_ == ["reversed", "succeeded"]
