@@ -57,7 +57,7 @@ def _wire_hooks():
     """Who reacts to what, in one place (connecting twice is harmless)."""
     from bot import hooks
     from bot.conversations import escalation
-    from bot.payments import documents, notify
+    from bot.payments import autodebit, documents, notify
     from bot.reminders import reactions
 
     # A payment cancels the reminders it made pointless, then the debtor is thanked, then the
@@ -65,6 +65,8 @@ def _wire_hooks():
     hooks.payment_applied.connect(reactions.on_payment)
     hooks.payment_applied.connect(notify.send_thanks)
     hooks.payment_applied.connect(documents.on_payment)
+    # A charged-back auto-debit: its card is not charged again until the debtor saves one.
+    hooks.payment_reversed.connect(autodebit.on_payment_reversed)
     # A refused message: a reminder's 63016 falls back to SMS; anything else needs a person.
     hooks.delivery_failed.connect(reactions.on_delivery_failed)
     hooks.delivery_failed.connect(escalation.on_delivery_failed)

@@ -51,6 +51,10 @@ class Hook:
 # thank the debtor. Runs inside the reconciling transaction.
 payment_applied = Hook("payment_applied")
 
+# (session, payment, kind): a refund or chargeback undid a payment (kind "refund" or
+# "chargeback"). Runs inside the reconciling transaction.
+payment_reversed = Hook("payment_reversed")
+
 # (session, message, error_code) -> True when handled: Twilio finally refused an outbound
 # message. Reminders fall back to SMS on 63016; otherwise the conversation goes to the agents.
 delivery_failed = Hook("delivery_failed")

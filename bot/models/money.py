@@ -76,9 +76,12 @@ class Payment(Base):
     currency = Column(String(3), nullable=False)
     provider = Column(String(32), nullable=False)
     provider_ref = Column(String(128), nullable=False)
-    status = Column(String(16), nullable=False, default="succeeded")
+    status = Column(String(16), nullable=False, default="succeeded")  # statuses.Payment
     received_at = Column(DateTime, nullable=False, default=utcnow)
     checkout_id = Column(ForeignKey("checkouts.id"))
+    # The provider's charge behind a checkout (Stripe: the session's PaymentIntent), which its
+    # refund and dispute events name instead of the checkout.
+    intent_ref = Column(String(128), index=True)
     # Paid beyond what was owed: kept for an agent to refund or credit, never lost.
     surplus_minor = Column(BigInteger, nullable=False, default=0)
     # Written off by a pay-in-full discount settled with this payment.
@@ -206,4 +209,7 @@ class PaymentEvent(Base):
     type = Column(String(64), nullable=False)
     provider_ref = Column(String(128))  # the checkout session the event is about
     outcome = Column(String(32), nullable=False)  # applied / ignored / duplicate_payment / ...
+    # A refund or chargeback: the amount taken back (kept to apply it when the payment it
+    # names arrives later).
+    amount_minor = Column(BigInteger)
     received_at = Column(DateTime, nullable=False, default=utcnow)

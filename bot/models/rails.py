@@ -157,6 +157,9 @@ class Document(Base):
     file_id = Column(ForeignKey("stored_files.id"), nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     sent_at = Column(DateTime)  # queued to the debtor as a message
+    # The payment behind it was refunded or charged back: the page says it is void.
+    revoked_at = Column(DateTime)
+    revoked_reason = Column(String(32))
     notes = Column(Text)
 
     file = relationship("StoredFile")

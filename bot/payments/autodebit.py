@@ -205,6 +205,27 @@ def cancel(session, account, actor):
     return "autodebit.cancelled", {}
 
 
+def on_payment_reversed(session, payment, kind):
+    """A hook receiver: the holder of the card disputed an auto-debit charge (a chargeback), so
+    the mandate is suspended, as after a decline only the debtor can fix."""
+    if kind != "chargeback" or payment.checkout_id is None:
+        return
+    checkout = session.get(Checkout, payment.checkout_id)
+    if checkout is None or checkout.purpose != "autodebit":
+        return
+    mandate = latest(session, session.get(Account, payment.account_id))
+    if mandate is None or mandate.status != ACTIVE:
+        return
+    mandate.status = SUSPENDED
+    audit.record(
+        session,
+        "system",
+        "autodebit.suspended",
+        mandate.account,
+        {"mandate_id": mandate.id, "code": "chargeback", "payment_id": payment.id},
+    )
+
+
 def describe(session, account):
     """What the bot says when the debtor asks about their auto-debit: (key, variables)."""
     mandate = latest(session, account)

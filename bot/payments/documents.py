@@ -4,7 +4,9 @@ that the debt is settled) when nothing is owed any more.
 Each document stores the facts it states and a signature over them (HMAC-SHA256 with
 DOCUMENT_SECRET); its QR code holds a verification URL, /v/<id>.<tag>, whose page says only
 whether the document is genuine: a changed id, tag or stored fact makes it "not genuine", and
-the page never shows amounts or names. The PDF is sent as a WhatsApp media message through a
+the page never shows amounts or names. A document whose payment was refunded or charged back
+is revoked (bot.payments.reversals): the page says it is void, and it is no longer listed or
+downloadable. The PDF is sent as a WhatsApp media message through a
 signed, expiring download link (Twilio fetches it), which the text carries too, so an SMS or a
 template outside the 24-hour window still leads to the file; the pay page lists them all.
 """
@@ -18,7 +20,7 @@ import secrets
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import audit, clock, outbox, statuses
 from bot.clock import utcnow
@@ -118,7 +120,8 @@ def verify_url(doc):
 
 
 def verify(session, token):
-    """The genuine document a verification token (<id>.<tag>) names, else None."""
+    """The genuine document a verification token (<id>.<tag>) names, else None (a revoked one
+    is returned: its revoked_at says it is void)."""
     match = re.fullmatch(r"([A-Za-z0-9_-]{8,32})\.([A-Za-z0-9_-]{10,64})", token or "")
     if match is None:
         return None
@@ -165,7 +168,7 @@ def from_download_token(session, token):
     except (BadSignature, SignatureExpired):
         return None
     return session.execute(
-        select(Document).where(Document.public_id == public_id)
+        select(Document).where(Document.public_id == public_id, Document.revoked_at.is_(None))
     ).scalar_one_or_none()
 
 
@@ -295,13 +298,22 @@ def paz_y_salvo_for(session, account):
     lang = _lang(locale)
     last = session.execute(
         select(Payment.received_at)
-        .where(Payment.account_id == account.id)
+        .where(Payment.account_id == account.id, Payment.status != statuses.Payment.REVERSED)
         .order_by(Payment.received_at.desc())
         .limit(1)
     ).scalar_one_or_none()
     zone = clock.debtor_zone(account.debtor)
     settled_on = clock.local_date(last or utcnow(), zone)
     number = f"PS-{account.id:06d}"
+    revoked = session.execute(
+        select(func.count(Document.id)).where(
+            Document.account_id == account.id,
+            Document.kind == PAZ_Y_SALVO,
+            Document.revoked_at.is_not(None),
+        )
+    ).scalar()
+    if revoked:  # settled again after a reversal: a new number, the old one stays void
+        number = f"{number}-{revoked + 1}"
     facts = {
         "number": number,
         "issued_on": _date(clock.today_for(account.debtor), locale),
@@ -327,6 +339,8 @@ def issue_after_payment(session, payment):
     """The receipt of a payment, and the paz y salvo when it settled the account; each sent
     once (a retried job sends nothing twice)."""
     account = session.get(Account, payment.account_id)
+    if payment.status == statuses.Payment.REVERSED:
+        return []  # refunded or charged back before its documents were issued
     docs = [receipt_for(session, payment)]
     paz = paz_y_salvo_for(session, account)
     if paz is not None:
@@ -381,7 +395,9 @@ def for_account(session, account):
     """The account's documents, newest first (the pay page lists them)."""
     return (
         session.execute(
-            select(Document).where(Document.account_id == account.id).order_by(Document.id.desc())
+            select(Document)
+            .where(Document.account_id == account.id, Document.revoked_at.is_(None))
+            .order_by(Document.id.desc())
         )
         .scalars()
         .all()
@@ -408,7 +424,7 @@ def send_on_request(session, account, what="all"):
     if what in ("receipt", "all"):
         last = session.execute(
             select(Payment)
-            .where(Payment.account_id == account.id)
+            .where(Payment.account_id == account.id, Payment.status != statuses.Payment.REVERSED)
             .order_by(Payment.received_at.desc(), Payment.id.desc())
             .limit(1)
         ).scalar_one_or_none()

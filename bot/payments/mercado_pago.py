@@ -42,8 +42,8 @@ KINDS = {
     "in_mediation": "other",  # a dispute at Mercado Pago: nothing moves by itself
     "rejected": "other",  # the payer may try again in the same checkout: it stays open
     "cancelled": "expired",  # a cash ticket that expired, or cancelled
-    "refunded": "refunded",
-    "charged_back": "refunded",
+    "refunded": "refunded",  # all of it given back (bot.payments.reversals)
+    "charged_back": "charged_back",
 }
 # Cash tickets (Efecty, OXXO, Pago Fácil) need time: Mercado Pago credits them up to two
 # business hours after the payer pays, and recommends at least three days.
@@ -216,18 +216,40 @@ def event_from_payment(payment):
     except (KeyError, TypeError, ValueError) as exc:
         raise BadEvent(f"the payment cannot be read: {exc}") from exc
     ref = payment.get("external_reference") or None
+    kind = KINDS.get(status, "other")
+    # One event per payment and status: a redelivery is a duplicate, a change is new.
+    event_id = f"{payment_id}:{status}"
+    extra = {
+        "method": payment.get("payment_method_id"),
+        "method_type": payment.get("payment_type_id"),
+        "status_detail": payment.get("status_detail"),
+    }
+    if kind in ("refunded", "charged_back") or (kind == "completed" and _refunded(payment)):
+        # A partial refund leaves the payment approved: the amount returned so far tells it
+        # from the approval (and from a second partial refund).
+        returned = _refunded(payment, currency) if kind != "charged_back" else amount
+        if kind == "completed":
+            kind, event_id = "refunded", f"{payment_id}:refunded:{returned}"
+        extra["paid_minor"] = amount
+        amount = returned or amount
     return Event(
-        # One event per payment and status: a redelivery is a duplicate, a change is new.
-        id=f"{payment_id}:{status}"[:128],
+        id=event_id[:128],
         type=f"payment.{status}"[:64],
-        kind=KINDS.get(status, "other"),
+        kind=kind,
         ref=str(ref)[:128] if ref else None,
         amount_minor=amount,
         currency=currency,
         payment_ref=payment_id,
-        extra={
-            "method": payment.get("payment_method_id"),
-            "method_type": payment.get("payment_type_id"),
-            "status_detail": payment.get("status_detail"),
-        },
+        extra=extra,
     )
+
+
+def _refunded(payment, currency=None):
+    """The amount refunded so far (transaction_amount_refunded) in minor units, or 0."""
+    value = payment.get("transaction_amount_refunded")
+    if not value:
+        return 0
+    try:
+        return to_minor(value, currency or str(payment.get("currency_id", "")).upper())
+    except (BadEvent, ValueError):
+        return 0

@@ -30,9 +30,10 @@ class Event:
     """A provider event reduced to what reconciliation needs.
 
     kind: completed (money received), pending (completed, money not yet confirmed),
-    failed, expired, refunded, setup_completed (a payment method saved for auto-debit), or
-    other (ignored). ref names the checkout; payment_ref the provider's payment when one
-    checkout can take several (Mercado Pago: a declined card, then a bank transfer)."""
+    failed, expired, refunded, charged_back, reinstated (a chargeback won), setup_completed (a
+    payment method saved for auto-debit), or other (ignored). ref names the checkout;
+    payment_ref the provider's payment when one checkout can take several (Mercado Pago: a
+    declined card, then a bank transfer)."""
 
     id: str
     type: str

@@ -26,6 +26,8 @@ from bot.payments.provider_types import (
     SavedMethod,
     sign,
 )
+from bot.payments.stripe_reversals import REVERSAL_KINDS, reversal_event
+from bot.payments.stripe_reversals import scalar as _scalar
 
 __all__ = [
     "ADAPTERS",
@@ -75,6 +77,8 @@ def event_from_stripe_json(data):
     try:
         event_id = inputs.text(_scalar(data.get("id")), "event id", 128, required=True)
         event_type = inputs.text(_scalar(data.get("type")), "event type", 64, required=True)
+        if event_type in REVERSAL_KINDS:
+            return reversal_event(event_id, event_type, obj)
         ref = inputs.text(_scalar(obj.get("id")), "data.object.id", 128)
         intent = event_type.startswith("payment_intent.")
         field = "amount_received" if intent else "amount_total"
@@ -110,6 +114,11 @@ def event_from_stripe_json(data):
         kind = _KINDS.get(event_type, "other")
     if kind == "completed" and amount is None:
         raise BadEvent("a completed checkout has no amount_total")
+    try:
+        # The charge behind the session, which its refunds and disputes name.
+        charge_ref = inputs.text(_scalar(obj.get("payment_intent")), "payment_intent", 128)
+    except inputs.BadInput as exc:
+        raise BadEvent(str(exc)) from exc
     return Event(
         id=event_id,
         type=event_type,
@@ -117,6 +126,7 @@ def event_from_stripe_json(data):
         ref=ref,
         amount_minor=amount,
         currency=currency.upper() if currency else None,
+        extra={"intent": charge_ref} if charge_ref else {},
     )
 
 
@@ -145,15 +155,6 @@ def _payment_intent_event(event_id, event_type, obj, ref, amount, currency):
         currency=currency.upper() if currency else None,
         extra={"code": error.get("code"), "decline_code": error.get("decline_code")},
     )
-
-
-def _scalar(value):
-    """A JSON string or number as text; None stays None; anything else is refused."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise inputs.BadInput("a field that should be text is a list, an object or a boolean")
 
 
 def _verify(payload, header, secret):

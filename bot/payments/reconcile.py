@@ -13,6 +13,8 @@ changes a balance is a ledger entry, bot.ledger):
   payment that completes an agreed settlement by its date writes off the rest;
 - money received is always applied, even when the checkout had expired meanwhile (events can
   arrive out of order); an 'expired' or 'failed' event never undoes a completed checkout;
+- a refund or chargeback of a payment undoes it (bot.payments.reversals), once, even when it
+  arrives before the payment it names; a chargeback the creditor wins applies it again;
 - the account is 'paid' when nothing is owed; pending promises are kept (paid by their date) or
   broken (paid late); every change is audited.
 
@@ -20,6 +22,7 @@ After a payment is applied, on_payment_applied announces it (bot.hooks.payment_a
 thank-you and the reminders it made pointless are handled by their own domains.
 """
 
+import dataclasses
 import logging
 
 from sqlalchemy import func, select
@@ -31,6 +34,7 @@ from bot.ledger import daily, entries
 from bot.ledger import settlement as ledger_settlement
 from bot.ledger.policy import policy_on
 from bot.models import Account, Checkout, Payment, PaymentEvent, PaymentPlan, Promise
+from bot.payments import reversals
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,10 @@ def handle_event(session, provider, event):
     payment = None
     if event.kind == "other":
         row.outcome = "ignored"
+    elif event.kind in reversals.KINDS:
+        row.outcome = _take_back(session, provider, checkout, event, row)
+    elif event.kind == "reinstated":
+        row.outcome, payment = _reinstate(session, provider, event)
     elif checkout is None:
         row.outcome = "unknown_checkout"
         log.warning("%s event %s for an unknown checkout", provider, event.id)
@@ -111,6 +119,50 @@ def handle_event(session, provider, event):
         else:
             row.outcome = "stale"
     return row.outcome, payment
+
+
+def _take_back(session, provider, checkout, event, row):
+    """A refund or chargeback (bot.payments.reversals): of a payment applied, of one whose
+    completion was never delivered (Mercado Pago reads a payment already refunded: it is applied
+    first, so that both movements are in the ledger), or kept until its payment arrives."""
+    payment = reversals.find_payment(session, provider, event)
+    if payment is None and checkout is not None and event.extra.get("paid_minor"):
+        paid = dataclasses.replace(event, kind="completed", amount_minor=event.extra["paid_minor"])
+        outcome, payment = _complete(session, provider, checkout, paid)
+        if payment is None:
+            return outcome
+    if payment is None:
+        return reversals.wait(row, event)
+    kind = reversals.KINDS[event.kind]
+    return reversals.take_back(session, payment, kind, event.amount_minor, event.id)
+
+
+def _reinstate(session, provider, event):
+    """A chargeback the creditor won: the money is back, so the reversed payment is applied
+    again as a new payment (history never changes), once."""
+    reversed_ = reversals.find_payment(session, provider, event)
+    if reversed_ is None or reversed_.status != statuses.Payment.REVERSED:
+        return "nothing_to_reinstate", None
+    ref = f"{reversed_.provider_ref}:won"[:128]
+    already = session.execute(
+        select(Payment).where(Payment.provider == provider, Payment.provider_ref == ref)
+    ).scalar_one_or_none()
+    if already is not None:
+        return "duplicate_payment", None
+    account = session.get(Account, reversed_.account_id, with_for_update=True)
+    checkout = session.get(Checkout, reversed_.checkout_id) if reversed_.checkout_id else None
+    actor = f"provider:{provider}"
+    payment = apply_payment(
+        session, account, reversed_.amount_minor, provider, ref, checkout=checkout, actor=actor
+    )
+    audit.record(
+        session,
+        actor,
+        "payment.reinstated",
+        account,
+        {"payment_id": payment.id, "reversed_payment_id": reversed_.id, "event_id": event.id},
+    )
+    return "reinstated", payment
 
 
 def _complete(session, provider, checkout, event):
@@ -144,8 +196,12 @@ def _complete(session, provider, checkout, event):
         checkout=checkout,
         actor=f"provider:{provider}",
     )
+    payment.intent_ref = event.extra.get("intent")
     if was == "expired":
         audit.record(session, f"provider:{provider}", "checkout.paid_after_expiry", checkout, {})
+    if reversals.apply_waiting(session, payment) == "reversed":
+        # Refunded before its completion arrived: nothing to thank the debtor for.
+        return "reversed_on_arrival", None
     return "applied", payment
 
 
@@ -272,7 +328,9 @@ def _settle_promises(session, account, payment, today, actor):
     for promise in pending:
         paid_since = session.execute(
             select(func.coalesce(func.sum(Payment.amount_minor + Payment.discount_minor), 0)).where(
-                Payment.account_id == account.id, Payment.received_at >= promise.created_at
+                Payment.account_id == account.id,
+                Payment.received_at >= promise.created_at,
+                Payment.status != statuses.Payment.REVERSED,
             )
         ).scalar()
         covered = paid_since >= promise.amount_minor or account.status == "paid"

@@ -314,6 +314,22 @@ class FakeMercadoPago:
                 payment["date_approved"] = _now_iso()
         return payment
 
+    def refund(self, payment_id, amount=None):
+        """A refund from the Mercado Pago panel: all of what is left (status refunded), or
+        part of it (the payment stays approved, status_detail partially_refunded);
+        transaction_amount_refunded counts every refund so far."""
+        with self.lock:
+            payment = self.payments[payment_id]
+            total = Decimal(str(payment["transaction_amount"]))
+            done = Decimal(str(payment.get("transaction_amount_refunded") or 0))
+            done = total if amount is None else min(done + Decimal(str(amount)), total)
+            payment["transaction_amount_refunded"] = done
+            full = done == total
+            payment["status"] = "refunded" if full else "approved"
+            payment["status_detail"] = "refunded" if full else "partially_refunded"
+            payment["date_last_updated"] = _now_iso()
+        return payment
+
     def charge_preapproval(self, preapproval_id, status="approved", status_detail=None):
         """One billing cycle of an authorized preapproval: an invoice and its payment."""
         pre = self.preapprovals[preapproval_id]

@@ -9,7 +9,8 @@ PaymentMethods (retrieve, expand, detach) and off-session PaymentIntents whose o
 the saved card (succeeds; card_declined with a decline code; authentication_required), answered
 as Stripe answers (200 succeeded, or 402 card_error carrying the failed PaymentIntent), with
 Idempotency-Key replay on every create. `complete_setup(session_id, url, outcome)` saves a card
-and posts the signed setup-mode checkout.session.completed.
+and posts the signed setup-mode checkout.session.completed. A paid session has a PaymentIntent
+and a charge: `refund_event` / `dispute_event` build charge.refunded / charge.dispute.*.
 """
 
 import json
@@ -23,6 +24,7 @@ from werkzeug.serving import make_server
 
 from bot import clock
 from bot.payments.providers import sign
+from bot.testing.fake_stripe_charges import ChargesMixin
 
 # Saved-card behaviours, named after Stripe's test cards (pm_card_visa,
 # pm_card_visa_chargeDeclinedInsufficientFunds, pm_card_authenticationRequired, ...).
@@ -53,7 +55,7 @@ def _bad(message, param):
     return {"error": {"type": "invalid_request_error", "message": message, "param": param}}, 400
 
 
-class FakeStripe:
+class FakeStripe(ChargesMixin):
     def __init__(self, secret_key, webhook_secret):
         self.secret_key = secret_key
         self.webhook_secret = webhook_secret
@@ -433,6 +435,7 @@ class FakeStripe:
 
     def complete(self, session_id, webhook_url, **changes):
         """Pay the session and post the signed checkout.session.completed to webhook_url."""
+        self.pay_session(session_id)
         event = self.event(session_id, payment_status="paid", status="complete", **changes)
         payload, headers = self.signed(event)
         return requests.post(webhook_url, data=payload, headers=headers, timeout=10)

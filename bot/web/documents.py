@@ -20,6 +20,9 @@ VERIFY_TEXTS = {
         "not_genuine_detail": "No pudimos verificar este documento: no lo expedimos nosotros o "
         "fue modificado.",
         "privacy": "Esta página no muestra datos personales ni valores.",
+        "revoked": "Documento anulado",
+        "revoked_detail": "{kind} {number}, emitido el {date}, fue expedido por nosotros, pero el "
+        "pago que lo respaldaba fue reembolsado o reversado: ya no es válido.",
         "receipt": "El recibo de pago",
         "paz_y_salvo": "El paz y salvo",
         "expired_title": "Enlace vencido",
@@ -35,6 +38,9 @@ VERIFY_TEXTS = {
         "not_genuine_detail": "We could not verify this document: we did not issue it, or it "
         "was changed.",
         "privacy": "This page shows no personal data or amounts.",
+        "revoked": "Document revoked",
+        "revoked_detail": "{kind} {number}, issued on {date}, was issued by us, but the payment "
+        "behind it was refunded or charged back: it is no longer valid.",
         "receipt": "Payment receipt",
         "paz_y_salvo": "Certificate of settlement",
         "expired_title": "Link expired",
@@ -76,12 +82,18 @@ def download(token, name):
 
 @bp.get("/v/<token>")
 def verify(token):
-    """Genuine or not: a changed id, signature or stored fact makes it "not genuine"."""
+    """Genuine or not: a changed id, signature or stored fact makes it "not genuine"; a genuine
+    document whose payment was refunded or charged back is shown as revoked."""
     lang = _lang()
     t = VERIFY_TEXTS[lang]
     doc = documents.verify(session(), token)
     if doc is None:
         return render_template("doc_verify.html", lang=lang, t=t, genuine=False), 404
     day = templates.format_value("date", doc.created_at.date(), templates.babel_locale(lang))
+    if doc.revoked_at is not None:
+        detail = t["revoked_detail"].format(kind=t[doc.kind], number=doc.number, date=day)
+        return render_template(
+            "doc_verify.html", lang=lang, t=t, genuine=False, revoked=True, detail=detail
+        )
     detail = t["genuine_detail"].format(kind=t[doc.kind], number=doc.number, date=day)
     return render_template("doc_verify.html", lang=lang, t=t, genuine=True, detail=detail)

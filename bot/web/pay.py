@@ -151,7 +151,11 @@ def _view(account, notice=None, error=None, status=200):
         .order_by(Payment.received_at.desc(), Payment.id.desc())
     ).scalars()
     context["history"] = [
-        {"date": fmt.date(p.received_at.date()), "amount": fmt.money(p.amount_minor)}
+        {
+            "date": fmt.date(p.received_at.date()),
+            "amount": fmt.money(p.amount_minor),
+            "reversed": p.status == statuses.Payment.REVERSED,
+        }
         for p in history
     ]
     for extra in PAGE_EXTRAS:

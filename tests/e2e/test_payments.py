@@ -9,6 +9,7 @@ import pytest
 import requests
 from itsdangerous import URLSafeTimedSerializer
 
+from bot.testing import wait_for
 from bot.testing.fake_stripe import FakeStripe
 from bot.testing.stack import BIN, free_port
 from tests.e2e.test_pipeline import db_rows, turn
@@ -141,6 +142,18 @@ def test_chat_link_stripe_checkout_signed_webhook_thank_you(debtors, stripe_web)
         stack, "SELECT balance_minor, status FROM accounts WHERE external_id = 'E2E-CO-61'"
     )
     assert (balance, status) == (0, "paid")
+    # The receipt and the paz y salvo, issued by the worker; then the payment is refunded from
+    # Stripe's Dashboard: the debt is owed again and both documents are void.
+    docs = "SELECT count(*) FROM documents d JOIN accounts a ON a.id = d.account_id"
+    docs += " WHERE a.external_id = 'E2E-CO-61'"
+    wait_for(lambda: db_rows(stack, docs)[0][0] >= 2, what="the receipt and paz y salvo")
+    refunded = fake.deliver(fake.refund_event(session_id), web + "/pay/webhooks/stripe")
+    assert refunded.status_code == 200 and refunded.json() == {"outcome": "reversed"}
+    [(balance, status)] = db_rows(
+        stack, "SELECT balance_minor, status FROM accounts WHERE external_id = 'E2E-CO-61'"
+    )
+    assert (balance, status) == (24_000_000, "open")
+    assert db_rows(stack, docs + " AND d.revoked_at IS NULL") == [(0,)]
     forged = requests.post(
         web + "/pay/webhooks/stripe",
         data=b"{}",

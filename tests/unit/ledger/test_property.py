@@ -2,7 +2,8 @@
 
 Random sequences of charges, daily accruals (interest and late fees), partial payments, plans,
 settlements, refunds, reversals and provider webhooks delivered twice, for the same checkout
-under another event id, or out of order (expired or pending after completed). After every
+under another event id, or out of order (expired or pending after completed; a provider's
+refund or chargeback twice, after a dispute, or before the payment it names). After every
 step: each cached balance equals the sum of its entries, no bucket is negative, every payment
 is in the ledger once and whole, and the total of the entries is exactly what the test itself
 charged, accrued and received: no amount lost or created.
@@ -14,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from bot import statuses
 from bot.debts import plans, policies, settlements
@@ -47,6 +49,11 @@ steps = st.one_of(
     st.tuples(st.just("settle"), st.integers(min_value=1, max_value=99)),
     st.tuples(st.just("refund"), st.integers(min_value=1, max_value=100)),
     st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=1000)),
+    st.tuples(
+        st.just("taken_back"),
+        st.integers(min_value=0, max_value=1000),
+        st.sampled_from(["refund_twice", "refund_then_dispute", "before_payment"]),
+    ),
 )
 
 
@@ -103,10 +110,14 @@ def check(db, account, books):
             LedgerEntry.reverses_id.is_(None),
         )
     ).scalar()
+    undone = aliased(LedgerEntry)
     forgiven = db.execute(
-        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
+        .select_from(LedgerEntry)
+        .outerjoin(undone, undone.id == LedgerEntry.reverses_id)
+        .where(
             LedgerEntry.account_id == account.id,
-            LedgerEntry.kind.in_(("discount", "write_off")),
+            func.coalesce(undone.kind, LedgerEntry.kind).in_(("discount", "write_off")),
         )
     ).scalar()
     assert total == books.expected + created + forgiven
@@ -166,6 +177,70 @@ def webhook(db, account, amount, how, today, books):
     books.expected -= amount
 
 
+def taken_back(db, account, pick, how, books):
+    """A provider refund or chargeback of a webhook payment (undone whole, once), or one that
+    arrives before the payment it names."""
+    if how == "before_payment":
+        ref = f"cs_prop_{next(COUNTER)}"
+        amount = 1_000_000 + pick
+        db.add(
+            Checkout(
+                account_id=account.id,
+                provider="sandbox",
+                provider_ref=ref,
+                purpose="partial",
+                amount_minor=amount,
+                currency="COP",
+            )
+        )
+        db.commit()
+        back = Event(f"r{ref}", "charge.refunded", "refunded", ref, amount, "COP")
+        assert reconcile.handle_event(db, "sandbox", back)[0] == "waiting_refund"
+        paid = Event(f"e{ref}", "checkout.session.completed", "completed", ref, amount, "COP")
+        assert reconcile.handle_event(db, "sandbox", paid) == ("reversed_on_arrival", None)
+        books.payments.add(ref)
+        books.received += amount  # received, then returned: the ledger nets it out
+        return
+    paid = (
+        db.execute(
+            select(Payment)
+            .where(
+                Payment.account_id == account.id,
+                Payment.provider == "sandbox",
+                Payment.status == statuses.Payment.SUCCEEDED,
+            )
+            .order_by(Payment.id)
+        )
+        .scalars()
+        .all()
+    )
+    if not paid:
+        return
+    payment = paid[pick % len(paid)]
+    held = -db.get(LedgerBalance, account.id).credit_minor
+    back = Event(f"r{payment.id}", "charge.refunded", "refunded", payment.provider_ref, None, "COP")
+    second = (
+        back
+        if how == "refund_twice"
+        else Event(
+            f"d{payment.id}",
+            "charge.dispute.created",
+            "charged_back",
+            payment.provider_ref,
+            None,
+            "COP",
+        )
+    )
+    assert reconcile.handle_event(db, "sandbox", back)[0] == "reversed"
+    assert reconcile.handle_event(db, "sandbox", second)[0] in (
+        "duplicate_event",
+        "already_reversed",
+    )
+    # The surplus already given back to the debtor cannot be taken back twice.
+    short = payment.surplus_minor if held < payment.surplus_minor else 0
+    books.expected += payment.amount_minor - short
+
+
 def step(db, account, op, today, books):
     kind = op[0]
     if kind == "accrue":
@@ -182,6 +257,8 @@ def step(db, account, op, today, books):
         books.expected -= op[1]
     elif kind == "webhook":
         webhook(db, account, op[1], op[2], today, books)
+    elif kind == "taken_back":
+        taken_back(db, account, op[1], op[2], books)
     elif kind == "plan":
         db.refresh(account)
         if account.status == statuses.Account.OPEN and account.balance_minor >= op[1]:

@@ -176,10 +176,15 @@ def test_a_refund_and_an_unknown_checkout(app, client, db, camila, fake_mp):
     [pref_id] = fake_mp.preferences
     payment = fake_mp.pay(pref_id)
     notify(client, fake_mp, payment["id"])
-    fake_mp.set_status(payment["id"], "refunded")
+    fake_mp.refund(payment["id"])
     refunded = notify(client, fake_mp, payment["id"])
-    # Recorded for the ledger's refund entry; the checkout stays paid.
-    assert refunded.get_json() == {"outcome": "stale"}
+    # The money went back: the payment is undone in the ledger and the debt is owed again.
+    assert refunded.get_json() == {"outcome": "reversed"}
+    assert notify(client, fake_mp, payment["id"]).get_json() == {"outcome": "duplicate_event"}
+    db.expire_all()
+    assert db.get(Account, camila.id).balance_minor == 15_000_000
+    assert db.get(Account, camila.id).status == "open"
+    assert db.execute(select(Payment.status)).scalar_one() == "reversed"
     stray = fake_mp._payment(
         amount=Decimal("10"),
         currency_id="COP",
@@ -193,6 +198,35 @@ def test_a_refund_and_an_unknown_checkout(app, client, db, camila, fake_mp):
         order={},
     )
     assert notify(client, fake_mp, stray["id"]).get_json() == {"outcome": "unknown_checkout"}
+
+
+def test_partial_refunds_then_a_chargeback(app, client, db, camila, fake_mp):
+    start_checkout(app, client, camila)
+    [pref_id] = fake_mp.preferences
+    payment = fake_mp.pay(pref_id)
+    assert notify(client, fake_mp, payment["id"]).get_json() == {"outcome": "applied"}
+    # Part of it back: the payment stays approved; an agent decides what is owed again.
+    fake_mp.refund(payment["id"], Decimal("50000"))
+    assert notify(client, fake_mp, payment["id"]).get_json() == {"outcome": "partial_refund"}
+    db.expire_all()
+    assert db.get(Account, camila.id).balance_minor == 0
+    # The payer disputes the whole payment with the card issuer.
+    fake_mp.set_status(payment["id"], "charged_back")
+    assert notify(client, fake_mp, payment["id"]).get_json() == {"outcome": "reversed"}
+    db.expire_all()
+    assert db.get(Account, camila.id).balance_minor == 15_000_000
+
+
+def test_a_payment_read_already_refunded_is_applied_then_undone(app, client, db, camila, fake_mp):
+    """The approval's notification was never delivered: both movements reach the ledger."""
+    start_checkout(app, client, camila)
+    [pref_id] = fake_mp.preferences
+    payment = fake_mp.pay(pref_id)
+    fake_mp.refund(payment["id"])
+    assert notify(client, fake_mp, payment["id"]).get_json() == {"outcome": "reversed"}
+    db.expire_all()
+    assert db.get(Account, camila.id).balance_minor == 15_000_000
+    assert db.execute(select(Payment.status)).scalar_one() == "reversed"
 
 
 @pytest.mark.parametrize(
