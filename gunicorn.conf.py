@@ -21,6 +21,28 @@ _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 # connection the balancer is about to reuse, and that request fails with a 502.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 
+# LOG_FORMAT=json: gunicorn's own lines (start, worker boot and exit, errors) as JSON too, in the
+# bot's format (bot/logs.py), so a log collector reads one format from the web container.
+if os.environ.get("LOG_FORMAT") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "bot.logs.JsonFormatter"}},
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        # The app's own records too (bot.logs.configure leaves a root handler in place).
+        "root": {"level": os.environ.get("LOG_LEVEL", "INFO"), "handlers": ["json"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False},
+        },
+    }
+
 
 def on_starting(server):
     os.makedirs(_metrics_dir, exist_ok=True)

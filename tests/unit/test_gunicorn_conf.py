@@ -1,6 +1,7 @@
 """gunicorn.conf.py: the web's metrics summed over gunicorn's worker processes (Prometheus
 multiprocess mode), through a real gunicorn with two workers."""
 
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +28,7 @@ def healthz_count(text):
     return 0
 
 
-def test_metrics_are_summed_over_gunicorn_workers(app, tmp_path):
+def test_metrics_are_summed_over_gunicorn_workers_and_logs_are_json(app, tmp_path):
     port = free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
@@ -38,6 +39,7 @@ def test_metrics_are_summed_over_gunicorn_workers(app, tmp_path):
         "DATABASE_URL": app.config["DATABASE_URL"],
         "REDIS_URL": app.config["REDIS_URL"],
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "LOG_FORMAT": "json",
     }
     log = (tmp_path / "web.log").open("wb")
     web = subprocess.Popen(
@@ -79,3 +81,9 @@ def test_metrics_are_summed_over_gunicorn_workers(app, tmp_path):
         web.terminate()
         web.wait(timeout=30)
         log.close()
+    # gunicorn's own lines (booting, workers, shutting down) are JSON like the app's.
+    lines = [x for x in (tmp_path / "web.log").read_text().splitlines() if x.strip()]
+    entries = [json.loads(x) for x in lines]
+    assert any(
+        e["logger"] == "gunicorn.error" and "Booting worker" in e["message"] for e in entries
+    )
