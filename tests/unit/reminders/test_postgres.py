@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from bot import create_app
 from bot.db import session as db_session
 from bot.debts.imports import import_csv
-from bot.models import Conversation, ScheduledMessage
+from bot.models import Conversation, Message, ScheduledMessage
 from bot.reminders import campaigns, dispatching
 from tests.conftest import DEMO_CSV
 from tests.unit.ledger.test_postgres import postgres  # noqa: F401 (the fixture)
@@ -42,6 +42,26 @@ def test_a_campaign_on_postgresql_uses_the_indexes(postgres, redis_server):  # n
             select(ScheduledMessage.id).where(ScheduledMessage.status == "planned")
         ).all()
         assert waiting == []
+        # The messages were inserted in batches with ids drawn from the sequence: each queued
+        # reminder points at its own message, in its debtor's conversation, and the sequence
+        # goes on after them.
+        linked = s.execute(
+            select(ScheduledMessage.debtor_id, Message.id, Conversation.debtor_id)
+            .join(Message, Message.id == ScheduledMessage.message_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(ScheduledMessage.status == "queued")
+        ).all()
+        assert len(linked) == report.queued > 1
+        assert all(reminder == owner for reminder, _id, owner in linked)
+        assert len({message for _r, message, _o in linked}) == len(linked)
+        later = Message(
+            conversation_id=s.get(Message, linked[0][1]).conversation_id, direction="out"
+        )
+        later.body, later.status, later.attempts = "x", "pending", 0
+        s.add(later)
+        s.flush()
+        assert later.id > max(message for _r, message, _o in linked)
+        s.rollback()
         s.execute(text("SET enable_seqscan = off"))  # the tables are tiny: ask what could serve
         due = plan_of(s, dispatching._due_rows(NOW, "planned", (NOW, 1), 1000))
         assert "ix_scheduled_due" in due and "Sort" not in due, due
