@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 REDIS_LOST = (RedisConnectionError, RedisTimeoutError)
 # Seconds between reconnection attempts; the last one repeats.
 BACKOFF = (0.5, 1, 2, 4, 5)
+# Seconds one worker's reminders tick (planning, then dispatch renewing it per batch) holds the
+# lock; also how long the tick may run before the worker's liveness gives up on it.
+REMINDERS_LOCK_TIMEOUT = 600
 
 
 class ReconnectingMixin:
@@ -126,7 +129,7 @@ class SweepingMixin:
 
     def _reminders_tick(self):
         # One worker at a time plans and dispatches reminders; a long dispatch keeps its lock.
-        lock = self.connection.lock("lock:reminders", timeout=600)
+        lock = self.connection.lock("lock:reminders", timeout=REMINDERS_LOCK_TIMEOUT)
         if lock.acquire(blocking=False):
             try:
                 with jobs.job_app().app_context():
@@ -171,9 +174,11 @@ class LivenessMixin:
         return super().execute_job(job, queue)
 
     def run_maintenance_tasks(self):
-        # The sweep and the ticks run here; a long dispatch beats again with each batch.
+        # The sweep and the ticks run here: planning a large portfolio may take minutes (the
+        # reminders lock allows REMINDERS_LOCK_TIMEOUT), and the dispatch after it beats again
+        # with each batch.
         if self.liveness is not None:
-            self.liveness.beat(self.worker_ttl)
+            self.liveness.beat(max(self.worker_ttl, REMINDERS_LOCK_TIMEOUT))
         return super().run_maintenance_tasks()
 
     def beat(self):

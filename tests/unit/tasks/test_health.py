@@ -108,3 +108,23 @@ def _redis(app):
     from redis import Redis
 
     return Redis.from_url(app.config["REDIS_URL"])
+
+
+def test_the_worker_loop_beats_while_idle_and_during_a_long_dispatch(app):
+    from bot.tasks.worker import _Beating, build
+
+    with app.app_context():
+        worker = build(app)
+        worker.liveness = health.Liveness()
+        worker.liveness.deadline = time.monotonic() - 1
+        assert not worker.liveness.alive()
+        worker.heartbeat()  # RQ's, while waiting for a job
+        left = worker.liveness.deadline - time.monotonic()
+        assert worker.liveness.alive() and worker.worker_ttl < left <= worker.worker_ttl + 60
+        # Each dispatch batch renews the reminders lock, and that is a beat too.
+        worker.liveness.deadline = time.monotonic() - 1
+        lock = _redis(app).lock("lock:test-beat", timeout=30)
+        assert lock.acquire(blocking=False)
+        _Beating(lock, worker).reacquire()
+        assert worker.liveness.alive()
+        lock.release()
