@@ -7,11 +7,14 @@ second and the process's peak RSS before and after, to show memory stays bounded
 
 Part 2 sends a part of them with real RQ workers (the real twilio client) to the local
 Twilio-compatible server, with the shared rate limit set to --rate, and prints the send
-rate reached. The workers check each reminder again at send time with the real clock, so part
-2 opens the rules at every hour (test packs, open policies) and moves the expiry: what it
-measures is sending, whatever the hour it runs at.
+rate reached.
 
-    .venv/bin/python bench/campaign.py --debtors 100000 --send 5000 --rate 1000 --workers 2
+Everything runs on the project's clock, started by time-machine at --now (default Tuesday
+2026-11-24 15:00 UTC, inside the hours of every country here) and ticking: the benchmark
+process and its workers (`bench.clocked`) plan, dispatch and re-check each reminder at send
+time with the real rules at that instant, whatever the machine's date and hour.
+
+    .venv/bin/python -m bench.campaign --debtors 100000 --send 5000 --rate 1000 --workers 2
 """
 
 import argparse
@@ -22,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import time_machine
 from sqlalchemy import func, insert, select
 
 from bot.testing.fake_twilio import FakeTwilio
@@ -79,9 +83,10 @@ def start_redis(workdir):
 def build(app, n):
     """Insert n debtors with one account each, in chunks (bounded memory): each with consent
     on both channels on record (Colombia needs it), every other one verified on its number
-    (the full text; the rest get the discreet first contact)."""
+    (the full text; the rest get the discreet first contact); a payment on every fourth
+    account and a broken promise on every seventh, so planning reads a payment history."""
     from bot.db import session
-    from bot.models import Account, ConsentRecord, Conversation, Debtor
+    from bot.models import Account, ConsentRecord, Conversation, Debtor, Payment, Promise
 
     with app.app_context():
         s = session()
@@ -89,6 +94,7 @@ def build(app, n):
         chunk = 5000
         for start in range(0, n, chunk):
             debtors, accounts, consents, conversations = [], [], [], []
+            payments, promises = [], []
             for i in range(start, min(start + chunk, n)):
                 country, prefix, digits, zone, currency, locale = COUNTRIES[i % len(COUNTRIES)]
                 debtors.append(
@@ -151,14 +157,42 @@ def build(app, n):
                         "updated_at": stamp,
                     }
                 )
+                if i % 4 == 0:
+                    payments.append(
+                        {
+                            "account_id": i + 1,
+                            "amount_minor": 1000,
+                            "currency": currency,
+                            "provider": "bench",
+                            "provider_ref": f"P-{i}",
+                            "status": "succeeded",
+                            "received_at": stamp,
+                            "surplus_minor": 0,
+                            "discount_minor": 0,
+                        }
+                    )
+                if i % 7 == 0:
+                    promises.append(
+                        {
+                            "account_id": i + 1,
+                            "amount_minor": 1000,
+                            "promised_date": date(2026, 10, 20),
+                            "status": "broken",
+                            "created_by": "bench",
+                            "created_at": stamp,
+                            "updated_at": stamp,
+                        }
+                    )
             s.execute(insert(Debtor), debtors)
             s.execute(insert(Account), accounts)
             s.execute(insert(ConsentRecord), consents)
             s.execute(insert(Conversation), conversations)
+            s.execute(insert(Payment), payments)
+            s.execute(insert(Promise), promises)
             s.commit()
 
 
-def part1(app, n):
+def part1(app, n, now):
     from bot.db import session
     from bot.reminders import campaigns, dispatching
 
@@ -166,9 +200,9 @@ def part1(app, n):
         s = session()
         rss_before = peak_rss_mib()
         t0, c0 = time.perf_counter(), time.process_time()
-        planned = campaigns.schedule_campaign(s, "bench", "reminder.due.friendly", now=NOW)
+        planned = campaigns.schedule_campaign(s, "bench", "reminder.due.friendly", now=now)
         t1, c1 = time.perf_counter(), time.process_time()
-        report = dispatching.dispatch(s, now=NOW, step_prefix="campaign:bench")
+        report = dispatching.dispatch(s, now=now, step_prefix="campaign:bench")
         t2, c2 = time.perf_counter(), time.process_time()
         print(f"debtors: {n}")
         print(
@@ -180,6 +214,10 @@ def part1(app, n):
             f"({n / (t2 - t1):,.0f} debtors/s)"
         )
         print(f"plan + gate + enqueue: {n / (t2 - t0):,.0f} debtors/s")
+        print(
+            f"per debtor: {(t2 - t0) / n * 1e6:,.0f} µs wall, "
+            f"{(c2 - c0) / n * 1e6:,.0f} µs CPU (plan + gate + render + enqueue)"
+        )
         # On a shared machine the wall clock includes waiting for a core: CPU time shows the
         # work itself (this process only; redis-server is not counted).
         print(
@@ -190,38 +228,10 @@ def part1(app, n):
         return report
 
 
-OPEN_PACK = """
-country: {country}
-name: "{country}, benchmark: open at every hour"
-version: bench
-zones: []
-holidays: {{calendar: {country}, subdivisions: none}}
-gate: {{}}
-implements: {{}}
-rules:
-  - {{id: bench, law: none, kind: practice, basis: general_knowledge, summary: bench}}
-"""
-
-
-def open_rules(s, workdir, env):
-    """Part 2 measures sending, at the real clock: packs and policies open at every hour (so the
-    hour the benchmark runs at does not decide what the send-time check lets through)."""
-    from bot.models import ContactRule
-
-    packs = Path(workdir) / "packs"
-    packs.mkdir(exist_ok=True)
-    for country, *_rest in COUNTRIES:
-        (packs / f"{country}.yml").write_text(OPEN_PACK.format(country=country), "utf-8")
-    env["CONTACT_PACKS_DIR"] = str(packs)
-    s.execute(
-        ContactRule.__table__.update().values(
-            hours={}, skip_holidays=False, max_per_day=100, max_per_week=100, min_gap_hours=0
-        )
-    )
-
-
-def part2(app, env, sends, rate, workers, fake):
-    """Let real workers send the first `sends` queued reminders; the rest stay queued."""
+def part2(app, env, sends, rate, workers, fake, now):
+    """Let real workers send the first `sends` queued reminders; the rest stay queued. The
+    workers run on the benchmark's clock (a few seconds after part 1's instant), so the
+    send-time check applies the real rules: nothing is opened for them."""
     from bot.db import session
     from bot.models import ScheduledMessage
     from bot.redis import redis_conn
@@ -239,14 +249,6 @@ def part2(app, env, sends, rate, workers, fake):
                 .limit(sends)
             ).scalars()
         )
-        # Sent days after part 1's fixed moment: not expired, and at any hour.
-        s.execute(
-            ScheduledMessage.__table__.update()
-            .where(ScheduledMessage.id.in_(ids))
-            .values(expires_at=datetime(2100, 1, 1))
-        )
-        open_rules(s, Path(env["DATABASE_URL"][len("sqlite:///") :]).parent, env)
-        s.commit()
         size = app.config["REMINDER_SEND_BATCH"]
         with redis.pipeline() as pipe:
             for start in range(0, len(ids), size):
@@ -255,7 +257,7 @@ def part2(app, env, sends, rate, workers, fake):
     log = open(Path(env["DATABASE_URL"][len("sqlite:///") :]).parent / "workers.log", "ab")
     procs = [
         subprocess.Popen(
-            [str(Path(sys.executable).parent / "flask"), "worker", "--burst"],
+            [sys.executable, "-m", "bench.clocked", now.isoformat(), "worker", "--burst"],
             cwd=ROOT,
             env={**env, "SEND_RATE_PER_SECOND": str(rate)},
             stdout=log,
@@ -272,7 +274,9 @@ def part2(app, env, sends, rate, workers, fake):
     if len(fake.messages) < len(ids):
         print((Path(log.name).read_text(errors="replace"))[-3000:])
     stamps = sorted(m["received_at"] for m in fake.messages)
-    span = stamps[-1] - stamps[0] if len(stamps) > 1 else float("nan")
+    if len(stamps) < 2:
+        raise SystemExit(f"send: {len(stamps)} message(s) reached the server: no rate to show")
+    span = stamps[-1] - stamps[0]
     with app.app_context():
         sent = (
             session()
@@ -303,8 +307,19 @@ def main():
     parser.add_argument("--send", type=int, default=5000, help="messages to send in part 2")
     parser.add_argument("--rate", type=float, default=1000, help="send limit per second")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--now",
+        type=datetime.fromisoformat,
+        default=NOW,
+        help="the instant (UTC) the campaign is planned, dispatched and sent at",
+    )
     args = parser.parse_args()
+    now = args.now.astimezone(timezone.utc).replace(tzinfo=None) if args.now.tzinfo else args.now
+    with time_machine.travel(now.replace(tzinfo=timezone.utc), tick=True):
+        run(args, now)
 
+
+def run(args, now):
     from bot import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -333,9 +348,9 @@ def main():
             t0 = time.perf_counter()
             build(app, args.debtors)
             print(f"built {args.debtors} debtors in {time.perf_counter() - t0:.1f} s")
-            part1(app, args.debtors)
+            part1(app, args.debtors, now)
             if args.send:
-                part2(app, env, args.send, args.rate, args.workers, fake)
+                part2(app, env, args.send, args.rate, args.workers, fake, now)
         finally:
             fake.stop()
             redis_proc.terminate()

@@ -11,6 +11,7 @@ import logging
 
 from flask import Flask
 
+from bot import logs
 from bot.config import load_config
 from bot.db import Database
 
@@ -26,20 +27,19 @@ def create_app(config=None):
     settings = load_config(config)
     app.config.update(settings)
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
-    logging.basicConfig(
-        level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings["LOG_LEVEL"], settings["LOG_FORMAT"])
     # The twilio client logs request parameters (full phone numbers) at INFO.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     Database(settings["DATABASE_URL"]).init_app(app)
     _check_contact_data(settings)
 
     from bot import cli, web
+    from bot.metrics import QueueCollector
     from bot.tasks import queues
 
     queues.init_app(app)
     _wire_hooks()
-    web.init_app(app)
+    web.init_app(app, collectors=[QueueCollector(settings["REDIS_URL"], queues.ALL)])
     cli.init_app(app)
     return app
 

@@ -54,6 +54,12 @@ def load_config(overrides=None):
         "AGENT_HOURS": _env("AGENT_HOURS", "mon-fri 08:00-18:00, sat 09:00-13:00"),
         "AGENT_TIMEZONE": _env("AGENT_TIMEZONE", "America/Bogota"),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+        # text (a line per record) or json (one object per line, personal data masked).
+        "LOG_FORMAT": _env("LOG_FORMAT", "text"),
+        # /metrics (web) and the workers' metrics ports: a bearer token; empty: local only.
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
+        # Where a worker's --metrics-port listens (0.0.0.0 inside a container network).
+        "METRICS_INTERFACE": _env("METRICS_INTERFACE", "127.0.0.1"),
         # Console sessions end after this many minutes without a request.
         "CONSOLE_IDLE_MINUTES": int(_env("CONSOLE_IDLE_MINUTES", "30")),
         # Reverse proxies in front of the web app whose X-Forwarded-* headers are trusted.

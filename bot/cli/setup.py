@@ -95,7 +95,10 @@ def rasa_token():
 @click.command("dev-redis")
 @with_appcontext
 def dev_redis():
-    """Run a local redis-server for REDIS_URL's port, or reuse one already answering there."""
+    """Run a local redis-server for REDIS_URL's port, or reuse one already answering there.
+
+    With persistence: an append-only file (fsync every second) in instance/redis, so queued
+    jobs, scheduled retries and the sign-in throttle survive a restart of the dev stack."""
     import os
     import shutil
     import time
@@ -114,10 +117,30 @@ def dev_redis():
                 "redis-server is not installed (apt-get install redis-server)"
             ) from None
         port = str(urlparse(url).port or 6379)
-        os.execv(server, [server, "--port", port, "--save", "", "--appendonly", "no"])
+        os.execv(server, redis_command(server, port, ROOT / "instance" / "redis"))
     click.echo(f"using the Redis already running at {url}")
     while True:
         time.sleep(3600)
+
+
+def redis_command(server, port, directory):
+    """redis-server's arguments for the dev stack: bound to loopback, AOF on."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(directory),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+    ]
 
 
 @click.command("announce")

@@ -22,9 +22,17 @@ from bot.tasks import periodic
     help="Comma-separated queues to serve (default all, outbound first): "
     "`--queues outbound` is a worker kept free for agents' replies and thank-yous.",
 )
-def worker(burst, fork, names):
+@click.option(
+    "--metrics-port",
+    type=int,
+    envvar="WORKER_METRICS_PORT",
+    default=None,
+    help="Serve /healthz, /readyz and /metrics on this port (METRICS_INTERFACE, default "
+    "127.0.0.1); default: no port.",
+)
+def worker(burst, fork, names, metrics_port):
     """Run an RQ worker (with RQ's scheduler and the sweep) on all queues, app preloaded."""
-    from bot.tasks import jobs, queues
+    from bot.tasks import health, jobs, queues
     from bot.tasks.worker import build
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] or list(queues.ALL)
@@ -40,6 +48,9 @@ def worker(burst, fork, names):
     # Jobs reuse this app: imports and connection pools are set up once, not once per job.
     jobs.set_job_app(app)
     w = build(app, fork=fork, names=chosen)
+    if metrics_port is not None:
+        w.liveness = health.Liveness()
+        health.serve(app, w.liveness, metrics_port)
     w.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
-from bot import channels, statuses
+from bot import channels, metrics, statuses
 from bot.clock import utcnow
 from bot.contact import consent, window
 from bot.contact.hours import earliest_slot, zones_for
@@ -312,7 +312,13 @@ def _channel_order(rule, facts, channels_in_order, now):
 
 def decide(ctx, facts, now, purpose, channels_in_order, template_key=None, account_status=None):
     """The decision for a message of purpose to the debtor, on the first of channels_in_order
-    that can carry it."""
+    that can carry it (counted in bot_gate_decisions_total)."""
+    decision = _decide(ctx, facts, now, purpose, channels_in_order, template_key, account_status)
+    metrics.observe_decision(purpose, decision)
+    return decision
+
+
+def _decide(ctx, facts, now, purpose, channels_in_order, template_key, account_status):
     checks = PURPOSES[purpose]
     rule = ctx.rule_for(facts.country, facts.region)
     base = {"pack": rule.pack, "opt_out_line": rule.opt_out_line_required}

@@ -13,7 +13,7 @@ from flask import current_app
 from redis.exceptions import LockError
 from sqlalchemy import select
 
-from bot import audit, statuses
+from bot import audit, metrics, statuses
 from bot.clock import utcnow
 from bot.conversations import rasa_client
 from bot.conversations.escalation import mark_for_agent
@@ -115,6 +115,7 @@ def _answer(session, message, lock, client):
             return
     message.status = In.PROCESSED
     message.processed_at = utcnow()
+    metrics.observe_turn(message.created_at, message.processed_at)
     if message.error_code in (BOT_DOWN, TWILIO_DOWN):  # answered on a retry after an outage
         message.error_code = None
         _leave_outage_queue(session, conversation)
@@ -167,7 +168,8 @@ def _ask_rasa(session, message, lock):
         if message.attempts > 1:  # an earlier attempt may have reached Rasa
             answers = rasa_client.answers_already_given(conversation.id, message.id)
         if answers is None:
-            answers = rasa_client.send(conversation.id, text, metadata)
+            with metrics.Timer(metrics.RASA_LATENCY):
+                answers = rasa_client.send(conversation.id, text, metadata)
         return answers
     except rasa_client.RasaUnavailable as exc:
         if not outage_over(message):

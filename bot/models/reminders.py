@@ -67,7 +67,9 @@ class ScheduledMessage(TimestampMixin, Base):
     __tablename__ = "scheduled_messages"
     __table_args__ = (
         UniqueConstraint("account_id", "step", "ref_date", name="uq_scheduled_step"),
-        Index("ix_scheduled_due", "status", "due_at"),
+        # Dispatch pages through due rows in this order (keyset: status, due_at, id).
+        Index("ix_scheduled_due", "status", "due_at", "id"),
+        Index("ix_scheduled_message", "message_id"),
         Index("ix_scheduled_contacts", "debtor_id", "contacted_at"),
     )
 

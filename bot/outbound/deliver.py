@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 
-from bot import channels, hooks, statuses
+from bot import channels, hooks, metrics, statuses
 from bot.models import Message
 from bot.outbound.status import OUTSIDE_WINDOW, apply_early_status
 
@@ -121,19 +121,23 @@ def record_outcome(session, row, sent, error):
     """Apply a create's result to a row marked 'sending' (the caller commits); return the
     ProviderUnavailable to raise when the send must be retried, else None."""
     if error is None:
+        metrics.observe_send("sent")
         row.provider_sid, row.status = sent.sid, sent.status or "queued"
         return None
     if isinstance(error, TwilioRestException):
         if error.status == 429 or error.status >= 500:
+            metrics.observe_send("retry")
             # 429 means not taken; a 5xx may come after Twilio took it, so check before resending.
             row.status = Out.PENDING if error.status == 429 else Out.SENDING
             return ProviderUnavailable(f"Twilio answered HTTP {error.status}")
+        metrics.observe_send("refused")
         row.status, row.error_code = Out.FAILED, str(error.code or error.status)
         row.error_message = (error.msg or "")[:256]
         # A reminder refused for the 24-hour window moves on when its send is settled.
         if row.error_code != OUTSIDE_WINDOW:
             hooks.delivery_failed.first(session, row, row.error_code)
         return None
+    metrics.observe_send("unreachable")
     if _definitely_not_sent(error):
         row.status = Out.PENDING
     return ProviderUnavailable(f"Twilio not reachable: {type(error).__name__}")

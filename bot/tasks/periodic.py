@@ -254,7 +254,17 @@ def reminders_tick(now=None, lock=None):
         s.commit()
         log.info("%d promise(s) past their date marked broken", broken)
     report = dispatching.dispatch(s, now=now, heartbeat=lock.reacquire if lock else None)
-    requeued = sending.requeue_stale(s, now=now)
+    requeued = requeue_lost_sends(s, now=now)
     if report.queued or report.deferred or report.suppressed or requeued:
         log.info("reminders: %s; %d re-enqueued", report.summary(), requeued)
     return report
+
+
+def requeue_lost_sends(session, now=None):
+    """Queued reminders whose send job was lost (Redis flushed, retries spent) get a new one,
+    but only once the reminders queue has drained: a large campaign waits there for hours
+    behind the send rate, and re-enqueueing every row older than REMINDER_REQUEUE_AFTER at
+    each tick would pile up a job per tick for rows whose job is simply still waiting."""
+    if queues.queue(queues.REMINDERS).count:
+        return 0
+    return sending.requeue_stale(session, now=now)

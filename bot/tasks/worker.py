@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 REDIS_LOST = (RedisConnectionError, RedisTimeoutError)
 # Seconds between reconnection attempts; the last one repeats.
 BACKOFF = (0.5, 1, 2, 4, 5)
+# Seconds one worker's reminders tick (planning, then dispatch renewing it per batch) holds the
+# lock; also how long the tick may run before the worker's liveness gives up on it.
+REMINDERS_LOCK_TIMEOUT = 600
 
 
 class ReconnectingMixin:
@@ -126,11 +129,11 @@ class SweepingMixin:
 
     def _reminders_tick(self):
         # One worker at a time plans and dispatches reminders; a long dispatch keeps its lock.
-        lock = self.connection.lock("lock:reminders", timeout=600)
+        lock = self.connection.lock("lock:reminders", timeout=REMINDERS_LOCK_TIMEOUT)
         if lock.acquire(blocking=False):
             try:
                 with jobs.job_app().app_context():
-                    periodic.reminders_tick(lock=lock)
+                    periodic.reminders_tick(lock=_Beating(lock, self))
             except Exception:
                 log.exception("reminders tick failed")
             finally:
@@ -140,14 +143,57 @@ class SweepingMixin:
                     log.warning("reminders lock expired during the tick")
 
 
-class BotWorker(ReconnectingMixin, SweepingMixin, SimpleWorker):
+class _Beating:
+    """The reminders lock, whose renewal after each dispatch batch is also a sign of life."""
+
+    def __init__(self, lock, worker):
+        self.lock, self.worker = lock, worker
+
+    def reacquire(self):
+        getattr(self.worker, "beat", lambda: None)()
+        return self.lock.reacquire()
+
+    def __getattr__(self, name):
+        return getattr(self.lock, name)
+
+
+class LivenessMixin:
+    """Tell bot.tasks.health.Liveness the loop is turning: each RQ heartbeat (idle, waiting for
+    a job) and each job started (it may run up to its timeout without a heartbeat)."""
+
+    liveness = None
+
+    def heartbeat(self, timeout=None, *args, **kwargs):
+        if self.liveness is not None:
+            self.liveness.beat(timeout or self.worker_ttl)
+        return super().heartbeat(timeout, *args, **kwargs)
+
+    def execute_job(self, job, queue):
+        if self.liveness is not None:
+            self.liveness.beat(max(job.timeout or 0, self.worker_ttl))
+        return super().execute_job(job, queue)
+
+    def run_maintenance_tasks(self):
+        # The sweep and the ticks run here: planning a large portfolio may take minutes (the
+        # reminders lock allows REMINDERS_LOCK_TIMEOUT), and the dispatch after it beats again
+        # with each batch.
+        if self.liveness is not None:
+            self.liveness.beat(max(self.worker_ttl, REMINDERS_LOCK_TIMEOUT))
+        return super().run_maintenance_tasks()
+
+    def beat(self):
+        if self.liveness is not None:
+            self.liveness.beat(self.worker_ttl)
+
+
+class BotWorker(LivenessMixin, ReconnectingMixin, SweepingMixin, SimpleWorker):
     """Runs jobs in the worker process, keeping its connection pools (Rasa, Twilio, database)
     warm. Measured on the turn benchmark: forking a work-horse per job added about 50 ms to
     every turn (bench/turn_latency.py --fork). A worker that dies mid-job loses nothing: the
     sweep re-enqueues its message and an interrupted send is reconciled with Twilio."""
 
 
-class BotForkingWorker(ReconnectingMixin, SweepingMixin, Worker):
+class BotForkingWorker(LivenessMixin, ReconnectingMixin, SweepingMixin, Worker):
     """RQ's default: a forked work-horse per job, for jobs that may crash the interpreter."""
 
 

@@ -2,13 +2,13 @@
 
 import logging
 
-from flask import Response, jsonify, request
+from flask import Response, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
 # pay_providers and pay_extras add their routes to the pay blueprint: imported before it is
 # registered.
-from bot.web import documents, pay, pay_extras, pay_providers, sandbox, webhooks  # noqa: F401
+from bot.web import documents, ops, pay, pay_extras, pay_providers, sandbox, webhooks  # noqa: F401
 from bot.web.console import admin, agent, auth, compliance, rails_admin, receipts
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ SECURITY_HEADERS = {
 RETRY_AFTER = 5
 
 
-def init_app(app):
+def init_app(app, collectors=()):
+    """collectors: extra Prometheus collectors for /metrics (the queues', from the factory)."""
+    ops.init_app(app, collectors)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)
     app.register_blueprint(documents.bp)
@@ -69,7 +71,3 @@ def init_app(app):
             mimetype="text/plain",
             headers={"Retry-After": str(RETRY_AFTER)},
         )
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify({"status": "ok", "sandbox": app.config["SANDBOX"]})

@@ -425,3 +425,13 @@ def test_after_a_stop_other_channels_wait_for_the_answer_to_the_question():
         context, facts, later, "reminder", ("whatsapp", "sms"), "reminder.due.friendly"
     )
     assert decision.channel == "sms"
+
+
+def test_every_decision_is_counted_by_purpose_action_and_reason():
+    from prometheus_client import REGISTRY
+
+    labels = {"purpose": "reminder", "action": "suppress", "reason": "wrong_number"}
+    before = REGISTRY.get_sample_value("bot_gate_decisions_total", labels) or 0
+    gate.check(ctx([convo()]), item(wrong_number_at=NOW), NOW)
+    gate.check(ctx([convo()]), item(wrong_number_at=NOW), NOW)
+    assert REGISTRY.get_sample_value("bot_gate_decisions_total", labels) == before + 2

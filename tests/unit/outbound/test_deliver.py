@@ -57,3 +57,31 @@ def test_no_media_on_sms_or_with_an_approved_template(app, db, conversation):
         db, conversation, "document.sending", {}, purpose="requested", media=PDF
     )
     assert row.content_sid and row.media is None
+
+
+def _sends(result):
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("bot_sends_total", {"result": result}) or 0
+
+
+def test_sends_are_counted_by_result(app, db, conversation, twilio_api):
+    from twilio.base.exceptions import TwilioRestException
+
+    conversation.last_inbound_at = clock.utcnow()
+    db.commit()
+    sent, refused, retry = _sends("sent"), _sends("refused"), _sends("retry")
+    row = compose.queue_outbound(db, conversation, "document.sending", {}, purpose="requested")
+    db.commit()
+    deliver.deliver(db, row, make_client(app.config))
+    assert _sends("sent") == sent + 1
+    for status, code, result, before in (
+        (400, 21211, "refused", refused),
+        (503, None, "retry", retry),
+    ):
+        row = compose.queue_outbound(db, conversation, "document.sending", {}, purpose="requested")
+        row.status = "sending"
+        error = TwilioRestException(status, "uri", msg="no", code=code)
+        deliver.record_outcome(db, row, None, error)
+        db.rollback()
+        assert _sends(result) == before + 1

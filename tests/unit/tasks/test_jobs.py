@@ -522,3 +522,20 @@ def test_sweep_requeues_bot_started_messages_left_without_a_job(app, db, thanks,
         assert periodic.sweep() == 0  # both have a live job now
     queued = Queue(queues.OUTBOUND, connection=Redis.from_url(app.config["REDIS_URL"])).jobs
     assert sorted(job.args[0] for job in queued) == sorted([thanks.id, owned.id])
+
+
+def test_a_turn_is_timed_from_the_message_stored_to_the_replies_sent(db, inbound, rasa, twilio):
+    from prometheus_client import REGISTRY
+
+    def count(name):
+        return REGISTRY.get_sample_value(name) or 0
+
+    turns, asked = (
+        count("bot_turn_duration_seconds_count"),
+        count("bot_rasa_request_duration_seconds_count"),
+    )
+    message = inbound("hola")
+    jobs.process_inbound(message.id)
+    jobs.process_inbound(message.id)  # already answered: not a second turn
+    assert count("bot_turn_duration_seconds_count") == turns + 1
+    assert count("bot_rasa_request_duration_seconds_count") == asked + 1

@@ -42,3 +42,24 @@ def test_the_job_leaves_a_running_run_alone(app, monkeypatch):
         lock.release()
     jobs.charge_autodebits()
     assert len(runs) == 1
+
+
+def test_reminders_waiting_behind_the_send_rate_are_not_enqueued_again(app, db, demo_debtors):
+    from datetime import timedelta
+
+    from bot.clock import utcnow
+    from bot.reminders import dispatching, planning
+    from tests.unit.reminders.test_reminders import NOW, rows
+
+    planning.plan(db, now=NOW)
+    dispatching.dispatch(db, now=NOW)  # the send jobs wait in the reminders queue
+    queued = rows(db, status="queued")
+    queue = queues.queue(queues.REMINDERS)
+    waiting = queue.count
+    assert queued and waiting
+    later = utcnow() + timedelta(minutes=11)
+    assert periodic.requeue_lost_sends(db, now=later) == 0
+    assert queue.count == waiting
+    queue.empty()  # the jobs are lost (Redis flushed): now the rows get new ones
+    assert periodic.requeue_lost_sends(db, now=later) == len(queued)
+    assert sorted(i for job in queue.jobs for i in job.args[0]) == sorted(r.id for r in queued)
