@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot import outbox, statuses
+from bot import channels, outbox, statuses
 from bot.clock import utcnow
 from bot.contact import log as contact_log
 from bot.contact.decision import DISCREET_KEYS
@@ -126,6 +126,10 @@ def _due_rows(now, last_id, batch, step_prefix=None):
             Debtor.locale,
             Debtor.opted_out_whatsapp_at,
             Debtor.opted_out_sms_at,
+            Debtor.opted_out_email_at,
+            Debtor.email,
+            Debtor.email_undeliverable_at,
+            Debtor.preferred_channel,
             Debtor.opt_out_scope_asked_at,
             Debtor.opt_out_scope_answered_at,
             Debtor.wrong_number_at,
@@ -224,7 +228,7 @@ def dispatch(
         conversations = _conversations(session, [(d.channel, r) for r, d in sends])
         queued = []
         for r, decision in sends:
-            conversation_id, conv_locale = conversations[decision.channel, r.phone]
+            conversation_id, conv_locale = conversations[decision.channel, _address(decision, r)]
             locale = conv_locale or r.locale
             try:
                 values = _outbound(r, decision, locale, render, creditor)
@@ -339,11 +343,19 @@ def _audit(scheduled_id, action, data):
     }
 
 
+def _address(decision, r):
+    """The debtor's address on the decision's channel: the number, or the e-mail address."""
+    return r.email if decision.channel == channels.EMAIL else r.phone
+
+
 def _conversations(session, wanted):
     """(id, locale) of the conversations for [(channel, row)], created where missing."""
     if not wanted:
         return {}
-    phones = {r.phone for _channel, r in wanted}
+    wanted = [
+        (channel, r, r.email if channel == channels.EMAIL else r.phone) for channel, r in wanted
+    ]
+    phones = {address for _channel, _r, address in wanted}
 
     def known():
         found = session.execute(
@@ -354,7 +366,7 @@ def _conversations(session, wanted):
         return {(c.channel, c.address): (c.id, c.locale) for c in found}
 
     found = known()
-    debtor_of = {(channel, r.phone): r.debtor_id for channel, r in wanted}
+    debtor_of = {(channel, address): r.debtor_id for channel, r, address in wanted}
     missing = debtor_of.keys() - found.keys()
     if missing:
         stamp = utcnow()

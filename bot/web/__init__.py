@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 # pay_providers and pay_extras add their routes to the pay blueprint: imported before it is
 # registered.
-from bot.web import documents, pay, pay_extras, pay_providers, sandbox, webhooks  # noqa: F401
+from bot.web import documents, email, pay, pay_extras, pay_providers, sandbox, webhooks  # noqa: F401
 from bot.web.console import admin, agent, auth, compliance, rails_admin, receipts
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def init_app(app):
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)
     app.register_blueprint(documents.bp)
+    app.register_blueprint(email.bp)
     app.register_blueprint(sandbox.api)
     app.register_blueprint(sandbox.simulator)
     auth.init_app(app)
