@@ -6,11 +6,13 @@ import hmac
 import logging
 from functools import wraps
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from bot import clock
+from bot.conversations import email_inbound
+from bot.conversations.inbound import BadInbound
 from bot.db import session
-from bot.outbound import email
+from bot.outbound import email, email_events
 from bot.templates import store as templates
 
 log = logging.getLogger(__name__)
@@ -75,3 +77,42 @@ def email_signed(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+@bp.post("/webhooks/email/inbound")
+@email_signed
+def inbound():
+    """A debtor's e-mail: JSON ({message_id, from, subject, text, html, in_reply_to}) or the raw
+    message (Content-Type message/rfc822). 400 for what is not an e-mail, 200 once stored
+    (a duplicate too)."""
+    s = session()
+    try:
+        if request.mimetype == "message/rfc822":
+            mail = email_inbound.parse_mime(request.get_data())
+        else:
+            mail = email_inbound.parse_json(request.get_json(silent=True))
+        message, created = email_inbound.store_email(
+            s, mail, current_app.config["MAX_INBOUND_BODY"]
+        )
+    except BadInbound as exc:
+        s.rollback()
+        return Response(f"Bad request: {exc}\n", 400, mimetype="text/plain")
+    return jsonify({"stored": created, "message": message.id if message else None})
+
+
+@bp.post("/webhooks/email/events")
+@email_signed
+def events():
+    """Bounces and complaints: {"events": [{id, type, email, bounce_type, detail}]}."""
+    data = request.get_json(silent=True)
+    items = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return Response('Bad request: expected {"events": [...]}\n', 400, mimetype="text/plain")
+    s = session()
+    try:
+        report = email_events.apply(s, items)
+    except email_events.BadEvent as exc:
+        s.rollback()
+        return Response(f"Bad request: {exc}\n", 400, mimetype="text/plain")
+    s.commit()
+    return jsonify(report)
