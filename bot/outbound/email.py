@@ -16,8 +16,11 @@ import smtplib
 import ssl
 import time
 from datetime import timezone
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, parseaddr
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -37,6 +40,8 @@ SENT = "sent"  # the SMTP server accepted it
 # Reply codes that say the address does not exist (RFC 3463 5.1.x): nothing is sent to it again.
 UNKNOWN_ADDRESS = (550, 551, 553)
 _SALT = "email-unsubscribe"
+# Long headers (the List-Unsubscribe URL) stay on one line, within RFC 5322's 998 characters.
+_POLICY = compat32.clone(max_line_length=998)
 # A kept SMTP connection idle this long is checked (NOOP) before it is used again.
 IDLE_CHECK_SECONDS = 5
 
@@ -188,10 +193,13 @@ def message_id_header(token):
 
 
 def _thread(session, row):
-    """(subject, In-Reply-To) of the debtor's e-mail this row answers (or the latest one)."""
+    """(subject, In-Reply-To) of the debtor's e-mail this row answers (or, for a message
+    without a template, an agent's, the latest one); a reminder starts its own thread."""
     inbound = None
     if row.reply_to_id:
         inbound = session.get(Message, row.reply_to_id)
+    elif row.template_key:
+        return None, None
     if inbound is None:
         inbound = session.execute(
             select(Message)
@@ -212,9 +220,10 @@ def _thread(session, row):
     return subject or None, header
 
 
-def compose(session, row, locale):
+def compose(session, row, locale, cache=None):
     """Render the row's e-mail once (subject and HTML kept on the row, its Message-ID token as
-    its provider id) and return the EmailMessage to send."""
+    its provider id) and return the message to send: multipart/alternative, text then HTML.
+    cache (a dict kept for one batch) holds the template rows looked up."""
     conversation = row.conversation
     debtor = conversation.debtor
     config = current_app.config
@@ -229,17 +238,20 @@ def compose(session, row, locale):
         config.get("CREDITOR_NAME") or _domain(),
         url,
         subject=subject,
+        cache=cache,
     )
     if row.subject is None or row.html is None:
         row.subject, row.html = rendered.subject, rendered.html
     if row.provider_sid is None:
         row.provider_sid = f"em{row.id}.{secrets.token_hex(8)}"
-    msg = EmailMessage()
-    msg["Subject"] = row.subject
-    msg["From"] = config["EMAIL_FROM"]
-    msg["To"] = conversation.address
+    # The email package's MIME classes: the same message as EmailMessage builds, several times
+    # faster to build (headers are not parsed back), which matters at campaign sizes.
+    msg = MIMEMultipart("alternative", policy=_POLICY)
+    msg["Subject"] = Header(row.subject, "utf-8")
+    msg["From"] = _address_header(config["EMAIL_FROM"])
+    msg["To"] = _address_header(conversation.address)
     if config.get("EMAIL_REPLY_TO"):
-        msg["Reply-To"] = config["EMAIL_REPLY_TO"]
+        msg["Reply-To"] = _address_header(config["EMAIL_REPLY_TO"])
     msg["Date"] = format_datetime(row.created_at.replace(tzinfo=timezone.utc))
     msg["Message-ID"] = message_id_header(row.provider_sid)
     if in_reply_to:
@@ -247,15 +259,26 @@ def compose(session, row, locale):
         msg["References"] = in_reply_to
     msg["List-Unsubscribe"] = f"<{url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(rendered.text)
-    msg.add_alternative(row.html, subtype="html")
+    msg.attach(MIMEText(rendered.text, "plain", "utf-8", policy=_POLICY))
+    msg.attach(MIMEText(row.html, "html", "utf-8", policy=_POLICY))
     return msg
 
 
+def _address_header(value):
+    """An address header with a non-ASCII display name or address encoded (RFC 2047, IDNA)."""
+    name, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    return formataddr((name, f"{local}@{domain}"), charset="utf-8")
+
+
 # -- delivering --------------------------------------------------------------------------------
-def prepare(session, row, locale):
+def prepare(session, row, locale, cache=None):
     """Mark an unsent row 'sending' with its e-mail rendered (the caller commits)."""
-    msg = compose(session, row, locale)
+    msg = compose(session, row, locale, cache)
     row.status = Out.SENDING
     row.attempts += 1
     return msg

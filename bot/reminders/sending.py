@@ -67,6 +67,7 @@ def _send_locked(session, ids, client, bucket_for, threads, now=None):
     ).all()
     retry = None
     fresh, emails = [], []
+    cache = {}  # e-mail template rows, looked up once per batch
     now = now or utcnow()
     held_back = _held_back(session, rows, now)
     for sm, message in rows:
@@ -83,7 +84,7 @@ def _send_locked(session, ids, client, bucket_for, threads, now=None):
         elif message.status == Out.PENDING and message.conversation.channel == channels.EMAIL:
             sm.attempts += 1
             locale = conversation_locale(message.conversation)
-            emails.append((sm, message, email.prepare(session, message, locale)))
+            emails.append((sm, message, email.prepare(session, message, locale, cache)))
         elif message.status == Out.PENDING:
             message.status, message.attempts = Out.SENDING, message.attempts + 1
             sm.attempts += 1

@@ -123,19 +123,31 @@ def _declared(session, key):
     return spec.variables if spec else {}
 
 
-def footer(session, locale, creditor, unsubscribe_url):
-    text, _used = store.render(
-        session,
-        "email.footer",
-        locale,
-        {"creditor": creditor, "unsubscribe_url": unsubscribe_url},
-    )
-    return text
+def _memo(cache, name, compute):
+    """compute() once per name in cache (a dict the caller keeps for one batch), or always."""
+    if cache is None:
+        return compute()
+    if name not in cache:
+        cache[name] = compute()
+    return cache[name]
 
 
-def default_subject(session, locale, creditor):
-    text, _used = store.render(session, "email.default_subject", locale, {"creditor": creditor})
-    return text
+def _text(session, key, locale, variables, cache=None):
+    """A text template rendered like store.render, its row and declared variables looked up
+    once per batch."""
+    row, used = _memo(cache, ("text", key, locale), lambda: store.lookup(session, key, locale))
+    declared = _memo(cache, ("declared", key), lambda: _declared(session, key))
+    fmt = locale if (locale or "").split("-")[0] == used.split("-")[0] else used
+    return store.render_body(row.body, declared, variables, fmt)
+
+
+def footer(session, locale, creditor, unsubscribe_url, cache=None):
+    variables = {"creditor": creditor, "unsubscribe_url": unsubscribe_url}
+    return _text(session, "email.footer", locale, variables, cache)
+
+
+def default_subject(session, locale, creditor, cache=None):
+    return _text(session, "email.default_subject", locale, {"creditor": creditor}, cache)
 
 
 def render_parts(session, row, declared, variables, locale):
@@ -147,19 +159,23 @@ def render_parts(session, row, declared, variables, locale):
     return " ".join(subject.split()), text, content
 
 
-def render_email(session, key, locale, variables, body, creditor, unsubscribe_url, subject=None):
+def render_email(
+    session, key, locale, variables, body, creditor, unsubscribe_url, subject=None, cache=None
+):
     """The e-mail for a message: the key's e-mail template when it has one for the locale,
     otherwise body (the message's text) in the layout under subject (or the default subject).
-    The footer is added to both parts."""
-    foot = footer(session, locale, creditor, unsubscribe_url)
-    row, _used = lookup(session, key, locale) if key else (None, None)
+    The footer is added to both parts. cache (a dict kept for one batch) holds the template
+    rows looked up."""
+    foot = footer(session, locale, creditor, unsubscribe_url, cache)
+    row = None
+    if key:
+        row, _used = _memo(cache, ("email", key, locale), lambda: lookup(session, key, locale))
     if row is not None:
-        subject_text, text, content = render_parts(
-            session, row, _declared(session, key), variables or {}, locale
-        )
+        declared = _memo(cache, ("declared", key), lambda: _declared(session, key))
+        subject_text, text, content = render_parts(session, row, declared, variables or {}, locale)
         version = row.version
     else:
-        subject_text = subject or default_subject(session, locale, creditor)
+        subject_text = subject or default_subject(session, locale, creditor, cache)
         text, content, version = body or "", paragraphs(body), None
     return RenderedEmail(
         subject=subject_text[:255],

@@ -6,6 +6,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 
@@ -31,6 +32,7 @@ class _Handler:
         with self.catcher.lock:
             self.catcher.messages.append(parsed)
             self.catcher.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.catcher.received_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
 
@@ -40,7 +42,7 @@ class SmtpCatcher:
     def __init__(self, port=None):
         self.port = port or _free_port()
         self.host = "127.0.0.1"
-        self.messages, self.envelopes = [], []
+        self.messages, self.envelopes, self.received_at = [], [], []
         self.refuse = set()
         self.lock = threading.Lock()
         self.controller = None
@@ -59,6 +61,7 @@ class SmtpCatcher:
         with self.lock:
             self.messages.clear()
             self.envelopes.clear()
+            self.received_at.clear()
         self.refuse.clear()
 
     def to(self, address):
