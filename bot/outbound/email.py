@@ -16,9 +16,10 @@ import smtplib
 import ssl
 import time
 from datetime import timezone
+from email.charset import QP, Charset
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
 
@@ -42,6 +43,8 @@ UNKNOWN_ADDRESS = (550, 551, 553)
 _SALT = "email-unsubscribe"
 # Long headers (the List-Unsubscribe URL) stay on one line, within RFC 5322's 998 characters.
 _POLICY = compat32.clone(max_line_length=998)
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
 # A kept SMTP connection idle this long is checked (NOOP) before it is used again.
 IDLE_CHECK_SECONDS = 5
 
@@ -259,9 +262,16 @@ def compose(session, row, locale, cache=None):
         msg["References"] = in_reply_to
     msg["List-Unsubscribe"] = f"<{url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.attach(MIMEText(rendered.text, "plain", "utf-8", policy=_POLICY))
-    msg.attach(MIMEText(row.html, "html", "utf-8", policy=_POLICY))
+    msg.attach(_part(rendered.text, "plain"))
+    msg.attach(_part(row.html, "html"))
     return msg
+
+
+def _part(content, subtype):
+    """A UTF-8 text part in quoted-printable: readable in the raw message, lines short."""
+    part = MIMENonMultipart("text", subtype, policy=_POLICY)
+    part.set_payload(content, _UTF8_QP)
+    return part
 
 
 def _address_header(value):
