@@ -67,3 +67,12 @@ def normalise_email(raw):
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise BadAddress(f"not a valid e-mail address: {exc}") from exc
+
+
+def mask_address(channel, address):
+    """An address for screens and logs: the number's last 3 digits, or an e-mail's first
+    letter and domain (c***@example.com)."""
+    if channel == EMAIL:
+        local, _, domain = (address or "").rpartition("@")
+        return f"{local[:1]}***@{domain}" if local else "***"
+    return phones.mask(address)

@@ -9,7 +9,15 @@ from sqlalchemy.exc import OperationalError
 # pay_providers and pay_extras add their routes to the pay blueprint: imported before it is
 # registered.
 from bot.web import documents, email, pay, pay_extras, pay_providers, sandbox, webhooks  # noqa: F401
-from bot.web.console import admin, agent, auth, compliance, rails_admin, receipts
+from bot.web.console import (
+    admin,
+    agent,
+    auth,
+    compliance,
+    email_admin,
+    rails_admin,
+    receipts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,7 @@ def init_app(app):
     auth.init_app(app)
     app.register_blueprint(agent.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(email_admin.bp)
     app.register_blueprint(receipts.bp)
     app.register_blueprint(rails_admin.bp)
     app.register_blueprint(compliance.bp)
