@@ -106,6 +106,10 @@ def load_config(overrides=None):
         "EMAIL_REPLY_TO": _env("EMAIL_REPLY_TO"),
         "EMAIL_WEBHOOK_SECRET": _env("EMAIL_WEBHOOK_SECRET"),
         "CHANNEL_ORDER": _env("CHANNEL_ORDER", "whatsapp,sms,email"),
+        # Sandbox mode without an SMTP host: e-mails are kept for the simulator (on by default
+        # in development; tests turn e-mail on themselves).
+        "EMAIL_SANDBOX": _env("EMAIL_SANDBOX", "0" if env in ("test", "production") else "1")
+        in ("1", "true", "yes"),
     }
     if overrides:
         cfg.update(overrides)
@@ -257,7 +261,8 @@ def _email(cfg):
     if not order or any(c not in CHANNEL_NAMES for c in order) or len(set(order)) != len(order):
         raise ConfigError("CHANNEL_ORDER must list whatsapp, sms and email, each once.")
     cfg["CHANNEL_ORDER"] = tuple(order)
-    cfg["EMAIL_ENABLED"] = bool(cfg["EMAIL_SMTP_HOST"])
+    sandbox = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
+    cfg["EMAIL_ENABLED"] = bool(cfg["EMAIL_SMTP_HOST"]) or (sandbox and cfg["EMAIL_SANDBOX"])
     if not cfg["EMAIL_WEBHOOK_SECRET"]:
         cfg["EMAIL_WEBHOOK_SECRET"] = hashlib.sha256(
             f"email:{cfg['SECRET_KEY']}".encode()

@@ -116,7 +116,7 @@ class SandboxMessage(Base):
 
     id = Column(Integer, primary_key=True)
     sid = Column(String(34), nullable=False, unique=True)
-    to = Column(String(40), nullable=False, index=True)
+    to = Column(String(254), nullable=False, index=True)  # a number or an e-mail address
     from_ = Column("from", String(40), nullable=False)
     body = Column(Text)
     status_callback = Column(String(512))

@@ -33,6 +33,7 @@ from bot.contact import preferences
 from bot.models import Debtor, EmailEvent, Message
 from bot.outbound.compose import conversation_locale
 from bot.outbound.errors import ProviderUnavailable
+from bot.outbound.sandbox import SandboxMailer
 from bot.templates import email as email_templates
 
 log = logging.getLogger(__name__)
@@ -148,13 +149,17 @@ def _refusal(code, text, recipient=False):
 
 
 def get_mailer():
-    """The process's mailer: SMTP when EMAIL_SMTP_HOST is set, else the sandbox's catcher (an
-    extension the web layer installs), else none (e-mail is off)."""
+    """The process's mailer: SMTP when EMAIL_SMTP_HOST is set, else in sandbox mode the
+    catcher that keeps e-mails for the simulator, else none (e-mail is off)."""
     ext = current_app.extensions
+    config = current_app.config
     if "email_mailer" not in ext:
-        if not current_app.config.get("EMAIL_SMTP_HOST"):
+        if config.get("EMAIL_SMTP_HOST"):
+            ext["email_mailer"] = SmtpMailer.from_config(config)
+        elif config.get("SANDBOX") and config.get("EMAIL_ENABLED"):
+            ext["email_mailer"] = SandboxMailer()
+        else:
             raise ProviderUnavailable("e-mail is not configured (EMAIL_SMTP_HOST)")
-        ext["email_mailer"] = SmtpMailer.from_config(current_app.config)
     return ext["email_mailer"]
 
 

@@ -22,6 +22,8 @@ def upgrade():
         batch_op.alter_column(
             "address", existing_type=sa.String(length=20), type_=sa.String(length=254)
         )
+    with op.batch_alter_table("sandbox_messages", schema=None) as batch_op:
+        batch_op.alter_column("to", existing_type=sa.String(length=40), type_=sa.String(length=254))
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("subject", sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column("html", sa.Text(), nullable=True))
@@ -76,6 +78,9 @@ def downgrade():
         "(SELECT id FROM conversations WHERE channel = 'email')"
     )
     op.execute("DELETE FROM conversations WHERE channel = 'email'")
+    op.execute('DELETE FROM sandbox_messages WHERE length("to") > 40')
+    with op.batch_alter_table("sandbox_messages", schema=None) as batch_op:
+        batch_op.alter_column("to", existing_type=sa.String(length=254), type_=sa.String(length=40))
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.alter_column(
             "address", existing_type=sa.String(length=254), type_=sa.String(length=20)
