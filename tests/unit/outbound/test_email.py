@@ -45,9 +45,7 @@ def inbox(db, demo_debtors):
 
 
 def _send(db, conversation, key=None, variables=None, body=None):
-    row = compose.queue_outbound(
-        db, conversation, key, variables, body=body, purpose="requested"
-    )
+    row = compose.queue_outbound(db, conversation, key, variables, body=body, purpose="requested")
     db.commit()
     deliver(db, row, None)
     return row

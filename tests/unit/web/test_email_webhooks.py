@@ -139,9 +139,7 @@ def test_bounces_and_complaints(app, client, db, camila):
     assert post(client, app, "/webhooks/email/events", events).json["duplicates"] == 3
     db.expire_all()
     assert camila.email_undeliverable_at is not None and camila.opted_out_email_at is not None
-    record = db.execute(
-        select(ConsentRecord).where(ConsentRecord.channel == "email")
-    ).scalar_one()
+    record = db.execute(select(ConsentRecord).where(ConsentRecord.channel == "email")).scalar_one()
     assert record.method == "complaint" and "ev3" in record.evidence
     kinds = sorted(db.execute(select(EmailEvent.kind)).scalars())
     assert kinds == ["bounce", "complaint", "soft_bounce"]
