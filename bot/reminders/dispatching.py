@@ -228,7 +228,8 @@ def dispatch(
         conversations = _conversations(session, [(d.channel, r) for r, d in sends])
         queued = []
         for r, decision in sends:
-            conversation_id, conv_locale = conversations[decision.channel, _address(decision, r)]
+            address = _address(decision.channel, r)
+            conversation_id, conv_locale = conversations[decision.channel, address]
             locale = conv_locale or r.locale
             try:
                 values = _outbound(r, decision, locale, render, creditor)
@@ -343,18 +344,16 @@ def _audit(scheduled_id, action, data):
     }
 
 
-def _address(decision, r):
-    """The debtor's address on the decision's channel: the number, or the e-mail address."""
-    return r.email if decision.channel == channels.EMAIL else r.phone
+def _address(channel, r):
+    """The debtor's address on channel: the number, or the e-mail address."""
+    return r.email if channel == channels.EMAIL else r.phone
 
 
 def _conversations(session, wanted):
     """(id, locale) of the conversations for [(channel, row)], created where missing."""
     if not wanted:
         return {}
-    wanted = [
-        (channel, r, r.email if channel == channels.EMAIL else r.phone) for channel, r in wanted
-    ]
+    wanted = [(channel, r, _address(channel, r)) for channel, r in wanted]
     phones = {address for _channel, _r, address in wanted}
 
     def known():
