@@ -99,6 +99,23 @@ def load_config(overrides=None):
         "CONTACT_PACKS_DIR": _env("CONTACT_PACKS_DIR"),
         "FIRST_CONTACT_NAMES_CREDITOR": _env("FIRST_CONTACT_NAMES_CREDITOR", "0")
         in ("1", "true", "yes"),
+        # E-mail (issue 14): SMTP (TLS: starttls, ssl or none), the sender and reply address,
+        # the HMAC key of the inbound and bounce webhooks, and the order channels are tried in
+        # after the debtor's preferred one.
+        "EMAIL_SMTP_HOST": _env("EMAIL_SMTP_HOST"),
+        "EMAIL_SMTP_PORT": int(_env("EMAIL_SMTP_PORT", "587")),
+        "EMAIL_SMTP_TLS": _env("EMAIL_SMTP_TLS", "starttls").lower(),
+        "EMAIL_SMTP_USER": _env("EMAIL_SMTP_USER"),
+        "EMAIL_SMTP_PASSWORD": _env("EMAIL_SMTP_PASSWORD"),
+        "EMAIL_SMTP_TIMEOUT": float(_env("EMAIL_SMTP_TIMEOUT", "10")),
+        "EMAIL_FROM": _env("EMAIL_FROM", "Cobranzas <cobros@localhost>"),
+        "EMAIL_REPLY_TO": _env("EMAIL_REPLY_TO"),
+        "EMAIL_WEBHOOK_SECRET": _env("EMAIL_WEBHOOK_SECRET"),
+        "CHANNEL_ORDER": _env("CHANNEL_ORDER", "whatsapp,sms,email"),
+        # Sandbox mode without an SMTP host: e-mails are kept for the simulator (on by default
+        # in development; tests turn e-mail on themselves).
+        "EMAIL_SANDBOX": _env("EMAIL_SANDBOX", "0" if env in ("test", "production") else "1")
+        in ("1", "true", "yes"),
     }
     if overrides:
         cfg.update(overrides)
@@ -135,6 +152,7 @@ def _finish(cfg, overrides=None):
     except ScheduleError as exc:
         raise ConfigError(str(exc)) from exc
     _payment_provider(cfg, production)
+    _email(cfg)
     if cfg["CONTACT_PACKS_DIR"] and not Path(cfg["CONTACT_PACKS_DIR"]).is_dir():
         raise ConfigError(f"CONTACT_PACKS_DIR {cfg['CONTACT_PACKS_DIR']} is not a directory.")
     cfg["SANDBOX"] = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
@@ -232,3 +250,26 @@ def _autodebit(cfg, production):
     cfg["AUTODEBIT_RETRY_DAYS"] = days
     if not 0 <= cfg["AUTODEBIT_FROM_HOUR"] <= 23:
         raise ConfigError("AUTODEBIT_FROM_HOUR must be an hour from 0 to 23.")
+
+
+CHANNEL_NAMES = ("whatsapp", "sms", "email")
+
+
+def _email(cfg):
+    """E-mail is on when an SMTP host is set; the channel order names each channel once."""
+    if cfg["EMAIL_SMTP_TLS"] not in ("starttls", "ssl", "none"):
+        raise ConfigError("EMAIL_SMTP_TLS must be starttls, ssl or none.")
+    if "@" not in (cfg["EMAIL_FROM"] or ""):
+        raise ConfigError('EMAIL_FROM must be an address, like "Cobranzas <cobros@example.com>".')
+    raw = cfg["CHANNEL_ORDER"]
+    order = [c.strip() for c in (raw if isinstance(raw, list | tuple) else raw.split(","))]
+    order = [c for c in order if c]
+    if not order or any(c not in CHANNEL_NAMES for c in order) or len(set(order)) != len(order):
+        raise ConfigError("CHANNEL_ORDER must list whatsapp, sms and email, each once.")
+    cfg["CHANNEL_ORDER"] = tuple(order)
+    sandbox = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
+    cfg["EMAIL_ENABLED"] = bool(cfg["EMAIL_SMTP_HOST"]) or (sandbox and cfg["EMAIL_SANDBOX"])
+    if not cfg["EMAIL_WEBHOOK_SECRET"]:
+        cfg["EMAIL_WEBHOOK_SECRET"] = hashlib.sha256(
+            f"email:{cfg['SECRET_KEY']}".encode()
+        ).hexdigest()

@@ -25,7 +25,7 @@ from bot.contact.hours import earliest_slot, zones_for
 from bot.contact.rules import load_rules
 from bot.models import Conversation, ScheduledMessage, TemplateKey
 
-WHATSAPP, SMS = channels.WHATSAPP, channels.SMS
+WHATSAPP, SMS, EMAIL = channels.WHATSAPP, channels.SMS, channels.EMAIL
 
 # The rules each purpose must respect.
 #   wrong_number: the number is not the debtor's
@@ -127,6 +127,8 @@ class Facts:
     scope_answered_at: datetime | None = None
     verified_at: datetime | None = None  # last verification on this number
     locked_at: datetime | None = None  # last verification lock on this number
+    email: str | None = None  # the address on file (e-mail goes nowhere without one)
+    email_undeliverable_at: datetime | None = None  # it bounced for good
 
     def opted_out(self, channel):
         return getattr(self, f"opted_out_{channel}_at", None) is not None
@@ -245,6 +247,8 @@ class Context:
             scope_answered_at=getattr(debtor, "opt_out_scope_answered_at", None),
             verified_at=verified_at,
             locked_at=locked_at,
+            email=getattr(debtor, "email", None),
+            email_undeliverable_at=getattr(debtor, "email_undeliverable_at", None),
         )
 
     def discreet_key(self, facts):
@@ -285,6 +289,10 @@ def _on_channel(ctx, checks, facts, rule, channel, now, template_key):
     """(content_sid, None) when the channel can carry the message now, else (None, reason)."""
     if "opt_out" in checks and facts.opted_out(channel):
         return None, f"opted_out_{channel}"
+    if channel == EMAIL and not facts.email:
+        return None, "no_email_address"
+    if channel == EMAIL and facts.email_undeliverable_at is not None:
+        return None, "email_undeliverable"
     if "consent" in checks and rule.consent_required and channel not in facts.consented:
         return None, f"no_consent_{channel}"
     if "sms_fallback" in checks and channel == SMS and not rule.sms_fallback:

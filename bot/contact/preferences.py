@@ -6,7 +6,7 @@ from bot import audit, channels
 from bot.clock import utcnow
 from bot.models import ConsentRecord
 
-EMAIL = "email"
+EMAIL = channels.EMAIL
 # Every channel a debtor can be reached on, e-mail included (the e-mail sender reads these).
 ALL_CHANNELS = (channels.WHATSAPP, channels.SMS, EMAIL)
 OPT_OUT_FIELDS = {

@@ -18,7 +18,7 @@ from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import audit, clock, inputs, phones, statuses
+from bot import audit, channels, clock, inputs, phones, statuses
 from bot.contact import consent
 from bot.contact.calendar import subdivisions_of
 from bot.conversations import verification
@@ -40,7 +40,15 @@ REQUIRED = (
 # Countries with a numbering plan (ISO 3166 alpha-2): not ZZ (unknown), EU or UN, which a
 # locale list knows but no debtor lives in.
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The channel the debtor asked to be reached on (optional column preferred_channel).
+_PREFERRED = {
+    "whatsapp": "whatsapp",
+    "sms": "sms",
+    "email": "email",
+    "e-mail": "email",
+    "correo": "email",
+    "mail": "email",
+}
 _ID4 = re.compile(r"^[0-9A-Za-z]{4}$")
 _REGION = re.compile(r"^[0-9A-Z]{1,8}$")
 # Consent per channel (import columns consent_whatsapp, consent_sms, consent_email): the
@@ -57,6 +65,7 @@ LIMITS = {
     "external_id": inputs.length(Account.external_id),
     "full_name": inputs.length(Debtor.full_name),
     "email": inputs.length(Debtor.email),
+    "preferred_channel": 16,
     "segment": inputs.length(Debtor.segment),
     "phone": 40,
     "country": 8,
@@ -138,9 +147,15 @@ def parse_row(row):
         raise RowError(str(exc)) from exc
     if not _ID4.match(clean["id_last4"]):
         raise RowError("id_last4 must be exactly four letters or digits")
-    email = row.get("email")
-    if email and not _EMAIL.match(email):
-        raise RowError("email is not a valid address")
+    email = row.get("email") or None
+    if email:
+        try:
+            email = channels.normalise_email(email)
+        except channels.BadAddress as exc:
+            raise RowError(f"email: {exc}") from exc
+    preferred = (row.get("preferred_channel") or "").strip().lower()
+    if preferred and preferred not in _PREFERRED:
+        raise RowError("preferred_channel must be whatsapp, sms or email")
     locale_tag = locale.language + (f"-{locale.territory}" if locale.territory else "")
     return {
         **_contact_columns(row, country),
@@ -154,6 +169,7 @@ def parse_row(row):
         "due_date": due,
         "id_last4": clean["id_last4"],
         "email": email,
+        "preferred_channel": _PREFERRED.get(preferred),
         "segment": row.get("segment"),
     }
 
@@ -248,9 +264,11 @@ def _upsert_debtor(session, values):
     }
     # The address's zone and region when the file gives them (the number's zones are always
     # checked beside them; a zone is never derived from the number).
-    for name in ("timezone", "region"):
+    for name in ("timezone", "region", "preferred_channel"):
         if values.get(name):
             fields[name] = values[name]
+    if debtor is not None and values["email"] != debtor.email:
+        fields["email_undeliverable_at"] = None  # a new address: it has not bounced
     if debtor is None:
         salt = verification.new_salt()
         debtor = Debtor(

@@ -6,6 +6,7 @@ from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
 from bot.models.compliance import ConsentRecord, ContactEvent, HolidayOverride
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
+from bot.models.email import EmailEvent
 from bot.models.ledger import LedgerBalance, LedgerEntry, Settlement
 from bot.models.money import (
     Checkout,
@@ -28,7 +29,7 @@ from bot.models.rails import (
     StoredFile,
 )
 from bot.models.reminders import ContactRule, ScheduledMessage, Segment
-from bot.models.texts import MessageTemplate, TemplateKey
+from bot.models.texts import EmailTemplate, MessageTemplate, TemplateKey
 
 __all__ = [
     "Account",
@@ -45,6 +46,8 @@ __all__ = [
     "ConversationNote",
     "Debtor",
     "Dispute",
+    "EmailEvent",
+    "EmailTemplate",
     "Document",
     "HolidayOverride",
     "Installment",

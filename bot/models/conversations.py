@@ -23,8 +23,9 @@ class Conversation(TimestampMixin, Base):
     __table_args__ = (UniqueConstraint("channel", "address", name="uq_conversation_address"),)
 
     id = Column(Integer, primary_key=True)
-    channel = Column(String(16), nullable=False)  # whatsapp / sms
-    address = Column(String(20), nullable=False)  # the debtor's E.164 number
+    channel = Column(String(16), nullable=False)  # whatsapp / sms / email
+    # The debtor's E.164 number, or their e-mail address (normalised) on the email channel.
+    address = Column(String(254), nullable=False)
     debtor_id = Column(ForeignKey("debtors.id"), index=True)
     state = Column(String(16), nullable=False, default="bot")  # bot / agent / closed
     last_inbound_at = Column(DateTime)  # opens WhatsApp's 24-hour window
@@ -86,6 +87,9 @@ class Message(Base):
     content_variables = Column(JSON)  # {"1": "Camila", ...}, already formatted
     # Media: in, what Twilio posted (MediaUrl<n>, MediaContentType<n>); out, files to attach.
     media = Column(JSON)  # [{"url": ..., "content_type": ...}]
+    # E-mail: the subject and the HTML part, as sent (out) or received (in); body is the text.
+    subject = Column(String(255))
+    html = Column(Text)
 
     conversation = relationship("Conversation")
     author = relationship("User")
@@ -112,7 +116,7 @@ class SandboxMessage(Base):
 
     id = Column(Integer, primary_key=True)
     sid = Column(String(34), nullable=False, unique=True)
-    to = Column(String(40), nullable=False, index=True)
+    to = Column(String(254), nullable=False, index=True)  # a number or an e-mail address
     from_ = Column("from", String(40), nullable=False)
     body = Column(Text)
     status_callback = Column(String(512))

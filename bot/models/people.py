@@ -41,6 +41,10 @@ class Debtor(TimestampMixin, Base):
     opt_out_scope_asked_at = Column(DateTime)
     opt_out_scope_answered_at = Column(DateTime)  # "this channel only" (or "all", recorded too)
     wrong_number_at = Column(DateTime)
+    # The channel the debtor asked to be reached on (whatsapp / sms / email), tried first.
+    preferred_channel = Column(String(16))
+    # The address bounced for good: nothing is e-mailed to it until it changes.
+    email_undeliverable_at = Column(DateTime)
 
     accounts = relationship("Account", back_populates="debtor", order_by="Account.id")
 

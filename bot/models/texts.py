@@ -51,3 +51,26 @@ class MessageTemplate(Base):
     source = Column(String(16), nullable=False, default="seed")  # seed / admin
     created_by = Column(String(64), nullable=False, default="seed")
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class EmailTemplate(Base):
+    """One version of a key's e-mail for a locale: subject, HTML body and plain-text body, with
+    the key's declared variables. The live one is the latest published; a key without one is
+    e-mailed as its text body in the common layout."""
+
+    __tablename__ = "email_templates"
+    __table_args__ = (
+        UniqueConstraint("key", "locale", "version", name="uq_email_template_version"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    key = Column(ForeignKey("template_keys.key"), nullable=False)
+    locale = Column(String(16), nullable=False)
+    version = Column(Integer, nullable=False)
+    subject = Column(String(255), nullable=False)
+    html = Column(Text, nullable=False)  # the content inside the layout; CSS is inlined
+    text = Column(Text, nullable=False)
+    published = Column(Boolean, nullable=False, default=True)
+    source = Column(String(16), nullable=False, default="seed")  # seed / admin
+    created_by = Column(String(64), nullable=False, default="seed")
+    created_at = Column(DateTime, nullable=False, default=utcnow)

@@ -14,13 +14,12 @@ from twilio.base.exceptions import TwilioRestException
 
 from bot import channels, hooks, metrics, statuses
 from bot.models import Message
+from bot.outbound import email
+from bot.outbound.errors import ProviderUnavailable
 from bot.outbound.status import OUTSIDE_WINDOW, apply_early_status
 
 Out = statuses.Outbound
-
-
-class ProviderUnavailable(RuntimeError):
-    """Twilio could not take the message now; the job retries."""
+__all__ = ["ProviderUnavailable", "deliver", "create_params", "record_outcome"]
 
 
 def status_callback_url():
@@ -68,10 +67,14 @@ def _reconcile(session, client, row, to, sender):
 
 
 def deliver(session, row, client):
-    """Send one pending outbound row with the twilio client; never twice."""
+    """Send one pending outbound row with the twilio client (an e-mail through the mailer);
+    never twice."""
     if row.status not in Out.UNSENT:
         return
     conversation = row.conversation
+    if conversation.channel == channels.EMAIL:
+        email.deliver(session, row)
+        return
     to = channels.address(conversation.channel, conversation.address)
     sender = channels.sender(current_app.config, conversation.channel)
     if row.status == Out.SENDING:

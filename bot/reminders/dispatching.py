@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot import outbox, statuses
+from bot import channels, outbox, statuses
 from bot.clock import utcnow
 from bot.contact import log as contact_log
 from bot.contact.decision import DISCREET_KEYS
@@ -132,6 +132,10 @@ def _due_rows(now, status, after, batch, step_prefix=None):
             Debtor.locale,
             Debtor.opted_out_whatsapp_at,
             Debtor.opted_out_sms_at,
+            Debtor.opted_out_email_at,
+            Debtor.email,
+            Debtor.email_undeliverable_at,
+            Debtor.preferred_channel,
             Debtor.opt_out_scope_asked_at,
             Debtor.opt_out_scope_answered_at,
             Debtor.wrong_number_at,
@@ -240,7 +244,8 @@ def dispatch(
         conversations = _conversations(session, [(d.channel, r) for r, d in sends])
         queued, rendered = [], []
         for r, decision in sends:
-            conversation_id, conv_locale = conversations[decision.channel, r.phone]
+            address = _address(decision.channel, r)
+            conversation_id, conv_locale = conversations[decision.channel, address]
             locale = conv_locale or r.locale
             try:
                 values = _outbound(r, decision, locale, render, creditor)
@@ -383,6 +388,11 @@ def _audit(scheduled_id, action, data):
     }
 
 
+def _address(channel, r):
+    """The debtor's address on channel: the number, or the e-mail address."""
+    return r.email if channel == channels.EMAIL else r.phone
+
+
 def _conversations(session, wanted):
     """(id, locale) of the conversations for [(channel, row)], created where missing.
 
@@ -390,17 +400,18 @@ def _conversations(session, wanted):
     lookup is an index search (by address alone it scanned the whole table, twice a batch)."""
     if not wanted:
         return {}
-    debtor_of = {(channel, r.phone): r.debtor_id for channel, r in wanted}
+    wanted = [(channel, r, _address(channel, r)) for channel, r in wanted]
+    debtor_of = {(channel, address): r.debtor_id for channel, r, address in wanted}
 
     def known(keys):
         by_channel = {}
-        for channel, phone in keys:
-            by_channel.setdefault(channel, set()).add(phone)
+        for channel, address in keys:
+            by_channel.setdefault(channel, set()).add(address)
         found = {}
-        for channel, phones in sorted(by_channel.items()):
+        for channel, addresses in sorted(by_channel.items()):
             for c in session.execute(
                 select(Conversation.id, Conversation.address, Conversation.locale).where(
-                    Conversation.channel == channel, Conversation.address.in_(phones)
+                    Conversation.channel == channel, Conversation.address.in_(addresses)
                 )
             ).all():
                 found[channel, c.address] = (c.id, c.locale)

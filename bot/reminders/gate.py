@@ -1,6 +1,8 @@
 """Reminders through the contact decision: a batch of due rows, gated with what was loaded
 for them in a few queries (bot.contact.decision.Context)."""
 
+from flask import current_app, has_app_context
+
 from bot import channels
 from bot.contact.decision import Context, Decision, decide
 
@@ -9,10 +11,23 @@ __all__ = ["Context", "Decision", "check"]
 PREFERENCE = (channels.WHATSAPP, channels.SMS)
 
 
+def preference(item):
+    """The debtor's preferred channel first (when usable), then the creditor's order; e-mail
+    only when it is configured and the debtor has an address that has not bounced."""
+    if not has_app_context():
+        return PREFERENCE
+    has_email = bool(getattr(item, "email", None)) and not getattr(
+        item, "email_undeliverable_at", None
+    )
+    preferred = getattr(item, "preferred_channel", None)
+    return channels.order_for(current_app.config, preferred, has_email)
+
+
 def check(ctx, item, now):
     """Decide on one reminder. item has debtor_id, phone, country, region, timezone,
     opted_out_whatsapp_at, opted_out_sms_at, wrong_number_at, account_status, template_key and
-    expires_at (a row of the dispatch query). WhatsApp first, SMS where the rule allows it; a
+    expires_at (a row of the dispatch query). The debtor's preferred channel first, then the
+    creditor's order (WhatsApp, SMS where the rule allows it, e-mail); a
     reminder that could only go after its expiry gives way to the cadence's next step (or, the
     last step, expires), except one waiting for an agent to hand the conversation back (its
     expiry moves with the wait)."""
@@ -21,7 +36,7 @@ def check(ctx, item, now):
         ctx.facts(item),
         now,
         "reminder",
-        PREFERENCE,
+        preference(item),
         template_key=item.template_key,
         account_status=item.account_status,
     )

@@ -18,6 +18,8 @@ from bot.contact import log as contact_log
 from bot.contact.decision import DISCREET_KEYS, Context, decide, may_contact
 from bot.conversations.inbound import get_or_create_conversation
 from bot.models import Account, Debtor, Message, ScheduledMessage
+from bot.outbound import email
+from bot.outbound.compose import conversation_locale
 from bot.outbound.deliver import ProviderUnavailable, create_params, deliver, record_outcome
 from bot.outbound.status import OUTSIDE_WINDOW, apply_early_status
 from bot.redis import redis_conn
@@ -64,7 +66,8 @@ def _send_locked(session, ids, client, bucket_for, threads, now=None):
         .execution_options(populate_existing=True)
     ).all()
     retry = None
-    fresh = []
+    fresh, emails = [], []
+    cache = {}  # e-mail template rows, looked up once per batch
     now = now or utcnow()
     held_back = _held_back(session, rows, now)
     for sm, message in rows:
@@ -78,6 +81,10 @@ def _send_locked(session, ids, client, bucket_for, threads, now=None):
                 retry = retry or exc
                 continue
             _settle(session, sm, message)
+        elif message.status == Out.PENDING and message.conversation.channel == channels.EMAIL:
+            sm.attempts += 1
+            locale = conversation_locale(message.conversation)
+            emails.append((sm, message, email.prepare(session, message, locale, cache)))
         elif message.status == Out.PENDING:
             message.status, message.attempts = Out.SENDING, message.attempts + 1
             sm.attempts += 1
@@ -87,8 +94,41 @@ def _send_locked(session, ids, client, bucket_for, threads, now=None):
     session.commit()
     if fresh:
         retry = _send_fresh(session, fresh, client, bucket_for, threads) or retry
+    if emails:
+        retry = _send_emails(session, emails, bucket_for) or retry
     if retry is not None:
         raise retry
+
+
+def _send_emails(session, emails, bucket_for):
+    """E-mails of a batch, one after the other over the process's kept SMTP connection, each
+    through the e-mail sender's rate limit; a server that is down stops the batch (the rest
+    stays pending for the retry)."""
+    retry = None
+    try:
+        mailer, bucket = email.get_mailer(), bucket_for(channels.EMAIL)
+    except ProviderUnavailable as exc:
+        mailer, retry = None, exc
+    for sm, message, msg in emails:
+        if mailer is None or not bucket.take():
+            message.status = Out.PENDING  # never sent
+            retry = retry or ProviderUnavailable("send rate limit: no token in time")
+            continue
+        try:
+            mailer.send(msg)
+            error = None
+        except (email.MailUnavailable, email.MailRejected) as exc:
+            error = exc
+        retry = email.record(session, message, error) or retry
+        if message.status == email.SENT:
+            sm.contacted_at = utcnow()
+        elif isinstance(error, email.MailUnavailable):
+            mailer = None  # the server is down: the rest waits for the retry
+    session.commit()
+    for sm, message, _msg in emails:
+        _settle(session, sm, message)
+    session.commit()
+    return retry
 
 
 def _held_back(session, rows, now):
@@ -239,10 +279,12 @@ def _settle(session, sm, message):
     if message.status == Out.FAILED and message.error_code == OUTSIDE_WINDOW:
         _outside_window(session, sm, message)
     elif message.status == Out.FAILED:
-        sm.status, sm.reason = statuses.Reminder.FAILED, f"twilio:{message.error_code}"
+        code = message.error_code or ""
+        reason = code if code.startswith("smtp:") else f"twilio:{code}"
+        sm.status, sm.reason = statuses.Reminder.FAILED, reason
         sm.contacted_at = None  # never reached the debtor: not a contact
         audit.record(session, "worker", "reminder.failed", sm, {"error": message.error_code})
-        _log_outcome(session, sm, message, "failed", f"twilio:{message.error_code}")
+        _log_outcome(session, sm, message, "failed", reason)
     elif message.status not in Out.UNSENT:
         sm.status = statuses.Reminder.SENT
         _log_outcome(session, sm, message, "sent", None)

@@ -14,7 +14,7 @@ from babel.numbers import format_currency, format_decimal
 from flask import current_app
 from sqlalchemy import func, select
 
-from bot.models import MessageTemplate, TemplateKey
+from bot.models import EmailTemplate, MessageTemplate, TemplateKey
 
 SEED_DIR = Path(__file__).resolve().parent / "seeds"
 VARIABLE_TYPES = ("money", "date", "number", "text", "url")
@@ -88,8 +88,9 @@ def format_money(value, locale):
     return format_currency(amount, currency, locale=locale)
 
 
-def render_body(body, declared, variables, locale_tag):
-    """Substitute {name} placeholders using declared types; an unknown name is an error."""
+def render_body(body, declared, variables, locale_tag, escape=None):
+    """Substitute {name} placeholders using declared types; an unknown name is an error.
+    escape (html.escape for an e-mail's HTML) is applied to each formatted value."""
     locale = babel_locale(locale_tag)
     variables = variables or {}
 
@@ -99,7 +100,8 @@ def render_body(body, declared, variables, locale_tag):
             raise TemplateError(f"template uses undeclared variable {name!r}")
         if name not in variables or variables[name] is None:
             raise TemplateError(f"variable {name!r} was not given")
-        return format_value(declared[name], variables[name], locale)
+        value = format_value(declared[name], variables[name], locale)
+        return escape(value) if escape else value
 
     return _PLACEHOLDER.sub(substitute, body)
 
@@ -190,7 +192,51 @@ def seed(session, seed_dir=SEED_DIR):
             )
             session.add(MessageTemplate(key=key, locale=locale, version=version + 1, body=body))
             added += 1
+    added += _seed_email(session, keys, seed_dir / "email")
     session.commit()
+    return added
+
+
+EMAIL_PARTS = ("subject", "html", "text")
+
+
+def load_email_seeds(email_dir):
+    """{locale: {key: {"subject", "html", "text"}}} from seeds/email/<locale>.yml."""
+    found = {}
+    for path in sorted(email_dir.glob("*.yml")) if email_dir.is_dir() else ():
+        found[path.stem] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return found
+
+
+def _seed_email(session, keys, email_dir):
+    """E-mail versions of keys (subject, HTML, text), added like text seeds: a new version only
+    where the live one is an older seed."""
+    problems, added = [], 0
+    for locale, entries in load_email_seeds(email_dir).items():
+        for key, parts in entries.items():
+            declared = (keys.get(key) or {}).get("variables") or {}
+            if key not in keys or set(parts) != set(EMAIL_PARTS):
+                problems.append(f"email/{locale}/{key}: unknown key or not subject/html/text")
+                continue
+            parts = {name: parts[name].strip() for name in EMAIL_PARTS}
+            for name in set().union(*(placeholders(v) for v in parts.values())) - set(declared):
+                problems.append(f"email/{locale}/{key}: uses undeclared variable {name}")
+            latest = session.execute(
+                select(EmailTemplate)
+                .where(EmailTemplate.key == key, EmailTemplate.locale == locale)
+                .order_by(EmailTemplate.version.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if latest is not None and (
+                latest.source != "seed"
+                or all(getattr(latest, name) == parts[name] for name in EMAIL_PARTS)
+            ):
+                continue
+            version = latest.version + 1 if latest is not None else 1
+            session.add(EmailTemplate(key=key, locale=locale, version=version, **parts))
+            added += 1
+    if problems:
+        raise TemplateError("seed e-mail templates are inconsistent: " + "; ".join(problems))
     return added
 
 

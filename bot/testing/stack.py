@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.testing import wait_for
 from bot.testing.fake_twilio import FakeTwilio
+from bot.testing.smtp import SmtpCatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -59,6 +60,7 @@ class Stack:
         self.ports = {n: free_port() for n in ("redis", "rasa", "actions", "web")}
         self.account_sid, self.auth_token = "AC" + "1" * 32, uuid.uuid4().hex
         self.twilio = FakeTwilio(self.account_sid, self.auth_token)
+        self.smtp = SmtpCatcher()  # a real SMTP server: what the app e-mails arrives here
         self.base_url = f"http://127.0.0.1:{self.ports['web']}"
         self.n_workers = workers
         self.worker_args = list(worker_args)
@@ -93,6 +95,11 @@ class Stack:
             "REMINDER_TICK": "0",
             # Auto-debit runs when a test asks (`flask autodebit run`), not on the workers' tick.
             "AUTODEBIT_INTERVAL": "0",
+            "EMAIL_SMTP_HOST": self.smtp.host,
+            "EMAIL_SMTP_PORT": str(self.smtp.port),
+            "EMAIL_SMTP_TLS": "none",
+            "EMAIL_FROM": "Cobranzas <cobros@acme.test>",
+            "EMAIL_WEBHOOK_SECRET": uuid.uuid4().hex,
             **(extra_env or {}),
         }
         self.redis = Redis.from_url(self.env["REDIS_URL"])
@@ -120,6 +127,7 @@ class Stack:
     def start_base(self):
         """The fake Twilio, redis-server and a migrated database: what every stack needs."""
         self.twilio.start()
+        self.smtp.start()
         self.env["TWILIO_API_BASE_URL"] = self.twilio.url
         self.start_redis()
         self._run("db-upgrade")
@@ -344,6 +352,7 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
         self.procs.clear()
         self.twilio.stop()
+        self.smtp.stop()
 
     # -- talking to it -----------------------------------------------------------------------
     def inbound_form(self, phone, body, channel="whatsapp", sid=None, **extra):

@@ -8,8 +8,25 @@ from sqlalchemy.exc import OperationalError
 
 # pay_providers and pay_extras add their routes to the pay blueprint: imported before it is
 # registered.
-from bot.web import documents, ops, pay, pay_extras, pay_providers, sandbox, webhooks  # noqa: F401
-from bot.web.console import admin, agent, auth, compliance, rails_admin, receipts
+from bot.web import (  # noqa: F401
+    documents,
+    email,
+    ops,
+    pay,
+    pay_extras,
+    pay_providers,
+    sandbox,
+    webhooks,
+)
+from bot.web.console import (
+    admin,
+    agent,
+    auth,
+    compliance,
+    email_admin,
+    rails_admin,
+    receipts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +54,13 @@ def init_app(app, collectors=()):
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(pay.bp)
     app.register_blueprint(documents.bp)
+    app.register_blueprint(email.bp)
     app.register_blueprint(sandbox.api)
     app.register_blueprint(sandbox.simulator)
     auth.init_app(app)
     app.register_blueprint(agent.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(email_admin.bp)
     app.register_blueprint(receipts.bp)
     app.register_blueprint(rails_admin.bp)
     app.register_blueprint(compliance.bp)

@@ -4,6 +4,7 @@ the same signed webhook Twilio would call."""
 
 import csv
 import ipaddress
+import json
 import secrets
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot import channels, outbox, phones
+from bot import channels, clock, outbox, phones
 from bot.clock import utcnow
 from bot.db import session
 from bot.models import Conversation, Message, SandboxMessage
@@ -23,6 +24,7 @@ from bot.outbound.sandbox import (
     new_sid,
     twilio_error,
 )
+from bot.web.email import signature_for
 
 api = Blueprint("sandbox_api", __name__, url_prefix="/sandbox/twilio")
 simulator = Blueprint("simulator", __name__, url_prefix="/simulator")
@@ -111,6 +113,7 @@ def demo_debtors():
                 "country": row["country"],
                 "locale": row["locale"],
                 "id_last4": row["id_last4"],
+                "email": channels.normalise_email(row["email"]) if row.get("email") else None,
             }
             for row in csv.DictReader(fh)
         ]
@@ -127,19 +130,54 @@ def page():
 def _address():
     data = request.get_json(silent=True) or request.args
     channel = data.get("channel", "whatsapp")
-    if channel not in ("whatsapp", "sms"):
-        abort(400, "channel must be whatsapp or sms")
+    if channel not in ("whatsapp", "sms", "email"):
+        abort(400, "channel must be whatsapp, sms or email")
     try:
         phone = phones.normalise(data.get("phone", ""))
     except phones.PhoneError:
         abort(400, "phone must be an E.164 number")
+    if channel == channels.EMAIL:
+        # E-mail: the demo debtor's address stands in for the number.
+        found = [d["email"] for d in demo_debtors() if d["phone_e164"] == phone and d["email"]]
+        if not found:
+            abort(400, "this demo debtor has no e-mail address")
+        return channel, found[0], data
     return channel, phone, data
+
+
+def _send_email(address, data):
+    """Post a signed e-mail to this app's inbound webhook, as the provider would."""
+    raw = json.dumps(
+        {
+            "message_id": f"<{new_sid('EM')}@simulator.local>",
+            "from": address,
+            "subject": "Simulador",
+            "text": str(data.get("body", ""))[:4000],
+        }
+    ).encode()
+    stamp = str(int(clock.epoch()))
+    signature = signature_for(current_app.config["EMAIL_WEBHOOK_SECRET"], stamp, raw)
+    url = current_app.config["PUBLIC_BASE_URL"] + "/webhooks/email/inbound"
+    response = requests.post(
+        url,
+        data=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-Email-Timestamp": stamp,
+            "X-Email-Signature": signature,
+        },
+        timeout=10,
+    )
+    return jsonify({"status": response.status_code}), (200 if response.ok else 502)
 
 
 @simulator.post("/send")
 def send():
-    """Post a correctly signed Twilio webhook to this app, as Twilio would."""
+    """Post a correctly signed Twilio webhook to this app, as Twilio would (or, for e-mail, the
+    signed inbound e-mail webhook)."""
     channel, phone, data = _address()
+    if channel == channels.EMAIL:
+        return _send_email(phone, data)
     form = {
         "MessageSid": new_sid(),
         "AccountSid": current_app.config["TWILIO_ACCOUNT_SID"],
@@ -166,7 +204,7 @@ def send():
 def messages():
     """The chat so far: what the debtor sent and what reached the sandbox 'Twilio'."""
     channel, phone, _ = _address()
-    address = channels.address(channel, phone)
+    address = phone if channel == channels.EMAIL else channels.address(channel, phone)
     s = session()
     inbound = s.execute(
         select(Message)

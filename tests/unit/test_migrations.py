@@ -21,6 +21,9 @@ def test_migrations_upgrade_downgrade_upgrade(app, tmp_path):
         assert {"consent_records", "contact_events", "holiday_overrides"} <= tables
         debtors = {c["name"] for c in inspect(engine).get_columns("debtors")}
         assert {"region", "opted_out_email_at", "opt_out_scope_asked_at"} <= debtors
+        assert {"preferred_channel", "email_undeliverable_at"} <= debtors
+        assert {"email_templates", "email_events"} <= tables
+        assert {"subject", "html"} <= columns
         engine.dispose()
 
 

@@ -17,7 +17,7 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot import clock
+from bot import channels, clock
 from bot.clock import utcnow
 from bot.contact.window import window_open
 from bot.conversations import agents, handover, verification
@@ -37,7 +37,6 @@ from bot.models import (
     Settlement,
 )
 from bot.money import money_var
-from bot.phones import mask
 from bot.templates import store as templates
 from bot.web.console.auth import current_user, login_required
 
@@ -65,7 +64,7 @@ def _queue_item(conversation, now):
     return {
         "id": conversation.id,
         "debtor": debtor.full_name if debtor else "Unknown number",
-        "address": mask(conversation.address),
+        "address": channels.mask_address(conversation.channel, conversation.address),
         "channel": conversation.channel,
         "reason": conversation.agent_reason,
         "reason_label": handover.reason_label(conversation.agent_reason),
@@ -106,6 +105,7 @@ def _message_item(message):
         "id": message.id,
         "direction": message.direction,
         "body": message.body or "",
+        "subject": message.subject,  # e-mail
         "button_payload": message.button_payload,
         "status": message.status,
         "error_code": message.error_code,
@@ -202,7 +202,7 @@ def conversation(conversation_id):
         holder=conv.state == "agent" and conv.agent_id == user.id,
         window_open=window_open(conv),
         template_keys=handover.agent_template_keys(s, conv),
-        masked=mask(conv.address),
+        masked=channels.mask_address(conv.channel, conv.address),
         messages=[_message_item(m) for m in _messages(s, conv)],
         notes=notes,
         ctx=_context(s, conv),

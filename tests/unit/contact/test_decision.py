@@ -401,6 +401,7 @@ def test_bad_policies_are_refused(bad):
 def test_email_has_its_own_opt_out():
     context = ctx()
     facts = context.facts(item())
+    facts.email = "camila@example.com"
     facts.opted_out_email_at = NOW
     decision = decide(context, facts, NOW, "requested", ("email",), "x")
     assert (decision.action, decision.reason) == ("suppress", "opted_out_email")
@@ -435,3 +436,30 @@ def test_every_decision_is_counted_by_purpose_action_and_reason():
     gate.check(ctx([convo()]), item(wrong_number_at=NOW), NOW)
     gate.check(ctx([convo()]), item(wrong_number_at=NOW), NOW)
     assert REGISTRY.get_sample_value("bot_gate_decisions_total", labels) == before + 2
+
+
+def test_email_needs_an_address_that_has_not_bounced():
+    context = ctx()
+    facts = context.facts(item())
+    decision = decide(context, facts, NOW, "requested", ("email",), "x")
+    assert (decision.action, decision.reason) == ("suppress", "no_email_address")
+    facts.email = "camila@example.com"
+    facts.email_undeliverable_at = NOW
+    decision = decide(context, facts, NOW, "requested", ("email",), "x")
+    assert (decision.action, decision.reason) == ("suppress", "email_undeliverable")
+
+
+def test_email_is_a_channel_under_the_same_hours_and_caps():
+    facts = ctx().facts(item())
+    facts.email = "camila@example.com"
+    # Colombia: only the channels the debtor authorised.
+    refused = decide(ctx(), facts, NOW, "reminder", ("email",), "x")
+    assert (refused.action, refused.reason) == ("suppress", "no_consent_email")
+    context = ctx(consents=BOTH | {"email"})
+    facts = context.facts(item(email="camila@example.com"))
+    decision = decide(context, facts, NOW, "reminder", ("email",), "x")
+    assert (decision.action, decision.channel) == ("send", "email")
+    # A WhatsApp contact earlier today counts against the daily cap for e-mail too.
+    facts.contacts = [(NOW - timedelta(hours=1), "whatsapp")]
+    later = decide(context, facts, NOW, "reminder", ("email",), "x")
+    assert later.action != "send"

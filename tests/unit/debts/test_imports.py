@@ -228,3 +228,26 @@ def test_bad_contact_columns_are_reported_and_the_good_rows_load(db):
     assert "subdivision" in reasons[5]
     assert "future" in reasons[6]
     assert report.created == 1
+
+
+def test_email_is_validated_and_normalised_and_the_preferred_channel_read(db):
+    header = HEADER.replace("email,segment", "email,segment,preferred_channel")
+    rows = (
+        "E-1,Ana Pérez,3001234567,CO,es-CO,COP,1000.00,2026-11-10,4821, Ana@Example.COM ,,correo\n"
+        "E-2,Bo,3001234568,CO,es-CO,COP,1000.00,2026-11-10,4821,ana@example,,\n"
+        "E-3,Cy,3001234569,CO,es-CO,COP,1000.00,2026-11-10,4821,cy@example.com,,fax\n"
+    )
+    report = run(db, header + rows)
+    assert (report.created, report.rejected) == (1, 2)
+    ana = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
+    assert (ana.email, ana.preferred_channel) == ("Ana@example.com", "email")
+    messages = " ".join(str(e) for e in report.errors)
+    assert "not a valid e-mail address" in messages and "preferred_channel" in messages
+    # A new address clears an earlier bounce.
+    from bot import clock
+
+    ana.email_undeliverable_at = clock.utcnow()
+    db.commit()
+    run(db, header + rows.splitlines()[0].replace("Ana@Example.COM", "ana.p@example.com") + "\n")
+    db.refresh(ana)
+    assert ana.email == "ana.p@example.com" and ana.email_undeliverable_at is None

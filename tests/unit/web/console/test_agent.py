@@ -83,7 +83,7 @@ def decided_receipt(conversation):
 
 
 # Blueprints only an admin may use.
-ADMIN_PAGES = ("admin.", "rails_admin.", "compliance.")
+ADMIN_PAGES = ("admin.", "rails_admin.", "compliance.", "email_admin.")
 
 
 def console_routes(app, held):
