@@ -1,10 +1,14 @@
 """Helpers shared by the benchmarks: percentiles and the stack they run against."""
 
+import os
 import statistics
 import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 
-from bot.testing.stack import Stack
+from bot.testing.stack import Stack, _children
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values, pct):
@@ -56,3 +60,20 @@ def print_memory(stack):
     print("peak memory (VmHWM, MiB, process + children):")
     for name, mib in sorted(peaks.items()):
         print(f"  {name:10s} {mib:8.1f}")
+
+
+def cpu_seconds(stack, prefix):
+    """CPU time (user + system, s) used so far by the stack's processes named prefix* and
+    their live children, read from /proc/<pid>/stat (utime and stime, fields 14 and 15)."""
+    total = 0
+    for name, proc in stack.procs.items():
+        if not name.startswith(prefix):
+            continue
+        for pid in [proc.pid, *_children(proc.pid)]:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()  # fields from 3 on; the name may hold spaces
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS

@@ -3,7 +3,8 @@
 For each of N conversations (distinct numbers) a "hola" is posted; the clock stops when the
 local Twilio-compatible server receives the first reply and the last reply of that turn
 (greeting + verification question: two messages, each a Rasa response rendered from the
-template store and sent with the real twilio client).
+template store and sent with the real twilio client). Also prints the CPU time the Rasa
+process(es) spent per measured turn (from /proc/<pid>/stat before and after the run).
 
     .venv/bin/python -m bench.turn_latency [--conversations 200] [--concurrency 4]
 """
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from .common import running_stack, stack_arguments, summary
+from .common import cpu_seconds, running_stack, stack_arguments, summary
 
 
 def one_turn(stack, i, session):
@@ -41,6 +42,7 @@ def main():
         sessions = [requests.Session() for _ in range(args.concurrency)]
         for i in range(5):  # warm-up turns, not counted
             one_turn(stack, 90000 + i, sessions[0])
+        rasa_cpu = cpu_seconds(stack, "rasa")
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             results = list(
@@ -50,6 +52,7 @@ def main():
                 )
             )
         elapsed = time.perf_counter() - started
+        rasa_cpu = cpu_seconds(stack, "rasa") - rasa_cpu
         mode = "forking work-horse per job" if args.fork else "jobs in-process"
         print(
             f"{args.conversations} conversations, {args.concurrency} at a time, "
@@ -58,6 +61,10 @@ def main():
         print(summary("turn, first reply", [r[0] for r in results]))
         print(summary("turn, last reply ", [r[1] for r in results]))
         print(f"throughput: {args.conversations / elapsed:.1f} turns/s")
+        print(
+            f"Rasa CPU: {rasa_cpu * 1000 / args.conversations:.1f} ms per turn "
+            f"({rasa_cpu:.2f} s over {args.conversations} turns in {elapsed:.1f} s)"
+        )
 
 
 if __name__ == "__main__":
