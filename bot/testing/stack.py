@@ -149,9 +149,10 @@ class Stack:
         self._spawn(
             "actions",
             [
-                str(BIN / "rasa"),
-                "run",
-                "actions",
+                # The SDK's own entry point: `rasa run actions` imports all of Rasa's CLI first.
+                str(BIN / "python"),
+                "-m",
+                "rasa_sdk",
                 "--actions",
                 "actions",
                 "--port",
@@ -186,7 +187,10 @@ class Stack:
         self._spawn(
             "rasa",
             [
-                str(BIN / "rasa"),
+                # Rasa through the project's entry point (cached action-result validator).
+                str(BIN / "python"),
+                "-m",
+                "bot.conversations.rasa_server",
                 "run",
                 "--enable-api",
                 "--auth-token",

@@ -1,0 +1,65 @@
+import pytest
+from jsonschema import ValidationError, validators
+from rasa.core.actions.action import RemoteAction
+
+from bot.conversations import rasa_server
+
+RESULTS = [
+    {},
+    {"events": [], "responses": []},
+    {
+        "events": [
+            {"event": "slot", "name": "verified", "value": True, "timestamp": None},
+            {"event": "active_loop", "name": None},
+            {"event": "followup", "name": "action_listen"},
+        ],
+        "responses": [{"text": None, "custom": {"template": "greet", "vars": {}}}],
+    },
+    {"events": "slot"},
+    {"events": [{"name": "verified"}]},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"event": "slot", "timestamp": "yesterday"}]},
+    {"responses": ["plain text"]},
+    [],
+]
+
+
+def outcome(validate, result):
+    try:
+        return ("valid", validate(RemoteAction("action_x", None), result))
+    except ValidationError as error:
+        return ("invalid", error.message, list(error.absolute_path), error.validator)
+
+
+@pytest.fixture
+def original(monkeypatch):
+    """Rasa's own check; the attribute is restored after the test."""
+    check = RemoteAction._validate_action_result
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", check)
+    return check
+
+
+@pytest.mark.parametrize("result", RESULTS)
+def test_the_cached_validator_decides_and_reports_as_rasa_does(original, result):
+    expected = outcome(original, result)
+    rasa_server.install_cached_action_result_validator()
+    assert RemoteAction._validate_action_result is not original
+    assert outcome(RemoteAction._validate_action_result, result) == expected
+
+
+def test_invalid_answers_still_raise_with_rasa_s_hint(original):
+    rasa_server.install_cached_action_result_validator()
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        RemoteAction("action_x", None)._validate_action_result({"events": "slot"})
+
+
+def test_the_schema_is_checked_once_not_per_answer(original, monkeypatch):
+    rasa_server.install_cached_action_result_validator()
+    cls = validators.validator_for(RemoteAction.action_response_format_spec())
+    checks = []
+    monkeypatch.setattr(cls, "check_schema", classmethod(lambda c, s, **kw: checks.append(s)))
+    for result in RESULTS[:3]:
+        assert RemoteAction("action_x", None)._validate_action_result(result) is True
+    assert checks == []
+    original(RemoteAction("action_x", None), RESULTS[2])  # Rasa's own: once per answer
+    assert len(checks) == 1
