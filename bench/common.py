@@ -35,6 +35,7 @@ def stack_arguments(parser):
         "--nice", type=int, default=0, help="run Rasa, actions and workers at this nice level"
     )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--rasa-replicas", type=int, default=1, help="Rasa servers")
 
 
 @contextmanager
@@ -47,6 +48,7 @@ def running_stack(args):
             worker_args=["--fork"] if args.fork else [],
             nice=getattr(args, "nice", 0),
             web_workers=getattr(args, "web_workers", 2),
+            rasa_replicas=getattr(args, "rasa_replicas", 1),
         )
         try:
             yield stack.start()

@@ -6,7 +6,13 @@ local Twilio-compatible server receives the first reply and the last reply of th
 template store and sent with the real twilio client). Also prints the CPU time the Rasa
 process(es) spent per measured turn (from /proc/<pid>/stat before and after the run).
 
+--direct posts the same "hola" straight to Rasa's REST channel instead (no web, worker or
+Twilio): what Rasa and the action server alone sustain. --rasa-replicas N starts N Rasa
+servers sharing their tracker and lock stores in redis; the worker (or --direct) takes them in
+turn.
+
     .venv/bin/python -m bench.turn_latency [--conversations 200] [--concurrency 4]
+        [--workers 2] [--rasa-replicas 1] [--direct]
 """
 
 import argparse
@@ -32,34 +38,61 @@ def one_turn(stack, i, session):
     return first, last
 
 
+def one_direct_turn(stack, i, session):
+    """The turn on Rasa's REST channel of one replica (by turn); the answer holds both replies.
+
+    The sender is no conversation of the bot's database: the actions find none and answer as for
+    an unknown number (greeting, verification question), the same Rasa work as a first turn.
+    """
+    url = stack.rasa_url(i % len(stack.rasa_ports)) + "/webhooks/rest/webhook"
+    start = time.monotonic()
+    response = session.post(
+        url,
+        json={"sender": str(10_000_000 + i), "message": "hola", "metadata": {}},
+        timeout=60,
+    )
+    elapsed = time.monotonic() - start
+    if response.status_code != 200 or len(response.json()) < 2:
+        raise RuntimeError(f"conversation {i}: HTTP {response.status_code} {response.text[:200]}")
+    return elapsed, elapsed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--direct", action="store_true", help="post to Rasa's REST channel")
     stack_arguments(parser)
     args = parser.parse_args()
+    turn = one_direct_turn if args.direct else one_turn
     with running_stack(args) as stack:
         sessions = [requests.Session() for _ in range(args.concurrency)]
         for i in range(5):  # warm-up turns, not counted
-            one_turn(stack, 90000 + i, sessions[0])
+            turn(stack, 90000 + i, sessions[0])
         rasa_cpu = cpu_seconds(stack, "rasa")
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             results = list(
                 pool.map(
-                    lambda i: one_turn(stack, i, sessions[i % args.concurrency]),
+                    lambda i: turn(stack, i, sessions[i % args.concurrency]),
                     range(args.conversations),
                 )
             )
         elapsed = time.perf_counter() - started
         rasa_cpu = cpu_seconds(stack, "rasa") - rasa_cpu
         mode = "forking work-horse per job" if args.fork else "jobs in-process"
+        path = (
+            "Rasa's REST channel directly" if args.direct else f"{args.workers} RQ workers ({mode})"
+        )
         print(
             f"{args.conversations} conversations, {args.concurrency} at a time, "
-            f"{args.workers} RQ workers ({mode})"
+            f"{args.rasa_replicas} Rasa replica(s), {path}"
         )
-        print(summary("turn, first reply", [r[0] for r in results]))
-        print(summary("turn, last reply ", [r[1] for r in results]))
+        if args.direct:
+            print(summary("turn, Rasa's answer", [r[0] for r in results]))
+        else:
+            print(summary("turn, first reply", [r[0] for r in results]))
+            print(summary("turn, last reply ", [r[1] for r in results]))
         print(f"throughput: {args.conversations / elapsed:.1f} turns/s")
         print(
             f"Rasa CPU: {rasa_cpu * 1000 / args.conversations:.1f} ms per turn "

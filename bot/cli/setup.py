@@ -129,8 +129,11 @@ def announce(timeout):
 
     import requests
 
+    from bot.conversations import rasa_client
+
     base = current_app.config["PUBLIC_BASE_URL"]
-    checks = {"web": base + "/healthz", "rasa": current_app.config["RASA_URL"] + "/version"}
+    checks = {"web": base + "/healthz"}
+    checks.update({f"rasa {url}": url + "/version" for url in rasa_client.urls()})
     deadline = time.monotonic() + timeout
     pending = dict(checks)
     while pending and time.monotonic() < deadline:

@@ -1,5 +1,7 @@
 """Rasa's REST channel: send one debtor message, get the bot's template messages back."""
 
+import itertools
+
 import requests
 from flask import current_app
 
@@ -9,10 +11,23 @@ class RasaUnavailable(RuntimeError):
 
 
 _session = requests.Session()
+_turn = itertools.count()
+
+
+def urls():
+    """The Rasa replicas: RASA_URL is one URL or a comma-separated list."""
+    return [u.strip().rstrip("/") for u in current_app.config["RASA_URL"].split(",") if u.strip()]
+
+
+def _base_url():
+    """The next replica, round robin per request: replicas share Rasa's tracker and lock
+    stores (dialogue/endpoints.yml), so any of them can take any turn."""
+    replicas = urls()
+    return replicas[next(_turn) % len(replicas)]
 
 
 def send(sender_id, text, metadata):
-    url = current_app.config["RASA_URL"].rstrip("/") + "/webhooks/rest/webhook"
+    url = _base_url() + "/webhooks/rest/webhook"
     try:
         response = _session.post(
             url,
@@ -30,12 +45,17 @@ def send(sender_id, text, metadata):
 
 
 def healthy():
-    """True when Rasa answers its status endpoint with a loaded model (the sweep asks this
-    before trying again the messages given up while it was down)."""
+    """True when a Rasa replica answers its status endpoint with a loaded model (the sweep asks
+    this before trying again the messages given up while Rasa was down; with one replica of
+    several still down, a retried turn that meets it fails again and is retried later)."""
+    return any(_replica_healthy(url) for url in urls())
+
+
+def _replica_healthy(url):
     cfg = current_app.config
     try:
         response = _session.get(
-            cfg["RASA_URL"].rstrip("/") + "/status",
+            url + "/status",
             params={"token": cfg["RASA_TOKEN"]},
             timeout=min(cfg["RASA_TIMEOUT"], 5),
         )
@@ -52,7 +72,7 @@ def answers_already_given(sender_id, message_id):
     twice, say). The user event carries our message id in its metadata.
     """
     cfg = current_app.config
-    url = f"{cfg['RASA_URL'].rstrip('/')}/conversations/{sender_id}/tracker"
+    url = f"{_base_url()}/conversations/{sender_id}/tracker"
     try:
         response = _session.get(
             url, params={"token": cfg["RASA_TOKEN"]}, timeout=cfg["RASA_TIMEOUT"]
@@ -97,7 +117,7 @@ def to_template_messages(rasa_messages):
 
 def _append_events(sender_id, events):
     cfg = current_app.config
-    url = f"{cfg['RASA_URL'].rstrip('/')}/conversations/{sender_id}/tracker/events"
+    url = f"{_base_url()}/conversations/{sender_id}/tracker/events"
     try:
         response = _session.post(
             url,

@@ -1,16 +1,28 @@
-"""Start Rasa's own CLI with a cheaper action-result check:
-`python -m bot.conversations.rasa_server run ...`.
+"""Start Rasa's own CLI (`python -m bot.conversations.rasa_server run ...`) with two things
+set up first.
 
-Rasa 3.6's `RemoteAction._validate_action_result` calls `jsonschema.validate` on every answer of
-the action server, which checks the (constant) schema against the metaschema and builds a new
-validator each time: most of Rasa's CPU per turn. Here the validator is built once and each
-answer checked with it exactly as `jsonschema.validate` does (same validator class, same
-best-matching error, the same text added by Rasa, the same exception raised).
+1. Rasa 3.6's `RemoteAction._validate_action_result` calls `jsonschema.validate` on every answer
+   of the action server, which checks the (constant) schema against the metaschema and builds a
+   new validator each time: most of Rasa's CPU per turn. Here the validator is built once and
+   each answer checked with it exactly as `jsonschema.validate` does (same validator class,
+   same best-matching error, the same text added by Rasa, the same exception raised).
+2. `dialogue/endpoints.yml` reads the Redis of Rasa's tracker and lock stores from
+   RASA_REDIS_HOST, _PORT, _DB and _PASSWORD: those not set are filled in from RASA_REDIS_URL,
+   else REDIS_URL (the bot's Redis), else redis://localhost:6379/0; RASA_TRACKER_EXPIRY
+   defaults to a day.
 
 Only Rasa and the standard library are imported: this is the Rasa process, not the bot's.
 """
 
+import os
 import sys
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+# Seconds a conversation's tracker stays in Redis after its last turn: longer than a Rasa session
+# (60 minutes) and the worker's retries. What must outlive it (verification, money) is in the
+# bot's database, and a new session reads verification back from there.
+DEFAULT_TRACKER_EXPIRY = "86400"
 
 
 def install_cached_action_result_validator():
@@ -42,8 +54,28 @@ def install_cached_action_result_validator():
     RemoteAction._validate_action_result = _validate_action_result
 
 
+def redis_environment(environ):
+    """The variables endpoints.yml reads for Redis, from RASA_REDIS_URL or REDIS_URL."""
+    url = urlsplit(environ.get("RASA_REDIS_URL") or environ.get("REDIS_URL") or DEFAULT_REDIS_URL)
+    if url.scheme != "redis":
+        raise SystemExit(
+            f"RASA_REDIS_URL: a redis:// URL is expected, not {url.scheme}://; for TLS set the "
+            "RASA_REDIS_* variables and use_ssl in dialogue/endpoints.yml"
+        )
+    return {
+        "RASA_REDIS_HOST": url.hostname or "localhost",
+        "RASA_REDIS_PORT": str(url.port or 6379),
+        "RASA_REDIS_DB": url.path.strip("/") or "0",
+        "RASA_REDIS_PASSWORD": unquote(url.password or ""),
+        "RASA_TRACKER_EXPIRY": DEFAULT_TRACKER_EXPIRY,
+    }
+
+
 def main(argv=None):
-    """Install the validator, then run Rasa's CLI with these arguments (default: sys.argv)."""
+    """Fill in Rasa's Redis settings and install the validator, then run Rasa's CLI with these
+    arguments (default: sys.argv)."""
+    for name, value in redis_environment(os.environ).items():
+        os.environ.setdefault(name, value)
     install_cached_action_result_validator()
     from rasa.__main__ import main as rasa_main
 

@@ -1,8 +1,16 @@
+import sys
+
 import pytest
+from absl import logging as absl_logging
 from jsonschema import ValidationError, validators
 from rasa.core.actions.action import RemoteAction
 
 from bot.conversations import rasa_server
+
+# Rasa brings in TensorFlow and with it absl, whose log handler keeps the stderr of its import
+# (pytest's capture file) and closes it when alembic's fileConfig shuts every handler down under
+# Flask's CLI runner (the migrated_db fixture): later tests would fail on a closed file.
+absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 RESULTS = [
     {},
@@ -63,3 +71,32 @@ def test_the_schema_is_checked_once_not_per_answer(original, monkeypatch):
     assert checks == []
     original(RemoteAction("action_x", None), RESULTS[2])  # Rasa's own: once per answer
     assert len(checks) == 1
+
+
+@pytest.mark.parametrize(
+    "environ, host, port, db, password",
+    [
+        ({}, "localhost", "6379", "0", ""),
+        ({"REDIS_URL": "redis://127.0.0.1:6390/2"}, "127.0.0.1", "6390", "2", ""),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:6390/2", "RASA_REDIS_URL": "redis://:p%40ss@r1/3"},
+            "r1",
+            "6379",
+            "3",
+            "p@ss",
+        ),
+    ],
+)
+def test_rasa_s_redis_comes_from_rasa_redis_url_else_redis_url(environ, host, port, db, password):
+    assert rasa_server.redis_environment(environ) == {
+        "RASA_REDIS_HOST": host,
+        "RASA_REDIS_PORT": port,
+        "RASA_REDIS_DB": db,
+        "RASA_REDIS_PASSWORD": password,
+        "RASA_TRACKER_EXPIRY": "86400",
+    }
+
+
+def test_a_redis_url_rasa_cannot_use_stops_it_at_start():
+    with pytest.raises(SystemExit, match="rediss://"):
+        rasa_server.redis_environment({"RASA_REDIS_URL": "rediss://r1:6380/0"})
