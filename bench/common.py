@@ -64,18 +64,28 @@ def print_memory(stack):
         print(f"  {name:10s} {mib:8.1f}")
 
 
+def _stat_fields(pid):
+    """Fields 3 on of /proc/<pid>/stat (the process name may hold spaces), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _pids(stack, prefix):
+    for name, proc in stack.procs.items():
+        if name.startswith(prefix):
+            yield from [proc.pid, *_children(proc.pid)]
+
+
+def rss_mib(stack, prefix):
+    """Resident memory now (MiB) of the stack's processes named prefix* and their children."""
+    fields = [_stat_fields(pid) for pid in _pids(stack, prefix)]
+    return sum(int(f[21]) for f in fields if f) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def cpu_seconds(stack, prefix):
     """CPU time (user + system, s) used so far by the stack's processes named prefix* and
     their live children, read from /proc/<pid>/stat (utime and stime, fields 14 and 15)."""
-    total = 0
-    for name, proc in stack.procs.items():
-        if not name.startswith(prefix):
-            continue
-        for pid in [proc.pid, *_children(proc.pid)]:
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()  # fields from 3 on; the name may hold spaces
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+    fields = [_stat_fields(pid) for pid in _pids(stack, prefix)]
+    return sum(int(f[11]) + int(f[12]) for f in fields if f) / CLOCK_TICKS

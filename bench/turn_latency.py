@@ -4,7 +4,8 @@ For each of N conversations (distinct numbers) a "hola" is posted; the clock sto
 local Twilio-compatible server receives the first reply and the last reply of that turn
 (greeting + verification question: two messages, each a Rasa response rendered from the
 template store and sent with the real twilio client). Also prints the CPU time the Rasa
-process(es) spent per measured turn (from /proc/<pid>/stat before and after the run).
+process(es) spent per measured turn and their resident memory before and after the run (from
+/proc/<pid>/stat).
 
 --direct posts the same "hola" straight to Rasa's REST channel instead (no web, worker or
 Twilio): what Rasa and the action server alone sustain. --rasa-replicas N starts N Rasa
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from .common import cpu_seconds, running_stack, stack_arguments, summary
+from .common import cpu_seconds, rss_mib, running_stack, stack_arguments, summary
 
 
 def one_turn(stack, i, session):
@@ -69,7 +70,7 @@ def main():
         sessions = [requests.Session() for _ in range(args.concurrency)]
         for i in range(5):  # warm-up turns, not counted
             turn(stack, 90000 + i, sessions[0])
-        rasa_cpu = cpu_seconds(stack, "rasa")
+        rasa_cpu, rasa_rss = cpu_seconds(stack, "rasa"), rss_mib(stack, "rasa")
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             results = list(
@@ -98,6 +99,7 @@ def main():
             f"Rasa CPU: {rasa_cpu * 1000 / args.conversations:.1f} ms per turn "
             f"({rasa_cpu:.2f} s over {args.conversations} turns in {elapsed:.1f} s)"
         )
+        print(f"Rasa RSS: {rasa_rss:.1f} MiB before the run, {rss_mib(stack, 'rasa'):.1f} after")
 
 
 if __name__ == "__main__":

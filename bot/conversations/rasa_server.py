@@ -7,9 +7,9 @@ set up first.
    each answer checked with it exactly as `jsonschema.validate` does (same validator class,
    same best-matching error, the same text added by Rasa, the same exception raised).
 2. `dialogue/endpoints.yml` reads the Redis of Rasa's tracker and lock stores from
-   RASA_REDIS_HOST, _PORT, _DB and _PASSWORD: those not set are filled in from RASA_REDIS_URL,
-   else REDIS_URL (the bot's Redis), else redis://localhost:6379/0; RASA_TRACKER_EXPIRY
-   defaults to a day.
+   RASA_REDIS_HOST, _PORT, _DB and _PASSWORD: those unset or empty are filled in from
+   RASA_REDIS_URL, else REDIS_URL (the bot's Redis), else redis://localhost:6379/0;
+   RASA_TRACKER_EXPIRY defaults to a day.
 
 Only Rasa and the standard library are imported: this is the Rasa process, not the bot's.
 """
@@ -71,11 +71,17 @@ def redis_environment(environ):
     }
 
 
+def fill_redis_environment(environ):
+    """Set the variables endpoints.yml reads that are unset or empty (as .env.example has them)."""
+    for name, value in redis_environment(environ).items():
+        if not environ.get(name):
+            environ[name] = value
+
+
 def main(argv=None):
     """Fill in Rasa's Redis settings and install the validator, then run Rasa's CLI with these
     arguments (default: sys.argv)."""
-    for name, value in redis_environment(os.environ).items():
-        os.environ.setdefault(name, value)
+    fill_redis_environment(os.environ)
     install_cached_action_result_validator()
     from rasa.__main__ import main as rasa_main
 

@@ -100,3 +100,21 @@ def test_rasa_s_redis_comes_from_rasa_redis_url_else_redis_url(environ, host, po
 def test_a_redis_url_rasa_cannot_use_stops_it_at_start():
     with pytest.raises(SystemExit, match="rediss://"):
         rasa_server.redis_environment({"RASA_REDIS_URL": "rediss://r1:6380/0"})
+
+
+def test_settings_given_one_by_one_win_and_empty_ones_are_filled_in():
+    environ = {
+        "REDIS_URL": "redis://127.0.0.1:6390/2",
+        "RASA_REDIS_HOST": "rasa-redis",
+        "RASA_REDIS_PASSWORD": "",
+        "RASA_TRACKER_EXPIRY": "",
+    }
+    rasa_server.fill_redis_environment(environ)
+    assert environ == {
+        "REDIS_URL": "redis://127.0.0.1:6390/2",
+        "RASA_REDIS_HOST": "rasa-redis",
+        "RASA_REDIS_PORT": "6390",
+        "RASA_REDIS_DB": "2",
+        "RASA_REDIS_PASSWORD": "",
+        "RASA_TRACKER_EXPIRY": "86400",
+    }
