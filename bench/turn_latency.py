@@ -4,8 +4,8 @@ For each of N conversations (distinct numbers) a "hola" is posted; the clock sto
 local Twilio-compatible server receives the first reply and the last reply of that turn
 (greeting + verification question: two messages, each a Rasa response rendered from the
 template store and sent with the real twilio client). Also prints the CPU time the Rasa
-process(es) spent per measured turn and their resident memory before and after the run (from
-/proc/<pid>/stat).
+process(es) and the action server spent per measured turn, and Rasa's resident memory before
+and after the run (from /proc/<pid>/stat).
 
 --direct posts the same "hola" straight to Rasa's REST channel instead (no web, worker or
 Twilio): what Rasa and the action server alone sustain. --rasa-replicas N starts N Rasa
@@ -71,6 +71,7 @@ def main():
         for i in range(5):  # warm-up turns, not counted
             turn(stack, 90000 + i, sessions[0])
         rasa_cpu, rasa_rss = cpu_seconds(stack, "rasa"), rss_mib(stack, "rasa")
+        actions_cpu = cpu_seconds(stack, "actions")
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             results = list(
@@ -81,6 +82,7 @@ def main():
             )
         elapsed = time.perf_counter() - started
         rasa_cpu = cpu_seconds(stack, "rasa") - rasa_cpu
+        actions_cpu = cpu_seconds(stack, "actions") - actions_cpu
         mode = "forking work-horse per job" if args.fork else "jobs in-process"
         path = (
             "Rasa's REST channel directly" if args.direct else f"{args.workers} RQ workers ({mode})"
@@ -99,6 +101,7 @@ def main():
             f"Rasa CPU: {rasa_cpu * 1000 / args.conversations:.1f} ms per turn "
             f"({rasa_cpu:.2f} s over {args.conversations} turns in {elapsed:.1f} s)"
         )
+        print(f"action server CPU: {actions_cpu * 1000 / args.conversations:.1f} ms per turn")
         print(f"Rasa RSS: {rasa_rss:.1f} MiB before the run, {rss_mib(stack, 'rasa'):.1f} after")
 
 
