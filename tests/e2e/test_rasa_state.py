@@ -16,6 +16,7 @@ DEBTORS = Path(__file__).parent / "debtors_rasa.csv"
 ELENA = "+573015550900"  # es-CO, COP 410000.00 due 2026-11-20, ID ends 7070
 MATEO = "+573015550901"  # es-CO, COP 275000.00 due 2026-11-25, ID ends 7171
 HANNAH = "+12025550970"  # en-US, USD 310.00 due 2026-11-18, ID ends 7272
+LUCAS = "+573015550902"  # es-CO, COP 150000.00 due 2026-11-22, ID ends 7474
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,23 @@ def test_two_replicas_alternating_on_one_conversation(replicas):
     assert say(0, "I want to pay in installments")[0][0] == "plan.ask_count"
     [(summary, plan)] = say(1, "3")
     assert summary == "plan.summary" and plan["count"] == 3
+
+
+def test_a_replica_down_is_skipped_without_waiting_for_a_retry(replicas):
+    """One replica stopped: the worker's request meant for it goes to the other at once (the
+    connection was refused, so the turn cannot have run there); no message needs a retry."""
+    stack = replicas
+    stack.stop_rasa(1)
+    [ask] = turn(stack, LUCAS, "cuanto debo?", 1)
+    assert "4 dígitos" in ask
+    verified, balance = turn(stack, LUCAS, "7474", 2)
+    assert verified == "¡Gracias, Lucas! Ya confirmamos tu identidad. ✅"
+    assert "$150.000" in balance
+    # The worker's two sends took consecutive replicas in turn: one was meant for the stopped
+    # one, and still each message was answered at its first attempt.
+    attempts = db_rows(
+        stack,
+        "SELECT attempts FROM messages WHERE conversation_id = :c AND direction = 'in'",
+        c=conversation_id(stack, LUCAS),
+    )
+    assert [a for (a,) in attempts] == [1, 1]

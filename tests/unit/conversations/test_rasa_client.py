@@ -1,4 +1,6 @@
+import itertools
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -86,3 +88,46 @@ def test_rasa_is_healthy_while_one_replica_answers(app, replicas):
         app.config["RASA_URL"] = down
         assert rasa_client.healthy() is False
     assert replicas[0].paths == ["/status"]
+
+
+def _stopped(server):
+    """The URL of a replica that is down (connections refused)."""
+    server.shutdown()
+    server.server_close()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_a_replica_refusing_connections_is_skipped_for_the_next(app, replicas, monkeypatch):
+    monkeypatch.setattr(rasa_client, "_turn", itertools.count())  # the stopped one first
+    down = _stopped(replicas[1])
+    app.config["RASA_URL"] = f"{down},{replicas[0].url}"
+    with app.app_context():
+        for i in range(4):
+            assert rasa_client.send(f"{i}", "hola", {}) == [{"custom": {"template": "greet"}}]
+        assert rasa_client.answers_already_given("1", 7) is None
+        rasa_client.resume("1")
+    rest = "/webhooks/rest/webhook"
+    assert replicas[0].paths == [rest] * 4 + [
+        "/conversations/1/tracker",
+        "/conversations/1/tracker/events",
+    ]
+
+
+def test_every_replica_down_is_rasa_unavailable(app, replicas):
+    app.config["RASA_URL"] = ",".join(_stopped(server) for server in replicas)
+    with app.app_context(), pytest.raises(rasa_client.RasaUnavailable, match="not reachable"):
+        rasa_client.send("1", "hola", {})
+
+
+def test_a_replica_that_may_have_the_turn_is_not_skipped(app, replicas, monkeypatch):
+    """Connected but silent (a read timeout): the turn may be running there, so it is not sent
+    to another replica; the job's retry asks the tracker first."""
+    monkeypatch.setattr(rasa_client, "_turn", itertools.count())  # the silent one first
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        app.config["RASA_URL"] = f"http://127.0.0.1:{silent.getsockname()[1]},{replicas[0].url}"
+        app.config["RASA_TIMEOUT"] = 0.3
+        with app.app_context(), pytest.raises(rasa_client.RasaUnavailable, match="ReadTimeout"):
+            rasa_client.send("1", "hola", {})
+    assert replicas[0].paths == []
