@@ -83,6 +83,20 @@ def redis_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the session (`make postgres` installs it); each test
+    takes its own database with postgres.create_database()."""
+    from bot.testing.postgres import Postgres, PostgresUnavailable
+
+    try:
+        server = Postgres().start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory):
     """A database file migrated to head once; each test gets its own copy."""
     path = tmp_path_factory.mktemp("db") / "template.db"

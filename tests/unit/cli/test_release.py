@@ -13,17 +13,6 @@ from sqlalchemy import create_engine, text
 from bot.cli import release
 from bot.config import ROOT
 from bot.testing import wait_for
-from bot.testing.postgres import Postgres, PostgresUnavailable
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    try:
-        server = Postgres().start()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc))
-    yield server
-    server.stop()
 
 
 def head(url):
