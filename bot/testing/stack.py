@@ -98,6 +98,8 @@ class Stack:
             "CONVERSATION_LOCK_TTL": "5",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            # The action server (python -m rasa_sdk) listens on all interfaces unless told.
+            "SANIC_HOST": "127.0.0.1",
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "FLASK_APP": "bot",
             # Proactive reminders would write to the test debtors mid-test; their own test
@@ -143,6 +145,8 @@ class Stack:
             "redis",
             [
                 "redis-server",
+                "--bind",
+                "127.0.0.1",
                 "--port",
                 str(self.ports["redis"]),
                 "--save",
