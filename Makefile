@@ -25,6 +25,7 @@ help:
 	@echo "make run    set up everything, then start the bot in sandbox mode (simulator URL printed)"
 	@echo "make test   set up everything, then lint, validate the Rasa data and run all tests"
 	@echo "make install / migrate / model / demo / lint / validate / stories / test-instants / clean"
+	@echo "make browser / postgres (Debian packages some tests need)"
 
 install: deps redis postgres migrate model
 
@@ -61,12 +62,20 @@ redis:
 	$(call apt_install,redis-server,redis-server)
 
 # PostgreSQL (production's database): tests start a throwaway cluster of it (tests/unit/ledger).
-postgres:
-	$(call apt_install,pg_ctlcluster,postgresql)
-
 # Browser tests drive Debian's Chromium with Playwright (Playwright's own download cannot work offline).
 browser:
 	$(call apt_install,chromium,chromium)
+
+# PostgreSQL's server for the tests that claim production behaviour (bot/testing/postgres.py starts
+# a throwaway cluster per test module); Debian keeps initdb in /usr/lib/postgresql/<version>/bin.
+postgres:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then SUDO=; \
+	  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then SUDO=sudo; \
+	  else echo "PostgreSQL is missing: install the Debian package postgresql and retry."; exit 1; fi; \
+	  echo "installing postgresql with apt-get"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
 
 migrate: deps
 	@$(BIN)/flask db-upgrade
@@ -104,7 +113,7 @@ stories: model
 # when CI runs (tests/conftest.py reads TEST_NOW).
 INSTANTS := 2026-01-04T08:30:00+00:00@Pacific/Kiritimati 2031-12-25T04:59:30+00:00@America/Los_Angeles
 
-test: install browser lint validate stories
+test: install browser postgres lint validate stories
 	MODEL_PATH=$(MODEL) $(BIN)/pytest $(PYTEST_ARGS)
 	@if [ -z "$(PYTEST_ARGS)" ]; then $(MAKE) --no-print-directory test-instants; fi
 

@@ -57,6 +57,8 @@ def start_redis(workdir):
     proc = subprocess.Popen(
         [
             shutil.which("redis-server"),
+            "--bind",
+            "127.0.0.1",
             "--port",
             str(port),
             "--save",

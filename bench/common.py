@@ -1,10 +1,14 @@
 """Helpers shared by the benchmarks: percentiles and the stack they run against."""
 
+import os
 import statistics
 import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 
-from bot.testing.stack import Stack
+from bot.testing.stack import Stack, _children
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values, pct):
@@ -31,6 +35,7 @@ def stack_arguments(parser):
         "--nice", type=int, default=0, help="run Rasa, actions and workers at this nice level"
     )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--rasa-replicas", type=int, default=1, help="Rasa servers")
 
 
 @contextmanager
@@ -43,6 +48,7 @@ def running_stack(args):
             worker_args=["--fork"] if args.fork else [],
             nice=getattr(args, "nice", 0),
             web_workers=getattr(args, "web_workers", 2),
+            rasa_replicas=getattr(args, "rasa_replicas", 1),
         )
         try:
             yield stack.start()
@@ -56,3 +62,30 @@ def print_memory(stack):
     print("peak memory (VmHWM, MiB, process + children):")
     for name, mib in sorted(peaks.items()):
         print(f"  {name:10s} {mib:8.1f}")
+
+
+def _stat_fields(pid):
+    """Fields 3 on of /proc/<pid>/stat (the process name may hold spaces), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _pids(stack, prefix):
+    for name, proc in stack.procs.items():
+        if name.startswith(prefix):
+            yield from [proc.pid, *_children(proc.pid)]
+
+
+def rss_mib(stack, prefix):
+    """Resident memory now (MiB) of the stack's processes named prefix* and their children."""
+    fields = [_stat_fields(pid) for pid in _pids(stack, prefix)]
+    return sum(int(f[21]) for f in fields if f) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def cpu_seconds(stack, prefix):
+    """CPU time (user + system, s) used so far by the stack's processes named prefix* and
+    their live children, read from /proc/<pid>/stat (utime and stime, fields 14 and 15)."""
+    fields = [_stat_fields(pid) for pid in _pids(stack, prefix)]
+    return sum(int(f[11]) + int(f[12]) for f in fields if f) / CLOCK_TICKS

@@ -34,7 +34,10 @@ def start(tmp, accounts):
     stack.twilio.start()
     stack.env["TWILIO_API_BASE_URL"] = stack.twilio.url
     port = str(stack.ports["redis"])
-    stack._spawn("redis", ["redis-server", "--port", port, "--save", "", "--appendonly", "no"])
+    stack._spawn(
+        "redis",
+        ["redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"],
+    )
     stack._wait(lambda: stack.redis.ping(), "redis")
     stack._run("db-upgrade")
     csv = Path(tmp) / "debtors.csv"

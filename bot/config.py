@@ -7,6 +7,8 @@ from pathlib import Path
 from bot.hours import ScheduleError, parse_hours
 
 ROOT = Path(__file__).resolve().parent.parent
+# Development and tests only: production refuses SQLite (see database_url).
+DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'instance' / 'bot.db'}"
 
 # Secrets a production deployment must set; sandbox/development derives harmless stand-ins.
 PRODUCTION_SECRETS = ("SECRET_KEY", "RASA_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
@@ -27,7 +29,7 @@ def load_config(overrides=None):
     cfg = {
         "APP_ENV": env,
         "SECRET_KEY": _env("SECRET_KEY"),
-        "DATABASE_URL": _env("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'bot.db'}"),
+        "DATABASE_URL": _env("DATABASE_URL"),
         "REDIS_URL": _env("REDIS_URL", "redis://localhost:6379/0"),
         "RASA_URL": _env("RASA_URL", "http://localhost:5005"),
         "RASA_TOKEN": _env("RASA_TOKEN"),
@@ -123,6 +125,36 @@ def load_config(overrides=None):
     return cfg
 
 
+def database_url(app_env=None, url=None):
+    """The database URL (DATABASE_URL and APP_ENV by default), checked: production runs on
+    PostgreSQL only and says so at start-up rather than fall back to a SQLite file. Heroku-style
+    postgres:// URLs are accepted (SQLAlchemy 1.4 knows only postgresql://)."""
+    app_env = app_env or _env("APP_ENV", "development")
+    url = url if url is not None else _env("DATABASE_URL")
+    if url and url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if app_env != "production":
+        return url or DEFAULT_DATABASE_URL
+    if not url:
+        raise ConfigError(
+            "DATABASE_URL is not set: production needs a PostgreSQL database "
+            "(postgresql://user:password@host:5432/name), not the development SQLite file."
+        )
+    if not url.startswith("postgresql"):
+        scheme = url.split(":", 1)[0]
+        why = (
+            " SQLite is one file on one machine: processes elsewhere would not share it, and it "
+            "takes one writer at a time."
+            if scheme.startswith("sqlite")
+            else ""
+        )
+        raise ConfigError(
+            f"DATABASE_URL names a {scheme} database: production needs PostgreSQL "
+            f"(postgresql://user:password@host:5432/name).{why}"
+        )
+    return url
+
+
 def _finish(cfg, overrides=None):
     production = cfg["APP_ENV"] == "production"
     if production:
@@ -130,12 +162,15 @@ def _finish(cfg, overrides=None):
         # PUBLIC_BASE_URL has a development default; production must say where Twilio calls.
         if not (_env("PUBLIC_BASE_URL") or (overrides or {}).get("PUBLIC_BASE_URL")):
             missing.append("PUBLIC_BASE_URL")
+        if not cfg["DATABASE_URL"]:
+            missing.append("DATABASE_URL (PostgreSQL)")
         if missing:
             raise ConfigError(
                 "Missing required setting(s) for production: "
                 + ", ".join(missing)
                 + ". Set them in the environment (see .env.example)."
             )
+    cfg["DATABASE_URL"] = database_url(cfg["APP_ENV"], cfg["DATABASE_URL"] or "")
     live = bool(cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
     if live and not production and not cfg["SECRET_KEY"]:
         raise ConfigError(

@@ -64,7 +64,19 @@ def redis_server(tmp_path_factory):
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        [
+            server,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -80,6 +92,20 @@ def redis_server(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the session (`make postgres` installs it); each test
+    takes its own database with postgres.create_database()."""
+    from bot.testing.postgres import Postgres, PostgresUnavailable
+
+    try:
+        server = Postgres().start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from bot.config import ROOT
 from bot.db import session
 
 
@@ -28,33 +27,22 @@ def import_debts(path):
 
 
 def alembic_config():
-    from alembic.config import Config
+    # Imported here: `python -m bot.cli.release` imports this package first, and a module
+    # imported before runpy runs it as __main__ would be loaded twice.
+    from bot.cli import release
 
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
-    return cfg
+    return release.alembic_config(current_app.config["DATABASE_URL"])
 
 
 @click.command("db-upgrade")
 @with_appcontext
 def db_upgrade():
-    """Apply migrations and load new seed templates and payment methods (the release step)."""
-    from alembic import command
+    """Apply migrations and load new seed templates and payment methods, one release at a time
+    (in production the release step is `python -m bot.cli.release`: it needs only the
+    database)."""
+    from bot.cli import release
 
-    from bot.payments import rails
-    from bot.templates import store as templates
-
-    if current_app.config["DATABASE_URL"].startswith("sqlite:///"):
-        Path(current_app.config["DATABASE_URL"][len("sqlite:///") :]).parent.mkdir(
-            parents=True, exist_ok=True
-        )
-    command.upgrade(alembic_config(), "head")
-    added = templates.seed(session())
-    methods = rails.seed(session())
-    click.echo(
-        f"database at head; {added} template version(s) and {methods} payment method(s) seeded"
-    )
+    release.run(current_app.config["DATABASE_URL"], say=click.echo)
 
 
 @click.command("seed-templates")
@@ -152,8 +140,11 @@ def announce(timeout):
 
     import requests
 
+    from bot.conversations import rasa_client
+
     base = current_app.config["PUBLIC_BASE_URL"]
-    checks = {"web": base + "/healthz", "rasa": current_app.config["RASA_URL"] + "/version"}
+    checks = {"web": base + "/healthz"}
+    checks.update({f"rasa {url}": url + "/version" for url in rasa_client.urls()})
     deadline = time.monotonic() + timeout
     pending = dict(checks)
     while pending and time.monotonic() < deadline:

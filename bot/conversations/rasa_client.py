@@ -1,7 +1,10 @@
 """Rasa's REST channel: send one debtor message, get the bot's template messages back."""
 
+import itertools
+
 import requests
 from flask import current_app
+from urllib3.exceptions import ConnectTimeoutError
 
 
 class RasaUnavailable(RuntimeError):
@@ -9,18 +12,46 @@ class RasaUnavailable(RuntimeError):
 
 
 _session = requests.Session()
+_turn = itertools.count()
+
+
+def urls():
+    """The Rasa replicas: RASA_URL is one URL or a comma-separated list."""
+    return [u.strip().rstrip("/") for u in current_app.config["RASA_URL"].split(",") if u.strip()]
+
+
+def _never_sent(exc):
+    """True when the request cannot have reached Rasa (connection refused or not made in
+    time): another replica may take it without the turn running twice."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError)
+
+
+def _request(method, path, **kwargs):
+    """One request to the next replica, round robin: replicas share Rasa's tracker and lock
+    stores (dialogue/endpoints.yml), so any of them can take any turn. A replica that cannot
+    be connected to is skipped for the next; one that may have received the request is not
+    (the job's retry asks answers_already_given first)."""
+    replicas = urls()
+    start = next(_turn)
+    for attempt in range(len(replicas)):
+        url = replicas[(start + attempt) % len(replicas)] + path
+        try:
+            return _session.request(
+                method, url, timeout=current_app.config["RASA_TIMEOUT"], **kwargs
+            )
+        except requests.RequestException as exc:
+            if attempt + 1 < len(replicas) and _never_sent(exc):
+                continue
+            raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
 
 
 def send(sender_id, text, metadata):
-    url = current_app.config["RASA_URL"].rstrip("/") + "/webhooks/rest/webhook"
-    try:
-        response = _session.post(
-            url,
-            json={"sender": str(sender_id), "message": text, "metadata": metadata},
-            timeout=current_app.config["RASA_TIMEOUT"],
-        )
-    except requests.RequestException as exc:
-        raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
+    response = _request(
+        "POST",
+        "/webhooks/rest/webhook",
+        json={"sender": str(sender_id), "message": text, "metadata": metadata},
+    )
     if response.status_code != 200:
         raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
     try:
@@ -30,12 +61,17 @@ def send(sender_id, text, metadata):
 
 
 def healthy():
-    """True when Rasa answers its status endpoint with a loaded model (the sweep asks this
-    before trying again the messages given up while it was down)."""
+    """True when a Rasa replica answers its status endpoint with a loaded model (the sweep asks
+    this before trying again the messages given up while Rasa was down; with one replica of
+    several still down, a retried turn that meets it fails again and is retried later)."""
+    return any(_replica_healthy(url) for url in urls())
+
+
+def _replica_healthy(url):
     cfg = current_app.config
     try:
         response = _session.get(
-            cfg["RASA_URL"].rstrip("/") + "/status",
+            url + "/status",
             params={"token": cfg["RASA_TOKEN"]},
             timeout=min(cfg["RASA_TIMEOUT"], 5),
         )
@@ -51,14 +87,11 @@ def answers_already_given(sender_id, message_id):
     the worker did not record (timeout, crash) is not run twice (a verification attempt counted
     twice, say). The user event carries our message id in its metadata.
     """
-    cfg = current_app.config
-    url = f"{cfg['RASA_URL'].rstrip('/')}/conversations/{sender_id}/tracker"
-    try:
-        response = _session.get(
-            url, params={"token": cfg["RASA_TOKEN"]}, timeout=cfg["RASA_TIMEOUT"]
-        )
-    except requests.RequestException as exc:
-        raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
+    response = _request(
+        "GET",
+        f"/conversations/{sender_id}/tracker",
+        params={"token": current_app.config["RASA_TOKEN"]},
+    )
     if response.status_code != 200:
         raise RasaUnavailable(f"Rasa tracker answered HTTP {response.status_code}")
     answers, found = [], False
@@ -96,17 +129,12 @@ def to_template_messages(rasa_messages):
 
 
 def _append_events(sender_id, events):
-    cfg = current_app.config
-    url = f"{cfg['RASA_URL'].rstrip('/')}/conversations/{sender_id}/tracker/events"
-    try:
-        response = _session.post(
-            url,
-            params={"token": cfg["RASA_TOKEN"], "include_events": "NONE"},
-            json=events,
-            timeout=cfg["RASA_TIMEOUT"],
-        )
-    except requests.RequestException as exc:
-        raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
+    response = _request(
+        "POST",
+        f"/conversations/{sender_id}/tracker/events",
+        params={"token": current_app.config["RASA_TOKEN"], "include_events": "NONE"},
+        json=events,
+    )
     if response.status_code != 200:
         raise RasaUnavailable(f"Rasa tracker events answered HTTP {response.status_code}")
 

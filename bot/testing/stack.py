@@ -54,7 +54,16 @@ def find_model():
 
 
 class Stack:
-    def __init__(self, workdir, workers=1, web_workers=2, extra_env=None, worker_args=(), nice=0):
+    def __init__(
+        self,
+        workdir,
+        workers=1,
+        web_workers=2,
+        extra_env=None,
+        worker_args=(),
+        nice=0,
+        rasa_replicas=1,
+    ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ports = {n: free_port() for n in ("redis", "rasa", "actions", "web")}
@@ -69,13 +78,16 @@ class Stack:
         # as Procfile.dev runs them: on one machine, acknowledgements come first.
         self.nice = nice
         self.procs = {}
+        # Rasa replicas share the tracker and lock stores in this stack's redis; the worker
+        # takes them in turn (RASA_URL lists them all).
+        self.rasa_ports = [self.ports["rasa"], *(free_port() for _ in range(rasa_replicas - 1))]
         self.env = {
             **os.environ,
             "APP_ENV": "test",
             "SECRET_KEY": uuid.uuid4().hex,
             "DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
             "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
-            "RASA_URL": f"http://127.0.0.1:{self.ports['rasa']}",
+            "RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in self.rasa_ports),
             "RASA_TOKEN": uuid.uuid4().hex,
             "ACTION_SERVER_URL": f"http://127.0.0.1:{self.ports['actions']}/webhook",
             "TWILIO_ACCOUNT_SID": self.account_sid,
@@ -88,6 +100,8 @@ class Stack:
             "CONVERSATION_LOCK_TTL": "5",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            # The action server (python -m rasa_sdk) listens on all interfaces unless told.
+            "SANIC_HOST": "127.0.0.1",
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "FLASK_APP": "bot",
             # Proactive reminders would write to the test debtors mid-test; their own test
@@ -139,6 +153,8 @@ class Stack:
             "redis",
             [
                 "redis-server",
+                "--bind",
+                "127.0.0.1",
                 "--port",
                 str(self.ports["redis"]),
                 "--save",
@@ -153,13 +169,15 @@ class Stack:
         self.start_base()
         self._run("load-demo")
         self._run("import-debts", str(ROOT / "tests" / "e2e" / "debtors.csv"))
-        self.start_rasa(wait=False)
+        for i in range(len(self.rasa_ports)):
+            self.start_rasa(i, wait=False)
         self._spawn(
             "actions",
             [
-                str(BIN / "rasa"),
-                "run",
-                "actions",
+                # The SDK's own entry point: `rasa run actions` imports all of Rasa's CLI first.
+                str(BIN / "python"),
+                "-m",
+                "rasa_sdk",
                 "--actions",
                 "actions",
                 "--port",
@@ -187,14 +205,25 @@ class Stack:
             lambda: requests.get(f"http://127.0.0.1:{self.ports['actions']}/health", timeout=1).ok,
             "actions",
         )
-        self._wait(self._rasa_ready, "rasa", timeout=180)
+        for i in range(len(self.rasa_ports)):
+            self.wait_rasa(i)
         return self
 
-    def start_rasa(self, wait=True):
+    # -- Rasa replicas (restartable: their conversations live in redis) ---------------------
+    def rasa_name(self, i):
+        return "rasa" if i == 0 else f"rasa{i}"
+
+    def rasa_url(self, i):
+        return f"http://127.0.0.1:{self.rasa_ports[i]}"
+
+    def start_rasa(self, i=0, wait=True):
         self._spawn(
-            "rasa",
+            self.rasa_name(i),
             [
-                str(BIN / "rasa"),
+                # Rasa through the project's entry point (cached action-result validator).
+                str(BIN / "python"),
+                "-m",
+                "bot.conversations.rasa_server",
                 "run",
                 "--enable-api",
                 "--auth-token",
@@ -205,13 +234,22 @@ class Stack:
                 "dialogue/endpoints.yml",
                 "--credentials",
                 "dialogue/credentials.yml",
+                "--interface",
+                "127.0.0.1",
                 "--port",
-                str(self.ports["rasa"]),
+                str(self.rasa_ports[i]),
             ],
             background=True,
         )
         if wait:
-            self._wait(self._rasa_ready, "rasa", timeout=180)
+            self.wait_rasa(i)
+
+    def wait_rasa(self, i=0):
+        self._wait(lambda: self._rasa_ready(i), self.rasa_name(i), timeout=180)
+
+    def stop_rasa(self, i=0):
+        """SIGTERM a Rasa replica and wait until it has exited."""
+        self.stop_process(self.rasa_name(i))
 
     def stop_process(self, name):
         """Stop one process of the stack (SIGTERM to its group, as an orchestrator would)."""
@@ -223,9 +261,9 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
-    def _rasa_ready(self):
+    def _rasa_ready(self, i=0):
         response = requests.post(
-            f"{self.env['RASA_URL']}/model/parse",
+            f"{self.rasa_url(i)}/model/parse",
             params={"token": self.env["RASA_TOKEN"]},
             json={"text": "hola"},
             timeout=5,

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_config
 
 
 def test_production_names_each_missing_secret(monkeypatch):
@@ -13,8 +13,54 @@ def test_production_names_each_missing_secret(monkeypatch):
         assert name in str(err.value)
 
 
+def _production(monkeypatch):
+    """Everything production needs, on a PostgreSQL URL."""
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:secret@db.internal:5432/bot")
+    for name in ("SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.setenv(name, "x" * 32)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.com")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_x")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_x")
+
+
+def test_production_refuses_to_start_without_a_database_url(monkeypatch):
+    _production(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", " ")
+    with pytest.raises(ConfigError, match=r"DATABASE_URL \(PostgreSQL\)"):
+        load_config()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:////srv/bot/instance/bot.db", "sqlite://", "mysql://bot@db/bot"]
+)
+def test_production_refuses_sqlite_and_says_why(monkeypatch, url):
+    _production(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="production needs PostgreSQL") as err:
+        load_config()
+    assert f"names a {url.split(':')[0]} database" in str(err.value)
+
+
+def test_production_on_postgresql_and_heroku_style_urls(monkeypatch):
+    _production(monkeypatch)
+    assert load_config()["DATABASE_URL"] == "postgresql://bot:secret@db.internal:5432/bot"
+    monkeypatch.setenv("DATABASE_URL", "postgres://bot:secret@db.internal/bot")
+    assert load_config()["DATABASE_URL"] == "postgresql://bot:secret@db.internal/bot"
+
+
+def test_development_still_defaults_to_sqlite(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert load_config()["DATABASE_URL"] == DEFAULT_DATABASE_URL
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/dev.db")
+    assert load_config()["DATABASE_URL"] == "sqlite:////tmp/dev.db"
+
+
 def test_production_starts_with_secrets(monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:secret@db.internal:5432/bot")
     monkeypatch.setenv("SECRET_KEY", "s" * 32)
     monkeypatch.setenv("RASA_TOKEN", "r" * 32)
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
@@ -60,6 +106,7 @@ def test_live_twilio_credentials_require_a_secret_key(monkeypatch):
 
 def test_production_refuses_the_sandbox_payment_provider(monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot@db.internal/bot")
     for name in ("SECRET_KEY", "RASA_TOKEN", "TWILIO_AUTH_TOKEN"):
         monkeypatch.setenv(name, "x" * 32)
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)

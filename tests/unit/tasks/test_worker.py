@@ -20,7 +20,17 @@ BIN = Path(sys.executable).parent
 
 def _redis_server(port):
     return subprocess.Popen(
-        [shutil.which("redis-server"), "--port", str(port), "--save", "", "--appendonly", "no"],
+        [
+            shutil.which("redis-server"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
 
