@@ -104,6 +104,8 @@ def dev_redis():
             raise click.ClickException(
                 "redis-server is not installed (apt-get install redis-server)"
             ) from None
+        from bot.config import ROOT
+
         port = str(urlparse(url).port or 6379)
         os.execv(server, redis_command(server, port, ROOT / "instance" / "redis"))
     click.echo(f"using the Redis already running at {url}")
