@@ -20,13 +20,14 @@ def head(url):
 
 
 def state(url):
-    """(alembic revision, template versions, payment methods) of a database."""
+    """(alembic revision, template versions (text and e-mail), payment methods) of a database."""
     engine = create_engine(url, future=True)
     try:
         with engine.connect() as conn:
             return (
                 conn.execute(text("SELECT version_num FROM alembic_version")).scalar(),
-                conn.execute(text("SELECT count(*) FROM message_templates")).scalar(),
+                conn.execute(text("SELECT count(*) FROM message_templates")).scalar()
+                + conn.execute(text("SELECT count(*) FROM email_templates")).scalar(),
                 conn.execute(text("SELECT count(*) FROM rail_methods")).scalar(),
             )
     finally:
