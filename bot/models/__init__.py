@@ -18,6 +18,14 @@ from bot.models.money import (
 )
 from bot.models.people import Account, Debtor, User
 from bot.models.reminders import ContactRule, ScheduledMessage, Segment
+from bot.models.results import (
+    DailyFact,
+    Experiment,
+    ExperimentAssignment,
+    ExperimentVariant,
+    MessagePrice,
+    RollupRun,
+)
 from bot.models.texts import MessageTemplate, TemplateKey
 
 __all__ = [
@@ -28,10 +36,15 @@ __all__ = [
     "ContactRule",
     "Conversation",
     "ConversationNote",
+    "DailyFact",
     "Debtor",
     "Dispute",
+    "Experiment",
+    "ExperimentAssignment",
+    "ExperimentVariant",
     "Installment",
     "Message",
+    "MessagePrice",
     "MessageTemplate",
     "Payment",
     "PaymentClaim",
@@ -39,6 +52,7 @@ __all__ = [
     "PaymentPlan",
     "PaymentPolicy",
     "Promise",
+    "RollupRun",
     "SandboxMessage",
     "ScheduledMessage",
     "Segment",
