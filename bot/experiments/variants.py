@@ -33,6 +33,11 @@ def _required(spec):
     return set(spec.variables or {}) - set(spec.optional or [])
 
 
+def _actor(user):
+    """The audit log's name for who acted: a console user, or the command line."""
+    return users.actor(user) if user is not None else "cli"
+
+
 def check_variant(session, kind, base_key, data):
     """Problems with one variant's settings (a dict as parse_variant returns)."""
     problems = []
@@ -120,7 +125,7 @@ def create(session, name, kind, variants, user, template_key=None, segment=None,
         status=statuses.Experiment.RUNNING,
         salt=secrets.token_hex(8),
         description=(description or "")[:256],
-        created_by=users.actor(user) if user is not None else "cli",
+        created_by=_actor(user),
         started_at=clock.utcnow(),
     )
     experiment.variants = [
@@ -177,7 +182,7 @@ def set_shares(session, experiment, shares, user):
         v.share = shares[v.id]
     audit.record(
         session,
-        users.actor(user),
+        _actor(user),
         "experiment.shares_changed",
         experiment,
         {"before": before, "after": {v.name: v.share for v in experiment.variants}},
@@ -190,7 +195,7 @@ def stop(session, experiment, user):
         raise ExperimentError("the experiment is not running")
     experiment.status = statuses.Experiment.STOPPED
     experiment.ended_at = clock.utcnow()
-    audit.record(session, users.actor(user), "experiment.stopped", experiment, {})
+    audit.record(session, _actor(user), "experiment.stopped", experiment, {})
 
 
 def promote(session, experiment, variant_id, user, evidence=None):
@@ -206,7 +211,7 @@ def promote(session, experiment, variant_id, user, evidence=None):
     experiment.ended_at = clock.utcnow()
     audit.record(
         session,
-        users.actor(user),
+        _actor(user),
         "experiment.promoted",
         experiment,
         {"winner": winner.name, "variant_id": winner.id, "evidence": evidence or {}},

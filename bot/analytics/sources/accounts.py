@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased
 
 from bot import statuses
 from bot.analytics.facts import ATTRIBUTION_DAYS, cohort_of, portfolio_of
@@ -199,11 +200,13 @@ def collect(session, ctx):
 def _opt_outs(session, day):
     """Debtors who opted out of a channel or said it is the wrong number on the day, with
     their first account's dimensions."""
+    own = aliased(Account)
     first = (
-        select(Account.id)
-        .where(Account.debtor_id == Debtor.id)
-        .order_by(Account.id)
+        select(own.id)
+        .where(own.debtor_id == Debtor.id)
+        .order_by(own.id)
         .limit(1)
+        .correlate(Debtor)
         .scalar_subquery()
     )
     columns = {

@@ -132,11 +132,13 @@ def collect_funnel(session, ctx):
 def sent_query(day):
     """Every outbound message that left on the day (reminders, bot replies, agents' messages),
     by channel and the debtor's first account: what the messages cost."""
+    own = aliased(Account)
     first = (
-        select(Account.id)
-        .where(Account.debtor_id == Debtor.id)
-        .order_by(Account.id)
+        select(own.id)
+        .where(own.debtor_id == Debtor.id)
+        .order_by(own.id)
         .limit(1)
+        .correlate(Debtor)
         .scalar_subquery()
     )
     dims = (Conversation.channel, Debtor.country, Account.currency, Account.segment.label("label"))
