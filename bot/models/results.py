@@ -1,5 +1,7 @@
 """Champion/challenger experiments, the dashboard's daily aggregates and message prices."""
 
+from decimal import Decimal
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -11,7 +13,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     UniqueConstraint,
 )
@@ -124,5 +125,14 @@ class MessagePrice(TimestampMixin, Base):
 
     channel = Column(String(16), primary_key=True)
     currency = Column(String(3), primary_key=True)
-    price = Column(Numeric(18, 6, asdecimal=True), nullable=False)  # major units, exact
+    # Major units as exact decimal text ("0.0125"): SQLite would keep a NUMERIC as a float.
+    price_text = Column("price", String(24), nullable=False)
     updated_by = Column(String(64), nullable=False)
+
+    @property
+    def price(self):
+        return Decimal(self.price_text)
+
+    @price.setter
+    def price(self, value):
+        self.price_text = str(Decimal(value))

@@ -143,3 +143,23 @@ def reminders_tick(now=None, lock=None):
     if report.queued or report.deferred or report.suppressed or requeued:
         log.info("reminders: %s; %d re-enqueued", report.summary(), requeued)
     return report
+
+
+def analytics_due(now=None):
+    """True at most every ANALYTICS_INTERVAL seconds of the clock (shared by all workers)."""
+    now = now or utcnow()
+    interval = current_app.config["ANALYTICS_INTERVAL"]
+    redis = redis_conn()
+    last = redis.get("analytics:requested_at")
+    if interval <= 0 or (last is not None and now.timestamp() - float(last) < interval):
+        return False
+    redis.set("analytics:requested_at", repr(now.timestamp()))
+    return True
+
+
+def analytics_tick(now=None):
+    """Ask for the dashboard's aggregates to be recomputed when their interval has passed."""
+    if analytics_due(now):
+        queues.enqueue("analytics_rollup")
+        return True
+    return False

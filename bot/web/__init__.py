@@ -3,7 +3,7 @@
 from flask import jsonify
 
 from bot.web import pay, sandbox, webhooks
-from bot.web.console import admin, agent, auth
+from bot.web.console import admin, agent, auth, experiments, i18n, results
 
 
 def init_app(app):
@@ -12,8 +12,11 @@ def init_app(app):
     app.register_blueprint(sandbox.api)
     app.register_blueprint(sandbox.simulator)
     auth.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(agent.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(results.bp)
+    app.register_blueprint(experiments.bp)
 
     @app.get("/healthz")
     def healthz():

@@ -96,7 +96,7 @@ def upgrade():
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("price", sa.Numeric(precision=18, scale=6), nullable=False),
+        sa.Column("price", sa.String(length=24), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("channel", "currency"),
     )

@@ -160,7 +160,7 @@ def _forget_attempt(email):
     pipe.execute()
 
 
-def _safe_next(target):
+def safe_next(target):
     """Only a path inside this site: never a URL that would bounce the agent elsewhere."""
     target = target or ""
     # Browsers drop tabs and newlines and read "\\" as "/": "/\t/evil" would become "//evil".
@@ -199,7 +199,7 @@ def end_session():
 def login():
     if request.method == "GET":
         if current_user() is not None:
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         return render_template("console/login.html", next=request.args.get("next", ""))
     check_csrf()
     email = request.form.get("email", "")
@@ -217,7 +217,7 @@ def login():
     audit.record(s, users.actor(user), "user.signed_in", user, {})
     s.commit()
     start_session(user)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")

@@ -1,0 +1,213 @@
+"""The consoles in the staff's language (Spanish or English) with Flask-Babel: the user's
+stored choice, else the browser's, else English. Dates, numbers and money on console pages are
+formatted by Babel in that locale; the debtor's own texts stay in the template store."""
+
+from pathlib import Path
+
+from flask import Blueprint, redirect, request, session
+from flask_babel import (
+    Babel,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    get_locale,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from bot.db import session as db_session
+from bot.money import to_decimal
+
+LANGUAGES = {"es": "Español", "en": "English"}
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+bp = Blueprint("i18n", __name__, url_prefix="/console")
+
+
+def select_locale():
+    """The console user's language: their choice, else the browser's, else English."""
+    if not request or not request.path.startswith("/console"):
+        return "en"
+    from bot.web.console.auth import current_user
+
+    user = current_user()
+    if user is not None and user.locale in LANGUAGES:
+        return user.locale
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    return request.accept_languages.best_match(list(LANGUAGES)) or "en"
+
+
+def init_app(app):
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["AGENT_TIMEZONE"])
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["console_lang"] = lambda: str(get_locale() or "en")
+    app.jinja_env.filters.update(
+        money=money,
+        exact=exact,
+        number=number,
+        percent=percent,
+        when=when,
+        day=day,
+    )
+    app.register_blueprint(bp)
+
+
+def money(minor, currency):
+    """An amount in minor units, formatted for the console user's locale (COP 150.000,00)."""
+    if minor is None:
+        return "—"
+    from flask_babel import format_currency
+
+    return format_currency(to_decimal(minor, currency), currency)
+
+
+def exact(value, currency):
+    """An exact price or cost: at least two decimals, up to six when the value has them."""
+    if value is None:
+        return "—"
+    from flask_babel import format_currency
+
+    digits = min(max(-value.normalize().as_tuple().exponent, 2), 6)
+    return format_currency(value, currency, format="¤#,##0." + "0" * digits, currency_digits=False)
+
+
+def duration(seconds):
+    """Seconds as minutes and seconds (12 min 05 s)."""
+    if seconds is None:
+        return "—"
+    minutes, rest = divmod(int(seconds), 60)
+    return _("%(minutes)d min %(seconds)02d s", minutes=minutes, seconds=rest)
+
+
+def number(value, digits=None):
+    if value is None:
+        return "—"
+    if digits is None:
+        return format_decimal(value)
+    return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0")
+
+
+def percent(value, digits=1):
+    if value is None:
+        return "—"
+    return format_percent(value, format="#,##0." + "0" * digits + " %" if digits else "#,##0 %")
+
+
+def when(moment, style="short"):
+    """A naive-UTC moment in the console's zone and the user's locale."""
+    return format_datetime(moment, style) if moment is not None else "—"
+
+
+def day(value, style="medium"):
+    return format_date(value, style) if value is not None else "—"
+
+
+@bp.post("/language")
+def choose_language():
+    """Store the language picked in the header: on the user when signed in, else the session."""
+    from bot.web.console.auth import check_csrf, current_user, safe_next
+
+    check_csrf()
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        user = current_user()
+        if user is not None:
+            user.locale = lang
+            db_session().commit()
+    return redirect(safe_next(request.form.get("next")))
+
+
+# Texts that come from the domain in English (reasons, statuses, policy fields), translated
+# here by their code so that the domain stays free of console concerns.
+REASONS = {
+    "request_agent": _l("Asked for a person"),
+    "dispute": _l("Dispute"),
+    "hardship": _l("Hardship"),
+    "failed_verification": _l("Failed verification"),
+    "misunderstood": _l("Repeated misunderstanding"),
+    "already_paid": _l("Already-paid claim"),
+    "delivery_failure": _l("Delivery failure"),
+    "bot_unavailable": _l("Bot unavailable"),
+    "processing_error": _l("Processing error"),
+    "render_error": _l("Message template error"),
+    "wrong_number": _l("Wrong number"),
+}
+STATES = {
+    "bot": _l("bot"),
+    "agent": _l("agent"),
+    "closed": _l("closed"),
+    "open": _l("open"),
+    "plan": _l("plan"),
+    "disputed": _l("disputed"),
+    "claim_review": _l("claim under review"),
+    "paid": _l("paid"),
+    "active": _l("active"),
+    "completed": _l("completed"),
+    "due": _l("due"),
+    "pending": _l("pending"),
+    "kept": _l("kept"),
+    "broken": _l("broken"),
+    "confirmed": _l("confirmed"),
+    "rejected": _l("rejected"),
+    "upheld": _l("upheld"),
+    "received": _l("received"),
+    "processed": _l("processed"),
+    "for_agent": _l("for the agent"),
+    "failed": _l("failed"),
+    "sending": _l("sending"),
+    "queued": _l("queued"),
+    "sent": _l("sent"),
+    "delivered": _l("delivered"),
+    "undelivered": _l("undelivered"),
+    "read": _l("read"),
+    "suppressed": _l("suppressed"),
+    "accepted": _l("accepted"),
+}
+POLICY_FIELDS = {
+    "max_installments": (_l("Maximum installments"), None),
+    "min_first_payment_pct": (_l("Minimum first payment (% of the balance)"), None),
+    "min_first_payment_minor": (
+        _l("Minimum first payment (amount, minor units)"),
+        _l("The first installment is at least the larger of the % and this amount; 0 = none."),
+    ),
+    "min_installment_minor": (
+        _l("Minimum installment amount (minor units)"),
+        _l("Fewer installments are offered when they would be smaller; 0 = none."),
+    ),
+    "plan_fee_bps": (_l("Plan fee (basis points of the balance)"), _l("150 = 1.5 %.")),
+    "max_promise_days": (_l("Maximum days to a promise to pay"), None),
+    "max_deferral_days": (_l("Maximum deferral days (asking for more time)"), None),
+    "discount_max_pct": (_l("Pay-in-full discount, maximum %"), None),
+    "discount_valid_days": (_l("Pay-in-full discount valid for (days)"), None),
+    "late_fee_minor": (
+        _l("Late fee, fixed amount (minor units)"),
+        _l("Charged once on an installment overdue by more than the grace days."),
+    ),
+    "late_fee_bps": (_l("Late fee (basis points of the overdue amount)"), None),
+    "late_fee_grace_days": (_l("Late fee grace days"), None),
+}
+
+
+def reason(code):
+    if code in REASONS:
+        return str(REASONS[code])
+    return (code or _("other")).replace("_", " ").capitalize()
+
+
+def state(code):
+    return str(STATES[code]) if code in STATES else (code or "—")
+
+
+def field_label(field):
+    label, _help = POLICY_FIELDS.get(field.name, (field.label, None))
+    return str(label)
+
+
+def field_help(field):
+    _label, help_text = POLICY_FIELDS.get(field.name, (None, field.help))
+    return str(help_text) if help_text else None
