@@ -14,6 +14,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from bot import clock
@@ -35,6 +36,7 @@ from bot.models import (
 from bot.money import money_var
 from bot.phones import mask
 from bot.templates import store as templates
+from bot.web.console import i18n
 from bot.web.console.auth import current_user, login_required
 
 bp = Blueprint("agent", __name__, url_prefix="/console")
@@ -60,11 +62,11 @@ def _queue_item(conversation, now):
     debtor = conversation.debtor
     return {
         "id": conversation.id,
-        "debtor": debtor.full_name if debtor else "Unknown number",
+        "debtor": debtor.full_name if debtor else _("Unknown number"),
         "address": mask(conversation.address),
         "channel": conversation.channel,
         "reason": conversation.agent_reason,
-        "reason_label": handover.reason_label(conversation.agent_reason),
+        "reason_label": i18n.reason(conversation.agent_reason),
         "priority": handover.priority(conversation.agent_reason),
         "waiting_seconds": _waiting_seconds(conversation, now),
         "state": conversation.state,
@@ -104,9 +106,10 @@ def _message_item(message):
         "body": message.body or "",
         "button_payload": message.button_payload,
         "status": message.status,
+        "status_label": i18n.state(message.status),
         "error_code": message.error_code,
         "author": message.author.email if message.author else None,
-        "at": message.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "at": i18n.when(message.created_at, "medium"),
     }
 
 
@@ -226,10 +229,10 @@ def claim(conversation_id):
     conv = _conversation(conversation_id)
     if not handover.claim(s, conv.id, current_user()):
         s.rollback()
-        flash("Another agent has already claimed this conversation.", "error")
+        flash(_("Another agent has already claimed this conversation."), "error")
         return _back(conv), 303
     s.commit()  # Rasa is paused on it once committed (handover.claim asked for the sync)
-    flash("Claimed: the bot is paused on this conversation.", "info")
+    flash(_("Claimed: the bot is paused on this conversation."), "info")
     return _back(conv), 303
 
 
@@ -243,11 +246,11 @@ def _act(conversation_id, work, done_message):
         work(s, conv, current_user())
     except handover.HandoverError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return _back(conv), 303
     except templates.TemplateError as exc:
         s.rollback()
-        flash(f"The message could not be written: {exc}", "error")
+        flash(_("The message could not be written: %(why)s", why=exc), "error")
         return _back(conv), 303
     s.commit()
     if done_message:
@@ -260,7 +263,7 @@ def _act(conversation_id, work, done_message):
 def reply(conversation_id):
     text = request.form.get("text", "")
     return _act(
-        conversation_id, lambda s, c, u: handover.agent_reply(s, c, u, text), "Reply queued."
+        conversation_id, lambda s, c, u: handover.agent_reply(s, c, u, text), _("Reply queued.")
     )
 
 
@@ -271,10 +274,10 @@ def send_template(conversation_id):
 
     def work(s, c, u):
         if key not in handover.agent_template_keys(s, c):
-            raise handover.HandoverError("Pick one of the listed templates.")
+            raise handover.HandoverError(_("Pick one of the listed templates."))
         return handover.agent_template(s, c, u, key, handover.default_variables(s, c))
 
-    return _act(conversation_id, work, "Template queued.")
+    return _act(conversation_id, work, _("Template queued."))
 
 
 @bp.post("/conversations/<int:conversation_id>/note")
@@ -285,7 +288,7 @@ def note(conversation_id):
     try:
         handover.add_note(s, conv, current_user(), request.form.get("text", ""))
     except handover.HandoverError as exc:
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return _back(conv), 303
     s.commit()
     return _back(conv), 303
@@ -298,7 +301,7 @@ def payment_link(conversation_id):
     return _act(
         conversation_id,
         lambda s, c, u: resolutions.send_payment_link(s, c, u, account_id),
-        "Payment link queued.",
+        _("Payment link queued."),
     )
 
 
@@ -306,13 +309,15 @@ def _date(field):
     try:
         return date.fromisoformat(request.form.get(field, ""))
     except ValueError:
-        raise handover.HandoverError("Give the date as YYYY-MM-DD.") from None
+        raise handover.HandoverError(_("Give the date as YYYY-MM-DD.")) from None
 
 
 def _int(field):
     value = request.form.get(field, "").strip()
     if not (value.isascii() and value.isdigit() and len(value) <= 6):
-        raise handover.HandoverError(f"{field.replace('_', ' ').capitalize()} must be a number.")
+        raise handover.HandoverError(
+            _("%(field)s must be a number.", field=field.replace("_", " ").capitalize())
+        )
     return int(value)
 
 
@@ -325,7 +330,7 @@ def promise(conversation_id):
         lambda s, c, u: resolutions.record_promise(
             s, c, u, form.get("account_id", ""), _date("date"), form.get("override_reason", "")
         ),
-        "Promise recorded.",
+        _("Promise recorded."),
     )
 
 
@@ -343,7 +348,7 @@ def plan(conversation_id):
             _int("installments"),
             form.get("override_reason", ""),
         ),
-        "Plan created.",
+        _("Plan created."),
     )
 
 
@@ -356,7 +361,7 @@ def claim_decision(conversation_id, claim_id, decision):
     return _act(
         conversation_id,
         lambda s, c, u: resolve(s, c, u, claim_id),
-        f"Claim {'confirmed' if decision == 'confirm' else 'rejected'}.",
+        _("Claim confirmed.") if decision == "confirm" else _("Claim rejected."),
     )
 
 
@@ -368,20 +373,20 @@ def dispute_decision(conversation_id, dispute_id, decision):
     return _act(
         conversation_id,
         lambda s, c, u: resolutions.resolve_dispute(s, c, u, dispute_id, decision == "uphold"),
-        f"Dispute {'upheld' if decision == 'uphold' else 'rejected'}.",
+        _("Dispute upheld.") if decision == "uphold" else _("Dispute rejected."),
     )
 
 
 @bp.post("/conversations/<int:conversation_id>/hand-back")
 @login_required()
 def hand_back(conversation_id):
-    return _act(conversation_id, handover.hand_back, "Handed back to the bot.")
+    return _act(conversation_id, handover.hand_back, _("Handed back to the bot."))
 
 
 @bp.post("/conversations/<int:conversation_id>/release")
 @login_required()
 def release(conversation_id):
-    return _act(conversation_id, handover.release, "Returned to the queue.")
+    return _act(conversation_id, handover.release, _("Returned to the queue."))
 
 
 @bp.post("/conversations/<int:conversation_id>/take-over")
@@ -393,10 +398,10 @@ def take_over(conversation_id):
         handover.take_over(s, conv.id, current_user(), request.form.get("reason", ""))
     except handover.HandoverError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return _back(conv), 303
     s.commit()
-    flash("You hold this conversation now.", "info")
+    flash(_("You hold this conversation now."), "info")
     return _back(conv), 303
 
 
@@ -407,5 +412,5 @@ def close(conversation_id):
     return _act(
         conversation_id,
         lambda s, c, u: handover.close(s, c, u, reason),
-        "Conversation closed.",
+        _("Conversation closed."),
     )

@@ -24,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 
 from bot import audit, clock, users
 from bot.db import session as db_session
@@ -78,7 +79,7 @@ def check_csrf():
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent, expected):
-        abort(400, description="The form expired or did not come from this console; reload it.")
+        abort(400, description=_("The form expired or did not come from this console; reload it."))
 
 
 def current_user():
@@ -206,12 +207,15 @@ def login():
     wait = _count_attempt(email)
     if wait:
         minutes = max(1, round(wait / 60))
-        flash(f"Too many failed sign-ins. Try again in {minutes} minute(s).", "error")
+        flash(
+            _("Too many failed sign-ins. Try again in %(minutes)s minute(s).", minutes=minutes),
+            "error",
+        )
         return render_template("console/login.html", next=request.form.get("next", "")), 429
     s = db_session()
     user = users.authenticate(s, email, request.form.get("password", ""))
     if user is None:
-        flash("E-mail or password is not right.", "error")
+        flash(_("E-mail or password is not right."), "error")
         return render_template("console/login.html", next=request.form.get("next", "")), 401
     _forget_attempt(email)
     audit.record(s, users.actor(user), "user.signed_in", user, {})
@@ -229,7 +233,7 @@ def logout():
         audit.record(s, users.actor(user), "user.signed_out", user, {})
         s.commit()
     end_session()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 

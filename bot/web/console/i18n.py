@@ -12,6 +12,7 @@ from flask_babel import (
     format_decimal,
     format_percent,
     get_locale,
+    refresh,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -43,7 +44,15 @@ def init_app(app):
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["AGENT_TIMEZONE"])
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals.update(
+        LANGUAGES=LANGUAGES,
+        reason=reason,
+        state=state,
+        field_label=field_label,
+        field_help=field_help,
+        decision_label=decision_label,
+        js_labels=js_labels,
+    )
     app.jinja_env.globals["console_lang"] = lambda: str(get_locale() or "en")
     app.jinja_env.filters.update(
         money=money,
@@ -54,6 +63,12 @@ def init_app(app):
         day=day,
     )
     app.register_blueprint(bp)
+
+
+@bp.before_app_request
+def _fresh_locale():
+    # Babel caches the locale on the app context, which may span several requests (tests).
+    refresh()
 
 
 def money(minor, currency):
@@ -170,10 +185,13 @@ STATES = {
 }
 POLICY_FIELDS = {
     "max_installments": (_l("Maximum installments"), None),
-    "min_first_payment_pct": (_l("Minimum first payment (% of the balance)"), None),
+    "min_first_payment_pct": (_l("Minimum first payment (percent of the balance)"), None),
     "min_first_payment_minor": (
         _l("Minimum first payment (amount, minor units)"),
-        _l("The first installment is at least the larger of the % and this amount; 0 = none."),
+        _l(
+            "The first installment is at least the larger of the percentage and this amount; "
+            "0 = none."
+        ),
     ),
     "min_installment_minor": (
         _l("Minimum installment amount (minor units)"),
@@ -211,3 +229,51 @@ def field_label(field):
 def field_help(field):
     _label, help_text = POLICY_FIELDS.get(field.name, (None, field.help))
     return str(help_text) if help_text else None
+
+
+DECISIONS = {
+    "confirm": _l("Confirm"),
+    "reject": _l("Reject"),
+    "uphold": _l("Uphold"),
+}
+
+
+def decision_label(decision):
+    return str(DECISIONS.get(decision, decision))
+
+
+def js_labels():
+    """Words the console's script writes into live updates."""
+    return {
+        "nobody": _("Nobody is waiting."),
+        "min": _("min"),
+        "states": {code: str(label) for code, label in STATES.items()},
+    }
+
+
+# What the domain says when it refuses an agent's action, translated by its English text
+# (messages with details in them stay in English).
+DOMAIN_TEXTS = (
+    _l("Claim the conversation before acting on it."),
+    _l("Write a reply first."),
+    _l("A reply can have at most 1,600 characters."),
+    _l("WhatsApp's 24-hour window is closed: only an approved template can be sent."),
+    _l("A note needs some text."),
+    _l("Only an admin can take over another agent's conversation."),
+    _l("Taking over needs a reason."),
+    _l("The conversation changed meanwhile; reload and try again."),
+    _l("That debt is not this debtor's."),
+    _l("That debt has nothing to collect right now."),
+    _l("Collection on that debt is paused."),
+    _l("The promised date is in the past."),
+    _l("Plans are for open debts without a plan."),
+    _l("That claim is not this debtor's."),
+    _l("That claim is already resolved."),
+    _l("That dispute is not this debtor's."),
+    _l("That dispute is already resolved."),
+)
+
+
+def domain_text(error):
+    """An error from the domain in the user's language when the catalogue knows it."""
+    return _(str(error))

@@ -46,7 +46,10 @@ def mdb(march_app):
         yield db_session()
 
 
-def build_march(db):
+WHOLE_HISTORY = (date(2026, 1, 1), date(2026, 4, 30))
+
+
+def build_march(db, rollup_days=WHOLE_HISTORY):
     """A: 100,000 COP due 1 March, contacted under "default" (WhatsApp, delivered), replies,
     verifies, promises (broken), pays 40,000; contacted again under "late" (read), pays
     60,000; a later 10,000 payment was reversed. B: 50,000 due 1 March, one SMS under
@@ -73,5 +76,5 @@ def build_march(db):
     h.audit(utc(d(9), 14).replace(minute=5), "agent:1", "conversation.claimed", conv)
     h.audit(utc(d(9), 14).replace(minute=35), "agent:1", "conversation.handed_back", conv)
     db.commit()
-    rollup.rollup_range(db, d(1, 1), d(30, 4), now=NOW)
+    rollup.rollup_range(db, *rollup_days, now=NOW)
     return {"a": a, "b": b, "c": c, "history": h}
