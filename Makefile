@@ -90,7 +90,7 @@ $(MODEL): | deps
 	  --data nlu_data dialogue/rules --out models --fixed-model-name $(MODEL_HASH)
 
 demo: migrate
-	@$(BIN)/flask load-demo
+	@$(BIN)/flask load-demo --history
 
 run: install demo
 	@echo "starting web, worker, rasa, actions and redis; simulator at http://localhost:5000/simulator"
