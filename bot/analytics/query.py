@@ -107,15 +107,17 @@ def totals(rows):
     return {row[0]: (int(row[-2] or 0), int(row[-1] or 0)) for row in rows}
 
 
-def choices(session, since):
-    """Values seen in the aggregates since a day, for the filter menus."""
+def choices(session, since, until):
+    """Values seen in the aggregates of a period, for the filter menus."""
     out = {}
     for name in ("portfolio", "segment", "country", "channel", "template_key", "currency"):
         column = getattr(DailyFact, name)
         out[name] = sorted(
             v
             for v in session.execute(
-                select(distinct(column)).where(DailyFact.day >= since, column != "")
+                select(distinct(column)).where(
+                    DailyFact.day >= since, DailyFact.day <= until, column != ""
+                )
             ).scalars()
         )
     return out

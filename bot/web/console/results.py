@@ -4,7 +4,7 @@ comparisons, over a period and filters; each section as a chart, a table and a C
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot import audit, clock, outbox, statuses, users
 from bot.analytics import compare, prices, query, report, rollup
 from bot.db import session as db_session
-from bot.models import Experiment, RollupRun, Segment, User
+from bot.models import Experiment, RollupRun, Segment, TemplateKey, User
 from bot.web.console import labels
 from bot.web.console.auth import current_user, login_required, safe_next
 
@@ -65,10 +65,23 @@ def dashboard():
 
 
 def _choices(s, filters):
-    found = query.choices(s, filters.start - timedelta(days=90))
+    """The filter menus: what the period on screen has, the segments and reminder texts that
+    exist, and whatever is selected now."""
+    found = query.choices(s, filters.start, filters.end)
     found["segment"] = sorted(
         set(found["segment"]) | set(s.execute(select(Segment.name)).scalars())
     )
+    found["template_key"] = sorted(
+        set(found["template_key"])
+        | {
+            key
+            for key in s.execute(select(TemplateKey.key)).scalars()
+            if key.startswith("reminder.") and "~" not in key and ".offer." not in key
+        }
+    )
+    for name, value in filters.dims.items():
+        if name != "variant_id" and value not in found[name]:
+            found[name] = sorted([*found[name], value])
     variants = []
     for experiment in s.execute(select(Experiment).order_by(Experiment.id.desc())).scalars():
         variants += [(v.id, f"{experiment.name} · {v.name}") for v in experiment.variants]

@@ -76,5 +76,6 @@ def build_march(db, rollup_days=WHOLE_HISTORY):
     h.audit(utc(d(9), 14).replace(minute=5), "agent:1", "conversation.claimed", conv)
     h.audit(utc(d(9), 14).replace(minute=35), "agent:1", "conversation.handed_back", conv)
     db.commit()
-    rollup.rollup_range(db, *rollup_days, now=NOW)
+    if rollup_days:
+        rollup.rollup_range(db, *rollup_days, now=NOW)
     return {"a": a, "b": b, "c": c, "history": h}

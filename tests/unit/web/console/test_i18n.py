@@ -10,8 +10,8 @@ from babel.messages.pofile import read_po
 from bot.conversations import handover
 from bot.debts import policies
 from bot.web.console import i18n
-from tests.console import PASSWORD, sign_in
 from tests.conftest import ROOT
+from tests.console import PASSWORD, sign_in
 
 CATALOGUE = ROOT / "bot" / "web" / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 
