@@ -1,7 +1,8 @@
 """Prices per message and channel, entered by an admin (audited), for the cost per unit
 recovered. Prices are exact decimals in major units (0.0125 USD), never floats."""
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -10,7 +11,7 @@ from bot.models import MessagePrice
 from bot.money import MoneyError, check_currency
 
 CHANNELS = (channels.WHATSAPP, channels.SMS, "email")
-MAX_PRICE = Decimal("1000000")
+_PRICE = re.compile(r"^\d{1,6}(\.\d{1,6})?$")
 
 
 class PriceError(ValueError):
@@ -18,15 +19,13 @@ class PriceError(ValueError):
 
 
 def parse_price(text):
-    try:
-        value = Decimal((text or "").strip())
-    except InvalidOperation:
-        raise PriceError("the price is a decimal number with a dot, like 0.0125") from None
-    if not value.is_finite() or value < 0 or value >= MAX_PRICE:
-        raise PriceError("the price is zero or more, and less than a million")
-    if value != value.quantize(Decimal("0.000001")):
-        raise PriceError("a price has at most six decimals")
-    return value
+    text = (text or "").strip()
+    if not _PRICE.match(text):
+        raise PriceError(
+            "the price is a decimal number with a dot and at most six decimals, like 0.0125, "
+            "under a million"
+        )
+    return Decimal(text)
 
 
 def save(session, channel, currency, text, user):
