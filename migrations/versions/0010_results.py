@@ -105,9 +105,11 @@ def upgrade():
     with op.batch_alter_table("scheduled_messages") as batch_op:
         batch_op.add_column(sa.Column("variant_id", sa.Integer(), nullable=True))
         batch_op.create_index("ix_scheduled_contacted_at", ["contacted_at"])
+    op.create_index("ix_messages_created_at", "messages", ["created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_messages_created_at", table_name="messages")
     with op.batch_alter_table("scheduled_messages") as batch_op:
         batch_op.drop_index("ix_scheduled_contacted_at")
         batch_op.drop_column("variant_id")
