@@ -79,21 +79,22 @@ class VariantResult:
 
 
 def counts_by_variant(session, filters, variant_ids):
-    """{variant id: {metric: n}} over the filters' period (the variant filter aside)."""
+    """{variant id: {metric: n}} over the filters' period (the variant filter aside), in one
+    query."""
     base = query.Filters(
         filters.start, filters.end, {k: v for k, v in filters.dims.items() if k != "variant_id"}
     )
     out = {vid: {} for vid in variant_ids}
-    for metric, variant_id, n, _amount in query.sums(
-        session, base, ("contacted", "replied", "promised", "paid"), by=("variant_id",)
+    metrics = ("contacted", "replied", "promised", "paid", "promise_due")
+    for metric, variant_id, detail, n, _amount in query.sums(
+        session, base, metrics, by=("variant_id", "detail")
     ):
-        if variant_id in out:
-            out[variant_id][metric] = int(n or 0)
-    for _metric, variant_id, detail, n, _amount in query.sums(
-        session, base, ("promise_due",), by=("variant_id", "detail")
-    ):
-        if variant_id in out and detail in ("kept", "broken"):
-            entry = out[variant_id]
+        entry = out.get(variant_id)
+        if entry is None:
+            continue
+        if metric != "promise_due":
+            entry[metric] = entry.get(metric, 0) + int(n or 0)
+        elif detail in ("kept", "broken"):
             entry["settled"] = entry.get("settled", 0) + int(n or 0)
             if detail == "kept":
                 entry["kept"] = entry.get("kept", 0) + int(n or 0)

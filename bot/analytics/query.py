@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from bot.analytics import metrics as catalogue
 from bot.models import DailyFact
@@ -107,17 +107,40 @@ def totals(rows):
     return {row[0]: (int(row[-2] or 0), int(row[-1] or 0)) for row in rows}
 
 
-def choices(session, since, until):
-    """Values seen in the aggregates of a period, for the filter menus."""
-    out = {}
-    for name in ("portfolio", "segment", "country", "channel", "template_key", "currency"):
-        column = getattr(DailyFact, name)
-        out[name] = sorted(
-            v
-            for v in session.execute(
-                select(distinct(column)).where(
-                    DailyFact.day >= since, DailyFact.day <= until, column != ""
-                )
-            ).scalars()
-        )
-    return out
+class Fetch:
+    """The sums a page needs, read with one query per way of grouping (the plan: {columns:
+    metrics}) and re-added in memory for each section, instead of one query per section."""
+
+    def __init__(self, session, filters, plan):
+        self.session, self.filters, self.plan = session, filters, plan
+        self.rows = {}
+
+    def group(self, key):
+        if key not in self.rows:
+            self.rows[key] = sums(self.session, self.filters, self.plan[key], by=key)
+        return self.rows[key]
+
+    def __call__(self, metrics, by=()):
+        """[(metric, *by, n, amount)] like sums(), from a planned group when one covers it."""
+        for key, planned in self.plan.items():
+            if set(by) <= set(key) and set(metrics) <= set(planned):
+                positions = [key.index(column) + 1 for column in by]
+                added = {}
+                for row in self.group(key):
+                    if row[0] not in metrics:
+                        continue
+                    name = (row[0], *(row[i] for i in positions))
+                    entry = added.setdefault(name, [0, 0])
+                    entry[0] += int(row[-2] or 0)
+                    entry[1] += int(row[-1] or 0)
+                return [(*name, n, amount) for name, (n, amount) in added.items()]
+        return sums(self.session, self.filters, metrics, by=by)
+
+    def values(self, column):
+        """The values of a column seen in the groups already read (for the filter menus)."""
+        found = set()
+        for key, rows in self.rows.items():
+            if column in key:
+                i = key.index(column) + 1
+                found.update(row[i] for row in rows if row[i])
+        return found

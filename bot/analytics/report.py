@@ -10,7 +10,7 @@ from decimal import Decimal
 from bot.analytics import metrics as catalogue
 from bot.analytics import prices as price_book
 from bot.analytics.facts import BUCKETS
-from bot.analytics.query import sums, totals
+from bot.analytics.query import Fetch, sums, totals
 from bot.analytics.sources.contacts import STAGES
 from bot.money import to_decimal
 
@@ -44,6 +44,23 @@ class Seconds:
     value: int | None
 
 
+# What the page reads: one query per way of grouping (bot.analytics.query.Fetch).
+PLAN = {
+    ("detail",): (*STAGES, "promise_made", "promise_due", "resolution", "opt_out",
+                  "plan_created", "claim", "dispute", "dpd_entered", "dpd_matured", "dpd_cured",
+                  "dpd_rolled", "escalated"),
+    ("day", "currency"): ("contacted", "replied", "collected"),
+    ("template_key",): ("contacted", "replied", "outcome", "paid", "opted_out"),
+    ("cohort", "currency", "portfolio", "country"): ("placed", "collected"),
+    ("agent_id",): ("agent_claimed", "agent_messages", "agent_handled"),
+    ("channel", "currency"): ("sent", "collected"),
+}  # fmt: skip
+
+
+def fetcher(session, filters, fetch=None):
+    return fetch if fetch is not None else Fetch(session, filters, PLAN)
+
+
 def pct(part, whole):
     return Pct(part / whole if whole else None)
 
@@ -71,8 +88,9 @@ def _ignored(metrics, filters):
     return catalogue.ignored(metrics, filters.dims)
 
 
-def funnel(session, filters):
-    got = totals(sums(session, filters, STAGES))
+def funnel(session, filters, fetch=None):
+    fetch = fetcher(session, filters, fetch)
+    got = totals(fetch(STAGES))
     contacted = got.get("contacted", (0, 0))[0]
     section = Section("funnel", ["stage", "count", "share_of_contacted"])
     for stage in STAGES:
@@ -88,24 +106,24 @@ def funnel(session, filters):
     return section
 
 
-def main_currency(session, filters):
+def main_currency(session, filters, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     """The currency money charts use: the filter's, else the one most collected, else placed."""
     if "currency" in filters.dims:
         return filters.dims["currency"]
     for metric in ("collected", "placed"):
-        rows = sums(
-            session, filters, (metric,), by=("currency",), start=filters.start - timedelta(days=400)
-        )
+        rows = fetch((metric,), by=("currency",))
         best = max(rows, key=lambda r: r[-1] or 0, default=None)
-        if best is not None and best[1]:
+        if best is not None and best[-1]:
             return best[1]
     return None
 
 
-def series(session, filters, currency):
+def series(session, filters, currency, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     metrics = ("contacted", "replied", "paid", "collected")
     per_day = defaultdict(dict)
-    for metric, day, cur, n, amount in sums(session, filters, metrics, by=("day", "currency")):
+    for metric, day, cur, n, amount in fetch(metrics, by=("day", "currency")):
         entry = per_day[day]
         entry[metric] = entry.get(metric, 0) + int(n or 0)
         if metric == "collected" and cur == currency:
@@ -137,10 +155,11 @@ def series(session, filters, currency):
     return section
 
 
-def templates(session, filters):
+def templates(session, filters, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     metrics = ("contacted", "replied", "outcome", "paid", "opted_out")
     per = defaultdict(dict)
-    for metric, key, n, _amount in sums(session, filters, metrics, by=("template_key",)):
+    for metric, key, n, _amount in fetch(metrics, by=("template_key",)):
         per[key][metric] = int(n or 0)
     section = Section(
         "templates",
@@ -173,7 +192,8 @@ def templates(session, filters):
     return section
 
 
-def recovery(session, filters):
+def recovery(session, filters, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     """Collected in the period / due at its start (plus placed during it), per cohort."""
     stock = ("placed", "credited", "written_off")
     before = defaultdict(int)
@@ -183,8 +203,8 @@ def recovery(session, filters):
     ):  # fmt: skip
         before[cohort, currency] += int(amount or 0) * (1 if metric == "placed" else -1)
     during = defaultdict(lambda: [0, 0])
-    for metric, cohort, currency, _n, amount in sums(
-        session, filters, ("placed", "collected"), by=("cohort", "currency")
+    for metric, cohort, currency, _n, amount in fetch(
+        ("placed", "collected"), by=("cohort", "currency")
     ):
         during[cohort, currency][0 if metric == "placed" else 1] += int(amount or 0)
     section = Section(
@@ -216,10 +236,11 @@ def recovery(session, filters):
     return section
 
 
-def rolls(session, filters):
+def rolls(session, filters, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     metrics = ("dpd_entered", "dpd_matured", "dpd_cured", "dpd_rolled")
     per = defaultdict(dict)
-    for metric, bucket, n, _amount in sums(session, filters, metrics, by=("detail",)):
+    for metric, bucket, n, _amount in fetch(metrics, by=("detail",)):
         per[bucket][metric] = int(n or 0)
     section = Section(
         "rolls", ["bucket", "entered", "matured", "cured", "rolled", "cure_rate", "roll_rate"]
@@ -251,12 +272,13 @@ def rolls(session, filters):
     return section
 
 
-def outcomes(session, filters):
+def outcomes(session, filters, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     """Promises (made, kept, broken), resolutions with and without an agent, opt-outs."""
     metrics = ("promise_made", "promise_due", "resolution", "opt_out", "plan_created", "claim",
                "dispute", "contacted")  # fmt: skip
     got = defaultdict(int)
-    for metric, detail, n, _amount in sums(session, filters, metrics, by=("detail",)):
+    for metric, detail, n, _amount in fetch(metrics, by=("detail",)):
         got[metric, detail] += int(n or 0)
         got[metric, "*"] += int(n or 0)
     kept, broken = got["promise_due", "kept"], got["promise_due", "broken"]
@@ -279,10 +301,11 @@ def outcomes(session, filters):
     return section
 
 
-def agents(session, filters, names):
+def agents(session, filters, names, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     metrics = ("agent_claimed", "agent_messages", "agent_handled")
     per = defaultdict(lambda: defaultdict(int))
-    for metric, agent_id, n, amount in sums(session, filters, metrics, by=("agent_id",)):
+    for metric, agent_id, n, amount in fetch(metrics, by=("agent_id",)):
         per[agent_id][metric] += int(n or 0)
         if metric == "agent_handled":
             per[agent_id]["seconds"] += int(amount or 0)
@@ -309,22 +332,23 @@ def agents(session, filters, names):
     return section
 
 
-def escalations(session, filters):
+def escalations(session, filters, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     section = Section("escalations", ["reason", "count"])
-    rows = sums(session, filters, ("escalated",), by=("detail",))
+    rows = fetch(("escalated",), by=("detail",))
     for _metric, reason, n, _amount in sorted(rows, key=lambda r: -(r[2] or 0)):
         section.rows.append([reason or "unknown", int(n or 0)])
     section.ignored = _ignored(("escalated",), filters)
     return section
 
 
-def cost(session, filters):
+def cost(session, filters, fetch=None):
+    fetch = fetcher(session, filters, fetch)
     """Messages per channel times the admin's price, against what was collected."""
     book = price_book.all_prices(session)
-    sent = sums(session, filters, ("sent",), by=("channel", "currency"))
+    sent = fetch(("sent",), by=("channel", "currency"))
     collected = {
-        cur: int(amount or 0)
-        for _m, cur, _n, amount in sums(session, filters, ("collected",), by=("currency",))
+        cur: int(amount or 0) for _m, cur, _n, amount in fetch(("collected",), by=("currency",))
     }
     section = Section(
         "cost", ["channel", "currency", "messages", "price", "cost", "collected", "cost_per_unit"]
@@ -394,17 +418,20 @@ def headline(sections):
     return cards
 
 
-def build(session, filters, agent_names):
-    currency = main_currency(session, filters)
+def build(session, filters, agent_names, fetch=None):
+    """Every section, from one query per way of grouping; returns (sections, headline cards,
+    the money charts' currency)."""
+    f = fetcher(session, filters, fetch)
+    currency = main_currency(session, filters, f)
     sections = {
-        "series": series(session, filters, currency),
-        "funnel": funnel(session, filters),
-        "templates": templates(session, filters),
-        "recovery": recovery(session, filters),
-        "rolls": rolls(session, filters),
-        "outcomes": outcomes(session, filters),
-        "agents": agents(session, filters, agent_names),
-        "escalations": escalations(session, filters),
-        "cost": cost(session, filters),
+        "series": series(session, filters, currency, f),
+        "funnel": funnel(session, filters, f),
+        "templates": templates(session, filters, f),
+        "recovery": recovery(session, filters, f),
+        "rolls": rolls(session, filters, f),
+        "outcomes": outcomes(session, filters, f),
+        "agents": agents(session, filters, agent_names, f),
+        "escalations": escalations(session, filters, f),
+        "cost": cost(session, filters, f),
     }
     return sections, headline(sections), currency

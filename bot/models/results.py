@@ -88,7 +88,7 @@ class DailyFact(Base):
     (bot.analytics.rollup), which replaces a day's rows as a whole."""
 
     __tablename__ = "analytics_daily"
-    __table_args__ = (Index("ix_analytics_daily_day_metric", "day", "metric"),)
+    __table_args__ = (Index("ix_analytics_daily_metric_day", "metric", "day"),)
 
     id = Column(BigId, primary_key=True)
     day = Column(Date, nullable=False)

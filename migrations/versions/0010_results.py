@@ -81,7 +81,7 @@ def upgrade():
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_analytics_daily_day_metric", "analytics_daily", ["day", "metric"])
+    op.create_index("ix_analytics_daily_metric_day", "analytics_daily", ["metric", "day"])
     op.create_table(
         "analytics_runs",
         sa.Column("day", sa.Date(), nullable=False),
@@ -117,7 +117,7 @@ def downgrade():
         batch_op.drop_column("locale")
     op.drop_table("message_prices")
     op.drop_table("analytics_runs")
-    op.drop_index("ix_analytics_daily_day_metric", table_name="analytics_daily")
+    op.drop_index("ix_analytics_daily_metric_day", table_name="analytics_daily")
     op.drop_table("analytics_daily")
     op.drop_table("experiment_assignments")
     op.drop_table("experiment_variants")

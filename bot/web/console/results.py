@@ -33,8 +33,8 @@ def _agent_names(s):
     return dict(s.execute(select(User.id, User.email)).all())
 
 
-def _build(s, filters):
-    sections, headline, currency = report.build(s, filters, _agent_names(s))
+def _build(s, filters, fetch):
+    sections, headline, currency = report.build(s, filters, _agent_names(s), fetch)
     experiments = [
         (experiment, compare.compare(s, experiment, filters))
         for experiment in compare.experiments_for(s, filters)
@@ -47,7 +47,8 @@ def _build(s, filters):
 def dashboard():
     s = db_session()
     filters = _filters()
-    sections, headline, currency, experiments = _build(s, filters)
+    fetch = query.Fetch(s, filters, report.PLAN)
+    sections, headline, currency, experiments = _build(s, filters, fetch)
     last_run = s.execute(select(RollupRun).order_by(RollupRun.computed_at.desc()).limit(1))
     return render_template(
         "console/results.html",
@@ -58,19 +59,20 @@ def dashboard():
         headline=headline,
         currency=currency,
         experiments=experiments,
-        choices=_choices(s, filters),
+        choices=_choices(s, filters, fetch),
         last_run=last_run.scalar(),
         L=labels,
     )
 
 
-def _choices(s, filters):
-    """The filter menus: what the period on screen has, the segments and reminder texts that
-    exist, and whatever is selected now."""
-    found = query.choices(s, filters.start, filters.end)
-    found["segment"] = sorted(
-        set(found["segment"]) | set(s.execute(select(Segment.name)).scalars())
-    )
+def _choices(s, filters, fetch):
+    """The filter menus: what the period on screen has (from the sums the page read), the
+    segments and reminder texts that exist, and whatever is selected now."""
+    found = {
+        name: sorted(fetch.values(name))
+        for name in ("portfolio", "country", "channel", "currency", "template_key")
+    }
+    found["segment"] = sorted(s.execute(select(Segment.name)).scalars())
     found["template_key"] = sorted(
         set(found["template_key"])
         | {
@@ -79,6 +81,7 @@ def _choices(s, filters):
             if key.startswith("reminder.") and "~" not in key and ".offer." not in key
         }
     )
+    found["channel"] = sorted(set(found["channel"]) | {"whatsapp", "sms"})
     for name, value in filters.dims.items():
         if name != "variant_id" and value not in found[name]:
             found[name] = sorted([*found[name], value])
