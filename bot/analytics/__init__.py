@@ -13,10 +13,12 @@ The layer has three parts:
   dimensions, not on the number of accounts or messages.
 
 Adding an event source (say, receipts verified or settlements): write a module in sources/
-with a `Source(name, window_days, collect)` whose collect(session, day, ctx) reads the day's
-events and calls ctx.facts.add(metric, n, amount, **dimensions); list it in
-sources.SOURCES; name its metrics in metrics.METRICS (label, unit, which filters apply); then
-run `flask --app bot analytics-rollup --since <first day>` once to backfill. Last-touch
+whose collect(session, ctx) reads the day's events (ctx.day has the day's UTC bounds) and calls
+ctx.facts.add(metric, n, amount, **dimensions); list it in sources.SOURCES as
+Source(name, window_days, metrics, collect); declare which dimensions its metrics carry in
+metrics.py (so filters apply only where they mean something); add a section to report.py (and
+its query group to report.PLAN) and its labels to bot/web/console/labels.py; then run
+`flask --app bot analytics-rollup --since <first day>` once to backfill. Last-touch
 attribution (which reminder's segment, channel, template and variant an event counts under) is
-ctx.touches.last(debtor_id, moment).
+ctx.touches.load(debtor_ids) then ctx.touches.last(debtor_id, moment, days).
 """

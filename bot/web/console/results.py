@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from bot import audit, clock, outbox, statuses, users
+from bot import audit, clock, outbox, users
 from bot.analytics import compare, prices, query, report, rollup
 from bot.db import session as db_session
 from bot.models import Experiment, RollupRun, Segment, TemplateKey, User
@@ -196,11 +196,3 @@ def price_list():
         channels=prices.CHANNELS,
         problems=problems,
     ), (422 if problems else 200)
-
-
-def promote_evidence(s, experiment, filters):
-    return compare.evidence(compare.compare(s, experiment, filters))
-
-
-def running(experiment):
-    return experiment.status == statuses.Experiment.RUNNING
