@@ -34,7 +34,7 @@ class Dialect:
 
     def series(self, n):
         if self.name == "postgresql":
-            return f"generate_series(1, {n}) AS g(x)"
+            return f"generate_series(1::bigint, {n}) AS g(x)"
         return (
             "(WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s "
             f"WHERE x < {n}) SELECT x FROM s) AS g"
@@ -57,7 +57,7 @@ class Dialect:
 
     def day(self, days):
         if self.name == "postgresql":
-            return f"(date '{self.start}' + ({days}))"
+            return f"(date '{self.start}' + ({days})::integer)"
         return f"date('{self.start}', printf('%+d days', {days}))"
 
 

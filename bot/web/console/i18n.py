@@ -2,15 +2,15 @@
 stored choice, else the browser's, else English. Dates, numbers and money on console pages are
 formatted by Babel in that locale; the debtor's own texts stay in the template store."""
 
+import copy
 from pathlib import Path
 
-from flask import Blueprint, redirect, request, session
+from babel.numbers import parse_pattern
+from flask import Blueprint, g, redirect, request, session
 from flask_babel import (
     Babel,
     format_date,
     format_datetime,
-    format_decimal,
-    format_percent,
     get_locale,
     refresh,
 )
@@ -71,23 +71,46 @@ def _fresh_locale():
     refresh()
 
 
+def _patterns():
+    """The user's locale and its number patterns, parsed once per request: a results page
+    formats a thousand cells, and Babel parses a pattern on every call otherwise."""
+    cached = g.get("babel_patterns")
+    if cached is None or cached[0] != str(get_locale()):
+        locale = get_locale()
+        cached = (
+            str(locale),
+            locale,
+            {
+                "decimal": locale.decimal_formats[None],
+                "currency": locale.currency_formats["standard"],
+            },
+        )
+        g.babel_patterns = cached
+    return cached[1], cached[2]
+
+
+def _pattern(key, text):
+    locale, patterns = _patterns()
+    if key not in patterns:
+        patterns[key] = parse_pattern(text)
+    return locale, patterns[key]
+
+
 def money(minor, currency):
-    """An amount in minor units, formatted for the console user's locale (COP 150.000,00)."""
+    """An amount in minor units, formatted for the console user's locale (150.000,00 COP)."""
     if minor is None:
         return "—"
-    from flask_babel import format_currency
-
-    return format_currency(to_decimal(minor, currency), currency)
+    locale, patterns = _patterns()
+    return patterns["currency"].apply(to_decimal(minor, currency), locale, currency=currency)
 
 
 def exact(value, currency):
     """An exact price or cost: at least two decimals, up to six when the value has them."""
     if value is None:
         return "—"
-    from flask_babel import format_currency
-
     digits = min(max(-value.normalize().as_tuple().exponent, 2), 6)
-    return format_currency(value, currency, format="¤#,##0." + "0" * digits, currency_digits=False)
+    locale, pattern = _pattern(f"exact{digits}", "¤#,##0." + "0" * digits)
+    return pattern.apply(value, locale, currency=currency, currency_digits=False)
 
 
 def duration(seconds):
@@ -102,14 +125,28 @@ def number(value, digits=None):
     if value is None:
         return "—"
     if digits is None:
-        return format_decimal(value)
-    return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0")
+        locale, patterns = _patterns()
+        if isinstance(value, int) and (abs(value) < 1000 or abs(value) >= 10_000):
+            # Whole numbers outside 1,000-9,999 (where Spanish does not group): the locale's
+            # grouping symbol on 3-digit groups, without Babel's pattern machinery for each of
+            # a page's many counts (es and en both group by three).
+            return f"{value:,}".replace(",", locale.number_symbols["latn"]["group"])
+        return patterns["decimal"].apply(value, locale)
+    locale, pattern = _pattern(f"decimal{digits}", "#,##0." + "0" * digits if digits else "#,##0")
+    return pattern.apply(value, locale)
 
 
 def percent(value, digits=1):
+    """A share in the locale's percent format (52,4 % in Spanish, 52.4% in English)."""
     if value is None:
         return "—"
-    return format_percent(value, format="#,##0." + "0" * digits + " %" if digits else "#,##0 %")
+    locale, patterns = _patterns()
+    key = f"percent{digits}"
+    if key not in patterns:
+        pattern = copy.copy(locale.percent_formats[None])
+        pattern.frac_prec = (digits, digits)
+        patterns[key] = pattern
+    return patterns[key].apply(value, locale)
 
 
 def when(moment, style="short"):

@@ -74,3 +74,19 @@ def test_the_queue_in_spanish_formats_waiting_in_minutes(https, db):
     page = https.get("/console/").get_data(as_text=True)
     assert "Conversaciones en espera de un agente" in page and "Nadie está esperando." in page
     assert form_token(https, "/console/")
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_the_fast_formatters_agree_with_babel(app, lang):
+    from decimal import Decimal
+
+    from flask_babel import format_currency, format_decimal
+
+    with app.test_request_context("/console/", headers={"Accept-Language": lang}):
+        for value in (0, 7, 999, 1000, 1234, 9999, 10000, 123456, 1234567, -12345):
+            assert i18n.number(value) == format_decimal(value)
+        assert i18n.money(15_000_000, "COP") == format_currency(Decimal("150000.00"), "COP")
+        assert i18n.money(42_000, "USD") == format_currency(Decimal("420.00"), "USD")
+    with app.test_request_context("/console/", headers={"Accept-Language": "es"}):
+        assert i18n.money(15_000_000, "COP") == "150.000,00\xa0COP"
+        assert i18n.percent(0.524) == "52,4\xa0%"
