@@ -52,15 +52,18 @@ def postgres(folder):
     """A throwaway cluster on a free port: trust auth on 127.0.0.1, no fsync (data is
     disposable; reads, which the benchmark measures, do not depend on it)."""
     data = Path(folder) / "pg"
-    data.mkdir()
+    fresh = not data.exists()
+    if fresh:
+        data.mkdir()
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
         shutil.chown(data, "postgres")
     port = free_port()
-    subprocess.run(
-        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    if fresh:
+        subprocess.run(
+            _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
     options = (
         f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=2GB "
@@ -72,11 +75,12 @@ def postgres(folder):
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        subprocess.run(
-            _as_postgres([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
-                          "postgres", "bench"]),
-            check=True,
-        )  # fmt: skip
+        if fresh:
+            subprocess.run(
+                _as_postgres([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                              "postgres", "bench"]),
+                check=True,
+            )  # fmt: skip
         yield f"postgresql://postgres@127.0.0.1:{port}/bench"
     finally:
         subprocess.run(
@@ -123,9 +127,20 @@ def requests_to_make(rng, count, last_day):
     return out
 
 
+@contextmanager
+def _folder(keep):
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        yield str(Path(keep).resolve())
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            yield folder
+
+
 def run(args):
     end = default_end()
-    with tempfile.TemporaryDirectory() as folder, redis_server(folder) as redis_url:
+    with _folder(args.keep) as folder, redis_server(folder) as redis_url:
+        ready = Path(folder) / f"ready-{args.backend}"
         if args.backend == "postgresql":
             database = postgres(folder)
         else:
@@ -135,18 +150,23 @@ def run(args):
                 {"APP_ENV": "test", "DATABASE_URL": url, "REDIS_URL": redis_url,
                  "PUBLIC_BASE_URL": "https://bench.example.test"}
             )  # fmt: skip
-            result = app.test_cli_runner().invoke(args=["db-upgrade"])
-            assert result.exit_code == 0, result.output
-            engine = app.extensions["db"].engine
-            started = time.monotonic()
-            made = generate(engine, args.accounts, args.messages, args.days, end)
-            print(
-                f"generated {made['accounts']:,} accounts, {made['messages']:,} messages "
-                f"({made['reminders']:,} reminders), {made['payments']:,} payments, "
-                f"{made['promises']:,} promises in {time.monotonic() - started:.0f} s"
-            )
+            if not ready.exists():
+                result = app.test_cli_runner().invoke(args=["db-upgrade"])
+                assert result.exit_code == 0, result.output
+                engine = app.extensions["db"].engine
+                started = time.monotonic()
+                made = generate(engine, args.accounts, args.messages, args.days, end)
+                print(
+                    f"generated {made['accounts']:,} accounts, {made['messages']:,} messages "
+                    f"({made['reminders']:,} reminders), {made['payments']:,} payments, "
+                    f"{made['promises']:,} promises in {time.monotonic() - started:.0f} s"
+                )
+                with app.app_context():
+                    _rollup(db_session(), made, end)
+                ready.touch()
+            else:
+                print(f"reusing the data in {folder} (--keep)")
             with app.app_context():
-                _rollup(db_session(), made, end)
                 _measure(app, args, end)
 
 
@@ -179,7 +199,7 @@ def _rollup(session, made, end):
 def _measure(app, args, end):
     app.config["PROPAGATE_EXCEPTIONS"] = True  # a failing page stops the benchmark loudly
     s = db_session()
-    users.create_user(s, "bench@example.com", PASSWORD, "admin")
+    users.create_user(s, "bench@example.com", PASSWORD, "admin")  # or reset its password
     s.commit()
     client = app.test_client()
     client.environ_base["wsgi.url_scheme"] = "https"
@@ -216,6 +236,9 @@ def main():
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--keep", help="keep the database in this folder; a second run only measures the page"
+    )
     run(parser.parse_args())
 
 
