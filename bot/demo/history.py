@@ -492,6 +492,7 @@ def _load(session, time_machine, debtors, days, seed, end, log):
             if offset % 30 == 29:
                 log(f"demo history: day {offset + 1} of {days}")
         session.commit()
+    report.generated = time.monotonic() - started
     report.days = sum(
         rollup.rollup_range(session, first_day - timedelta(days=1), end.date()).values()
     )
