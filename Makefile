@@ -19,7 +19,7 @@ MODEL        = models/$(MODEL_HASH).tar.gz
 export FLASK_APP := bot
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 
-.PHONY: help install python deps redis browser migrate model demo run test test-instants lint validate stories clean translations extract-messages
+.PHONY: help install python deps redis postgres browser migrate model demo run test test-instants lint validate stories clean translations extract-messages
 
 help:
 	@echo "make run    set up everything, then start the bot in sandbox mode (simulator URL printed)"
@@ -27,7 +27,7 @@ help:
 	@echo "make install / migrate / model / demo / lint / validate / stories / test-instants / clean"
 	@echo "make translations / extract-messages (console catalogues)"
 
-install: deps translations redis migrate model
+install: deps translations redis postgres migrate model
 
 python:
 	@if [ -z "$(PYTHON310)" ]; then \
@@ -74,6 +74,10 @@ extract-messages: deps
 	  --omit-header -o bot/web/translations/messages.pot .
 	$(BIN)/pybabel update -i bot/web/translations/messages.pot -d bot/web/translations \
 	  --no-location --omit-header --ignore-obsolete
+
+# PostgreSQL (production's database): tests start a throwaway cluster of it (tests/unit/ledger).
+postgres:
+	$(call apt_install,pg_ctlcluster,postgresql)
 
 # Browser tests drive Debian's Chromium with Playwright (Playwright's own download cannot work offline).
 browser:

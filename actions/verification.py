@@ -2,7 +2,7 @@
 
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 
-from bot.conversations import verification
+from bot.conversations import contact, verification
 from bot.debts import accounts
 
 from .claims import record_dispute
@@ -118,7 +118,23 @@ class ActionVerificationDone(BotAction):
                         say(dispatcher, message["template"], **message["vars"])
                 else:
                     say_with_choices(dispatcher, "help.menu", MAIN_CHOICES)
+        ask_consent(dispatcher, tracker)
         return reset + [SlotSet("pending_text", None)]
+
+
+CONSENT_CHOICES = [
+    {"title_template": "button.consent_yes", "payload": "/give_consent"},
+    {"title_template": "button.consent_no", "payload": "/deny"},
+]
+
+
+def ask_consent(dispatcher, tracker):
+    """Where the law needs the debtor's authorisation per channel (Colombia) and this channel
+    has none, ask once, after the answer the debtor came for."""
+    with conversation_scope(tracker) as (s, conversation):
+        ask = conversation is not None and contact.consent_to_ask(s, conversation)
+    if ask:
+        say_with_choices(dispatcher, "consent.ask", CONSENT_CHOICES)
 
 
 class ActionAskIdDigits(BotAction):

@@ -3,13 +3,31 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot import channels, outbox, statuses
+from bot import channels, inputs, outbox, statuses
 from bot.clock import utcnow
 from bot.models import Conversation, Debtor, Message
+
+MAX_MEDIA = 10  # what Twilio sends at most with one message
 
 
 class BadInbound(ValueError):
     """A webhook payload that is not a usable message (answered with 400)."""
+
+
+def inbound_media(form):
+    """The media Twilio posted with a message (NumMedia, MediaUrl<n>, MediaContentType<n>):
+    [{"url", "content_type"}], or None. Raises BadInbound."""
+    count = (form.get("NumMedia") or "0").strip()
+    if not count.isdigit() or int(count) > MAX_MEDIA:
+        raise BadInbound(f"NumMedia must be a number from 0 to {MAX_MEDIA}")
+    media = []
+    for i in range(int(count)):
+        url = (form.get(f"MediaUrl{i}") or "").strip()
+        if not url.startswith(("https://", "http://")) or len(url) > 1024:
+            raise BadInbound(f"MediaUrl{i} is missing or not a URL")
+        content_type = (form.get(f"MediaContentType{i}") or "").strip()[:64]
+        media.append({"url": url, "content_type": content_type})
+    return media or None
 
 
 def get_or_create_conversation(session, channel, address):
@@ -33,16 +51,26 @@ def get_or_create_conversation(session, channel, address):
 def store_inbound(session, form, max_body):
     """Store a Twilio inbound message and ask for its processing once committed; return
     (message, created). Raises BadInbound."""
-    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    if not sid or len(sid) > 64:
-        raise BadInbound("MessageSid is missing")
+    try:
+        sid = inputs.text(
+            form.get("MessageSid") or form.get("SmsMessageSid"),
+            "MessageSid",
+            inputs.length(Message.provider_sid),
+            required=True,
+        )
+    except inputs.BadInput as exc:
+        raise BadInbound(str(exc)) from exc
     body = form.get("Body") or ""
     if len(body) > max_body:
         raise BadInbound(f"Body is longer than {max_body} characters")
+    # What the debtor wrote is kept, less the control characters (PostgreSQL refuses a NUL).
+    body = inputs.clean_text(body)
+    payload = inputs.clean_text(form.get("ButtonPayload"), inputs.length(Message.button_payload))
     try:
         channel, address = channels.parse(form.get("From"))
     except channels.BadAddress as exc:
         raise BadInbound(str(exc)) from exc
+    media = inbound_media(form)
     existing = session.execute(
         select(Message).where(Message.provider_sid == sid)
     ).scalar_one_or_none()
@@ -62,14 +90,17 @@ def store_inbound(session, form, max_body):
         direction=statuses.IN,
         provider_sid=sid,
         body=body,
-        button_payload=(form.get("ButtonPayload") or "").strip()[:256] or None,
+        button_payload=payload or None,
         status=statuses.Inbound.RECEIVED,
         created_at=now,
+        media=media,
     )
     session.add(message)
     try:
         session.flush()
         outbox.later(session, "process_inbound", message.id)
+        if media:  # a receipt photo, say: fetched and kept by its own job
+            outbox.later(session, "receive_media", message.id)
         session.commit()
     except IntegrityError:  # the same MessageSid raced in on another request
         session.rollback()

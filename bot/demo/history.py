@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -81,7 +81,7 @@ class Report:
     payments: int = 0
     seconds: float = 0.0
     generated: float = 0.0
-    days: dict = field(default_factory=dict)
+    days: int = 0  # aggregate rows written
 
     def summary(self):
         return (
@@ -493,9 +493,8 @@ def _load(session, time_machine, debtors, days, seed, end, log):
                 log(f"demo history: day {offset + 1} of {days}")
         session.commit()
     report.generated = time.monotonic() - started
-    report.days = sum(
-        rollup.rollup_range(session, first_day - timedelta(days=1), end.date()).values()
-    )
+    written = rollup.rollup_range(session, first_day - timedelta(days=1), end.date())
+    report.days = sum(written.values())
     report.seconds = time.monotonic() - started
     log(report.summary())
     return report

@@ -4,7 +4,9 @@ beside its currency, never a float."""
 from bot.clock import utcnow
 from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
+from bot.models.compliance import ConsentRecord, ContactEvent, HolidayOverride
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
+from bot.models.ledger import LedgerBalance, LedgerEntry, Settlement
 from bot.models.money import (
     Checkout,
     Dispute,
@@ -16,7 +18,15 @@ from bot.models.money import (
     PaymentPolicy,
     Promise,
 )
-from bot.models.people import Account, Debtor, User
+from bot.models.people import Account, ConsoleSession, Debtor, User
+from bot.models.rails import (
+    AutodebitAttempt,
+    AutodebitMandate,
+    Document,
+    PaymentReceipt,
+    RailMethod,
+    StoredFile,
+)
 from bot.models.reminders import ContactRule, ScheduledMessage, Segment
 from bot.models.results import (
     DailyFact,
@@ -31,8 +41,13 @@ from bot.models.texts import MessageTemplate, TemplateKey
 __all__ = [
     "Account",
     "AuditEvent",
+    "AutodebitAttempt",
+    "AutodebitMandate",
     "Base",
     "Checkout",
+    "ConsoleSession",
+    "ConsentRecord",
+    "ContactEvent",
     "ContactRule",
     "Conversation",
     "ConversationNote",
@@ -42,7 +57,11 @@ __all__ = [
     "Experiment",
     "ExperimentAssignment",
     "ExperimentVariant",
+    "Document",
+    "HolidayOverride",
     "Installment",
+    "LedgerBalance",
+    "LedgerEntry",
     "Message",
     "MessagePrice",
     "MessageTemplate",
@@ -51,11 +70,15 @@ __all__ = [
     "PaymentEvent",
     "PaymentPlan",
     "PaymentPolicy",
+    "PaymentReceipt",
     "Promise",
     "RollupRun",
+    "RailMethod",
     "SandboxMessage",
+    "Settlement",
     "ScheduledMessage",
     "Segment",
+    "StoredFile",
     "TemplateKey",
     "TimestampMixin",
     "User",

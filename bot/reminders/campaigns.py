@@ -16,7 +16,7 @@ from bot.reminders.planning import (
     scheduled_row,
     stream,
 )
-from bot.reminders.segments import ReminderError, load_segments, segment_for
+from bot.reminders.segments import ReminderError, load_segments, segment_for, stats_of
 
 
 def schedule_campaign(
@@ -37,14 +37,7 @@ def schedule_campaign(
         report.accounts += len(rows)
         new = []
         for r in rows:
-            stats = {
-                "days_overdue": (today - r.due_date).days,
-                "balance_minor": r.balance_minor,
-                "currency": r.currency,
-                "broken": r.broken,
-                "kept": r.kept,
-                "payments": r.payments,
-            }
+            stats = stats_of(r, today)
             chosen = segment_for(segments, stats, r.label)
             if segment and (chosen is None or chosen.name != segment):
                 continue
@@ -64,7 +57,7 @@ def schedule_campaign(
                     template_key,
                     variables,
                 )
-                | {"due_at": now, "expires_at": now + max_delay}
+                | {"due_at": now, "expires_at": now + max_delay, "next_step": None}
             )
         report.planned += len(new) if dry_run else insert_ignore(session, new)
         report.by_segment[segment or "all"] = report.planned

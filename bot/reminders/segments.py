@@ -74,6 +74,18 @@ def matches(criteria, stats):
     return "currency" not in c or c["currency"] == stats["currency"]
 
 
+def stats_of(row, today):
+    """The numbers segments are chosen by, from a row of planning.account_stats()."""
+    return {
+        "days_overdue": (today - row.due_date).days,
+        "balance_minor": row.balance_minor,
+        "currency": row.currency,
+        "broken": row.broken,
+        "kept": row.kept,
+        "payments": row.payments,
+    }
+
+
 def segment_for(segments, stats, label=None):
     """The account's segment: its imported label when that names a segment, else the first
     (by priority) whose criteria it meets."""

@@ -14,9 +14,10 @@ from babel.numbers import get_territory_currencies
 from flask import current_app
 from sqlalchemy import distinct, func, select
 
-from bot import audit, clock, users
+from bot import audit, clock, inputs, users
 from bot.models import Debtor, MessageTemplate, TemplateKey
 from bot.money import exponent
+from bot.templates import optout
 from bot.templates import store as templates
 from bot.templates.sms import sms_segments
 
@@ -47,11 +48,17 @@ class TemplateConflict(RuntimeError):
         self.current = current
 
 
-def check_body(body, declared, optional=()):
-    """Every problem of a body for a key declaring variables {name: type}; [] when it is fine."""
+def check_body(body, declared, optional=(), key=None, locale=None):
+    """Every problem of a body for a key declaring variables {name: type} (and, given the key
+    and locale, the compliance rules of the text); [] when it is fine."""
     problems = []
     if not (body or "").strip():
         return ["the text is empty"]
+    if key and locale and optout.is_us_facing(key, locale) and not optout.has_opt_out_line(body):
+        problems.append(
+            "US debtors read this text: it must say how to stop these messages, e.g. "
+            '"Reply STOP to stop these messages." (Regulation F, 12 CFR 1006.6(e))'
+        )
     used = []
     for match in _BRACES.finditer(body):
         name = match.group(1)
@@ -209,9 +216,9 @@ def add_version(session, spec, locale, body, user, action, extra=None):
 
 
 def normalise_body(body):
-    # Browsers send CRLF from a textarea; the stored text uses plain newlines. NUL characters
-    # are dropped (PostgreSQL refuses them in text).
-    return (body or "").replace("\r\n", "\n").replace("\x00", "").strip()
+    # Browsers send CRLF from a textarea; the stored text uses plain newlines. Control
+    # characters are dropped (PostgreSQL refuses a NUL in text).
+    return inputs.clean_text((body or "").replace("\r\n", "\n"))
 
 
 def save(session, key, locale, body, user, base_version=None):
@@ -223,7 +230,7 @@ def save(session, key, locale, body, user, base_version=None):
     spec = get_key(session, key)
     check_locale(locale)
     body = normalise_body(body)
-    problems = check_body(body, spec.variables or {}, spec.optional or [])
+    problems = check_body(body, spec.variables or {}, spec.optional or [], key, locale)
     if problems:
         raise TemplateValidationError(problems)
     current = live(session, key, locale)
@@ -247,7 +254,7 @@ def restore(session, key, locale, version, user):
     if old is None:
         raise LookupError(f"no version {version} of {key!r} ({locale})")
     # A version saved before the key's variables changed may no longer fit them.
-    problems = check_body(old.body, spec.variables or {}, spec.optional or [])
+    problems = check_body(old.body, spec.variables or {}, spec.optional or [], key, locale)
     if problems:
         raise TemplateValidationError(problems)
     current = live(session, key, locale)

@@ -6,14 +6,14 @@ import re
 
 from sqlalchemy import select
 
-from bot import audit, users
+from bot import audit, inputs, users
 from bot.models import TemplateKey
 from bot.templates.admin import TemplateValidationError, get_key
 
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 # Texts the bot may have to send outside WhatsApp's 24-hour window, where only an approved
 # template (a Twilio Content SID) reaches the debtor: proactive and agent-started messages.
-OUTSIDE_WINDOW_PREFIXES = ("reminder.",)
+OUTSIDE_WINDOW_PREFIXES = ("reminder.", "document.", "autodebit.")
 OUTSIDE_WINDOW_KEYS = frozenset(
     {"payment.thanks", "payment.thanks_paid", "payment.link", "agent.follow_up"}
 )
@@ -31,7 +31,7 @@ def lacking_approved_template(session):
 
 def parse_content_variables(spec, raw):
     """{"1": "first_name", ...} from JSON text, checked against the key's declared variables."""
-    raw = (raw or "").replace("\x00", "").strip()
+    raw = inputs.clean_text(raw)
     if not raw:
         return None
     try:

@@ -3,6 +3,7 @@
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -35,6 +36,7 @@ def locale_chain(locale, default=None):
     return list(dict.fromkeys(chain))
 
 
+@lru_cache(maxsize=256)
 def babel_locale(tag):
     return Locale.parse(tag.replace("-", "_"))
 

@@ -7,25 +7,22 @@ from the form.
 
 import logging
 from datetime import date
+from functools import wraps
 from types import SimpleNamespace
 
-import requests
 from flask import (
     Blueprint,
-    abort,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bot import audit, channels, clock, statuses
 from bot.db import session
-from bot.debts import plans, promises
+from bot.debts import parsing, plans, promises
 from bot.debts.accounts import is_collectible
 from bot.debts.policies import discount_offer, policy_for
 from bot.models import Account, Checkout, Message, Payment, Promise
@@ -34,11 +31,15 @@ from bot.outbound.compose import conversation_locale
 from bot.payments import links, notify, providers
 from bot.payments import reconcile as payments
 from bot.redis import redis_conn
-from bot.templates import store as templates
+from bot.web import pay_ledger
+from bot.web.pay_texts import Fmt as _Fmt
 from bot.web.pay_texts import texts
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pay", __name__, url_prefix="/pay")
+# Sections other modules add to the page (bot.web.pay_extras: other ways to pay, auto-debit,
+# documents): each is called with (session, account, fmt, lang) and returns template variables.
+PAGE_EXTRAS = []
 
 
 def _whatsapp_number():
@@ -74,20 +75,6 @@ def _page_locale(account):
     if conversation is not None:
         return conversation_locale(conversation)
     return account.debtor.locale
-
-
-class _Fmt:
-    """Money and dates in the debtor's locale (Babel)."""
-
-    def __init__(self, tag, currency):
-        self.locale = templates.babel_locale(tag)
-        self.currency = currency
-
-    def money(self, minor):
-        return templates.format_money(money_var(minor, self.currency), self.locale)
-
-    def date(self, day):
-        return templates.format_value("date", day, self.locale)
 
 
 def _actor(account):
@@ -157,6 +144,7 @@ def _view(account, notice=None, error=None, status=200):
             "max": latest.isoformat(),
             "latest": fmt.date(latest),
         }
+    context.update(pay_ledger.context(s, account, context["token"], today, fmt, t))
     history = s.execute(
         select(Payment)
         .where(Payment.account_id == account.id)
@@ -166,6 +154,8 @@ def _view(account, notice=None, error=None, status=200):
         {"date": fmt.date(p.received_at.date()), "amount": fmt.money(p.amount_minor)}
         for p in history
     ]
+    for extra in PAGE_EXTRAS:
+        context.update(extra(s, account, fmt, lang))
     return render_template("pay.html", **context), status
 
 
@@ -228,15 +218,30 @@ def _refuse(account, key, status):
     return _view(account, error=t[key], status=status)
 
 
+def _debt_action(allowed):
+    """A choice posted from the page: the link must be valid and allowed(account) true (409
+    with the page otherwise); the view gets the account."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(token):
+            account, invalid = _load(token)
+            if invalid:
+                return invalid
+            if not allowed(account):
+                return _refuse(account, "bad_request", 409)
+            return view(token, account)
+
+        return wrapper
+
+    return decorate
+
+
 @bp.post("/<token>/checkout")
-def checkout(token):
+@_debt_action(is_collectible)
+def checkout(token, account):
     """Start a provider checkout for the chosen option and send the debtor to it."""
-    account, invalid = _load(token)
-    if invalid:
-        return invalid
     s = session()
-    if not is_collectible(account):
-        return _refuse(account, "bad_request", 409)
     today = clock.today_for(account.debtor)
     option = request.form.get("option")
     installment = None
@@ -253,6 +258,12 @@ def checkout(token):
         if installment is None:
             return _refuse(account, "bad_request", 400)
         amount = installment.amount_minor - installment.paid_minor
+    elif option in pay_ledger.OPTIONS:
+        amount, error, status = pay_ledger.amount_for(
+            s, account, option, request.form, today, _actor(account), _page_locale(account)
+        )
+        if error:
+            return _view(account, error=error, status=status)
     else:
         return _refuse(account, "bad_request", 400)
     provider = providers.get()
@@ -294,20 +305,18 @@ def checkout(token):
 
 
 @bp.post("/<token>/plan")
-def plan(token):
-    """Create the plan the bot would create for the chosen number of installments."""
-    account, invalid = _load(token)
-    if invalid:
-        return invalid
+@_debt_action(is_collectible)
+def plan(token, account):
+    """Create the plan the bot would create for the chosen number of installments; a second
+    post (a double tap) shows the plan the first one created."""
     s = session()
-    if account.status != statuses.Account.OPEN or account.balance_minor <= 0:
-        return _refuse(account, "bad_request", 409)
-    try:
-        count = int(request.form.get("count", ""))
-    except ValueError:
+    if account.status == statuses.Account.PLAN:
+        return redirect(url_for("pay.page", token=token, done="plan"), code=303)
+    count = request.form.get("count", "").strip()
+    if not (count.isascii() and count.isdigit() and len(count) <= 4):
         return _refuse(account, "bad_request", 400)
     policy = policy_for(s, account)
-    fitted, adjusted = plans.fit_count(account.balance_minor, policy, count)
+    fitted, adjusted = plans.fit_count(account.balance_minor, policy, int(count))
     if adjusted:  # the page only offers counts that fit: anything else is a forged form
         return _refuse(account, "bad_request", 400)
     fee = plans.fee(account.balance_minor, policy)
@@ -319,20 +328,17 @@ def plan(token):
 
 
 @bp.post("/<token>/promise")
-def promise(token):
+@_debt_action(is_collectible)
+def promise(token, account):
     """Record the promise the bot would record for the chosen date."""
-    account, invalid = _load(token)
-    if invalid:
-        return invalid
     s = session()
-    if not is_collectible(account):
-        return _refuse(account, "bad_request", 409)
     try:
         day = date.fromisoformat(request.form.get("date", ""))
     except ValueError:
         return _refuse(account, "bad_request", 400)
     today = clock.today_for(account.debtor)
-    # The same service as the chat, on the debt this link is for.
+    amount = parsing.parse_amount(request.form.get("amount", ""), account.currency)
+    # The same service as the chat, on the debt this link is for (a partial amount if named).
     outcome, detail = promises.promise(
         s,
         SimpleNamespace(debtor_id=account.debtor_id),
@@ -340,7 +346,11 @@ def promise(token):
         _actor(account),
         today=today,
         account=account,
+        amount_minor=amount,
     )
+    if outcome == "too_small":
+        error = pay_ledger.too_small(account, detail, _page_locale(account))
+        return _view(account, error=error, status=422)
     if outcome == "past":
         return _refuse(account, "promise_past", 422)
     if outcome == "too_far":
@@ -387,103 +397,3 @@ def renew(token):
         audit.record(s, "debtor", "payment_link.sent", account, {"renewed": True})
     s.commit()
     return sent, 200
-
-
-# -- provider webhooks ------------------------------------------------------------------------
-
-
-@bp.post("/webhooks/<name>")
-def provider_webhook(name):
-    """A provider's event: verified, stored once by its id, reconciled; the thank-you after."""
-    cfg = current_app.config
-    if name == "sandbox" and cfg["PAYMENT_PROVIDER"] != "sandbox":
-        abort(404)
-    if name == "stripe" and not cfg["STRIPE_WEBHOOK_SECRET"]:
-        abort(404)
-    if name not in providers.ADAPTERS:
-        abort(404)
-    provider = providers.get(name)
-    try:
-        event = provider.read_event(request.get_data(), request.headers)
-    except providers.BadSignature:
-        return jsonify({"error": "signature does not verify"}), 403
-    except providers.BadEvent as exc:
-        return jsonify({"error": str(exc)}), 400
-    s = session()
-    outcome, payment = payments.handle_event(s, name, event)
-    if payment is not None:
-        payments.on_payment_applied(s, payment)
-    try:
-        # The thank-you is sent after the commit; a Redis outage then leaves it 'pending' for
-        # the sweep, never a 500 that would make the provider redeliver a duplicate.
-        s.commit()
-    except IntegrityError:
-        # Another event paid the same checkout at the same moment: the provider retries this
-        # one, which then finds the payment and changes nothing.
-        s.rollback()
-        return jsonify({"outcome": "conflict"}), 409
-    return jsonify({"outcome": outcome}), 200
-
-
-# -- sandbox checkout (demo mode) ---------------------------------------------------------------
-
-
-def _sandbox_checkout(ref):
-    if current_app.config["PAYMENT_PROVIDER"] != "sandbox":
-        abort(404)
-    row = (
-        session()
-        .execute(
-            select(Checkout).where(Checkout.provider == "sandbox", Checkout.provider_ref == ref)
-        )
-        .scalar_one_or_none()
-    )
-    if row is None:
-        abort(404)
-    return row
-
-
-def _sandbox_view(row, done=False):
-    account = session().get(Account, row.account_id)
-    tag = _page_locale(account)
-    t = texts(tag.split("-")[0])
-    return render_template(
-        "pay_sandbox.html",
-        t=t,
-        lang=tag.split("-")[0],
-        amount=_Fmt(tag, row.currency).money(row.amount_minor),
-        ref=row.provider_ref,
-        done=done or row.status == "completed",
-        back=links.payment_url(account) + "?paid=1",
-    )
-
-
-@bp.get("/sandbox/checkout/<ref>")
-def sandbox_checkout(ref):
-    return _sandbox_view(_sandbox_checkout(ref))
-
-
-def post_webhook(url, payload, headers):
-    """Deliver a signed event to a webhook over HTTP, as a provider would."""
-    response = requests.post(
-        url, data=payload, headers={**headers, "Content-Type": "application/json"}, timeout=10
-    )
-    return response.status_code
-
-
-@bp.post("/sandbox/checkout/<ref>")
-def sandbox_pay(ref):
-    """The one-click payment: post a signed 'completed' event to this app's own webhook."""
-    row = _sandbox_checkout(ref)
-    if row.status != "completed":
-        payload, headers = providers.get("sandbox").completed_event(row)
-        session().commit()  # end the read transaction: the webhook writes on another request
-        url = current_app.config["PUBLIC_BASE_URL"] + url_for(
-            "pay.provider_webhook", name="sandbox"
-        )
-        status = post_webhook(url, payload, headers)
-        if status != 200:
-            log.error("sandbox webhook answered %s for checkout %s", status, row.id)
-            abort(502)
-        session().refresh(row)
-    return _sandbox_view(row, done=True)

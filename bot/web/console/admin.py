@@ -6,16 +6,18 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit, clock, users
+from bot import audit, clock, inputs, users
 from bot.db import session as db_session
 from bot.debts import exports, imports, policies
 from bot.templates import admin as template_admin
@@ -306,14 +308,17 @@ def policy_list():
 def policy_edit():
     s = db_session()
     portfolio = (request.values.get("portfolio") or "").strip()
-    policy = policies.get(s, portfolio) if portfolio else None
+    today = clock.today_in(current_app.config["AGENT_TIMEZONE"])
+    policy = policies.get(s, portfolio, today) if portfolio else None
     errors = {}
     values = policies.values_of(policy)
+    effective = request.form.get("effective_from", "") or today.isoformat()
     if request.method == "POST":
         values = {name: request.form.get(name, "") for name in policies.FIELD_NAMES}
         try:
-            parsed = policies.parse(request.form)
-            _policy, changes = policies.save(s, portfolio, parsed, current_user())
+            parsed = policies.parse(request.form, policies.values_of(policy))
+            day = policies.parse_effective(request.form.get("effective_from"), today)
+            _policy, changes = policies.save(s, portfolio, parsed, current_user(), day, today)
         except policies.PolicyError as exc:
             errors = exc.errors
         else:
@@ -321,8 +326,9 @@ def policy_edit():
             if changes:
                 flash(
                     _(
-                        "Saved the policy of %(portfolio)s: %(count)s change(s).",
+                        "Saved the policy of %(portfolio)s from %(day)s: %(count)s change(s).",
                         portfolio=portfolio,
+                        day=format_date(day),
                         count=len(changes),
                     ),
                     "info",
@@ -338,6 +344,9 @@ def policy_edit():
         values=values,
         errors=errors,
         fields=policies.FIELDS,
+        effective_from=effective,
+        today=today.isoformat(),
+        pending=policies.pending_versions(s, portfolio, today) if portfolio else [],
         history=policies.history(s, policy) if policy is not None else [],
     )
 
@@ -359,7 +368,7 @@ def debt_import():
         "debts.imported",
         user,
         {
-            "file": request.files["file"].filename[:128],
+            "file": inputs.clean_text(request.files["file"].filename, 128),
             "created": report.created,
             "updated": report.updated,
             "unchanged": report.unchanged,

@@ -50,6 +50,7 @@ def init_app(app):
         state=state,
         field_label=field_label,
         field_help=field_help,
+        choice_label=choice_label,
         decision_label=decision_label,
         js_labels=js_labels,
     )
@@ -183,6 +184,7 @@ REASONS = {
     "failed_verification": _l("Failed verification"),
     "misunderstood": _l("Repeated misunderstanding"),
     "already_paid": _l("Already-paid claim"),
+    "receipt": _l("Payment receipt to verify"),
     "delivery_failure": _l("Delivery failure"),
     "bot_unavailable": _l("Bot unavailable"),
     "processing_error": _l("Processing error"),
@@ -245,6 +247,47 @@ POLICY_FIELDS = {
     ),
     "late_fee_bps": (_l("Late fee (basis points of the overdue amount)"), None),
     "late_fee_grace_days": (_l("Late fee grace days"), None),
+    "allocation_order": (
+        _l("Payment allocation order"),
+        _l("Which part of the balance a payment pays first."),
+    ),
+    "interest_rate_bps": (
+        _l("Interest, annual rate (basis points)"),
+        _l("Simple daily interest on overdue principal; 2400 = 24 % a year; 0 = none."),
+    ),
+    "interest_max_rate_bps": (
+        _l("Interest, maximum annual rate (basis points)"),
+        _l("The legal cap (e.g. the usury rate): the rate charged is never above it; 0 = no cap."),
+    ),
+    "interest_max_total_bps": (
+        _l("Interest, maximum total (basis points of the amount due)"),
+        _l("All interest ever charged stays under this share of the debt; 0 = no cap."),
+    ),
+    "interest_basis": (_l("Interest day count"), None),
+    "interest_grace_days": (_l("Interest grace days"), None),
+    "min_partial_minor": (
+        _l("Minimum partial payment (minor units)"),
+        _l("The smallest amount a debtor may choose to pay; 0 = any amount."),
+    ),
+    "settlement_offer_pct": (
+        _l("Settlement offered (percent of the balance)"),
+        _l("Paying this share of the balance by the date closes the account; 0 = no settlements."),
+    ),
+    "settlement_min_pct": (
+        _l("Settlement, lowest % a debtor may ask for"),
+        _l("At most the percentage offered; 0 = only the offer."),
+    ),
+    "settlement_valid_days": (_l("Settlement valid for (days)"), None),
+    "settlement_min_days_overdue": (_l("Settlements only after (days overdue)"), None),
+}
+# The words of a policy field's choices (the allocation order's parts, the day counts).
+CHOICES = {
+    "fee": _l("fee"),
+    "interest": _l("interest"),
+    "principal": _l("principal"),
+    "365-day year": _l("365-day year"),
+    "360-day year": _l("360-day year"),
+    "actual days (366 in leap years)": _l("actual days (366 in leap years)"),
 }
 
 
@@ -261,6 +304,11 @@ def state(code):
 def field_label(field):
     label, _help = POLICY_FIELDS.get(field.name, (field.label, None))
     return str(label)
+
+
+def choice_label(label):
+    """A policy choice in the user's language (fee → interest → principal, by its parts)."""
+    return " → ".join(str(CHOICES.get(part, part)) for part in str(label).split(" → "))
 
 
 def field_help(field):

@@ -1,15 +1,15 @@
 """results dashboard: experiments, daily aggregates, message prices, console language
 
-Revision ID: 0010_results
-Revises: 0009
+Revision ID: 0014_results
+Revises: 0013_compliance
 Create Date: 2026-11-24 10:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_results"
-down_revision = "0009"
+revision = "0014_results"
+down_revision = "0013_compliance"
 branch_labels = None
 depends_on = None
 
