@@ -73,7 +73,7 @@ extract-messages: deps
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 	  --omit-header -o bot/web/translations/messages.pot .
 	$(BIN)/pybabel update -i bot/web/translations/messages.pot -d bot/web/translations \
-	  --no-location --omit-header --ignore-obsolete
+	  --ignore-obsolete --no-fuzzy-matching
 
 # PostgreSQL (production's database): tests start a throwaway cluster of it (tests/unit/ledger).
 postgres:
