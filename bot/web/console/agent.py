@@ -266,7 +266,7 @@ def _act(conversation_id, work, done_message):
         s.commit()
     except handover.AlreadyDone as exc:
         s.rollback()
-        flash(str(exc), "info")
+        flash(i18n.domain_text(exc), "info")
         return _back(conv), 303
     except handover.HandoverError as exc:
         s.rollback()
@@ -279,7 +279,7 @@ def _act(conversation_id, work, done_message):
     except IntegrityError:
         # Another request did the same at the same instant (a double click): it stands.
         s.rollback()
-        flash("That was just done from another click or by another agent; see below.", "info")
+        flash(_("That was just done from another click or by another agent; see below."), "info")
         return _back(conv), 303
     if done_message:
         flash(done_message, "info")
@@ -350,7 +350,7 @@ def _amount(field, account_id, required=False):
     account = db_session().get(Account, resolutions.parse_id(account_id) or 0)
     amount = parsing.parse_amount(text, account.currency) if account is not None else None
     if amount is None:
-        raise handover.HandoverError(f"{field.replace('_', ' ').capitalize()}: give an amount.")
+        raise handover.HandoverError(_("Amount: give an amount."))
     return amount
 
 
@@ -388,7 +388,7 @@ def settlement(conversation_id):
             _date("pay_by"),
             form.get("override_reason", ""),
         ),
-        "Settlement agreed.",
+        _("Settlement agreed."),
     )
 
 

@@ -51,6 +51,7 @@ def init_app(app):
         field_label=field_label,
         field_help=field_help,
         choice_label=choice_label,
+        rail_kind=rail_kind,
         decision_label=decision_label,
         js_labels=js_labels,
     )
@@ -221,6 +222,9 @@ STATES = {
     "read": _l("read"),
     "suppressed": _l("suppressed"),
     "accepted": _l("accepted"),
+    "unusable": _l("unusable"),
+    "expired": _l("expired"),
+    "cancelled": _l("cancelled"),
 }
 POLICY_FIELDS = {
     "max_installments": (_l("Maximum installments"), None),
@@ -306,6 +310,23 @@ def field_label(field):
     return str(label)
 
 
+RAIL_KINDS = {
+    "bank_debit": _l("bank debit"),
+    "bank_transfer": _l("bank transfer"),
+    "cash_deposit": _l("cash deposit"),
+    "cash_reference": _l("cash reference"),
+    "instant_transfer": _l("instant transfer"),
+    "provider_checkout": _l("provider checkout"),
+    "wallet": _l("wallet"),
+    "custom": _l("custom"),
+}
+
+
+def rail_kind(code):
+    """A payment method's kind (the seeds' codes) in the user's language."""
+    return str(RAIL_KINDS[code]) if code in RAIL_KINDS else (code or "—").replace("_", " ")
+
+
 def choice_label(label):
     """A policy choice in the user's language (fee → interest → principal, by its parts)."""
     return " → ".join(str(CHOICES.get(part, part)) for part in str(label).split(" → "))
@@ -356,6 +377,16 @@ DOMAIN_TEXTS = (
     _l("That claim is already resolved."),
     _l("That dispute is not this debtor's."),
     _l("That dispute is already resolved."),
+    _l("That promise is already recorded."),
+    _l("That debt is already on a plan."),
+    _l("No debt matches that account or reference."),
+    _l("That debt is not the sender's."),
+    _l("This receipt was already decided by someone else."),
+    _l("This receipt was already decided."),
+    _l("The amount must be more than zero."),
+    _l("The payment date must be a date, not in the future."),
+    _l("The payment date is more than a year ago."),
+    _l("Say why the receipt is rejected."),
 )
 
 

@@ -90,3 +90,22 @@ def test_the_fast_formatters_agree_with_babel(app, lang):
     with app.test_request_context("/console/", headers={"Accept-Language": "es"}):
         assert i18n.money(15_000_000, "COP") == "150.000,00\xa0COP"
         assert i18n.percent(0.524) == "52,4\xa0%"
+
+
+def test_the_receipts_payment_methods_and_ledger_policy_pages_in_spanish(https, db):
+    from bot import users
+
+    users.create_user(db, "boss@example.com", PASSWORD, "admin")
+    db.commit()
+    https.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    sign_in(https, "boss@example.com")
+    receipts = https.get("/console/receipts/").get_data(as_text=True)
+    assert "Comprobantes por verificar" in receipts
+    assert "No hay comprobantes pendientes." in receipts
+    assert ">Comprobantes</a>" in https.get("/console/").get_data(as_text=True)
+    methods = https.get("/console/admin/payment-methods/").get_data(as_text=True)
+    assert "Pago por referencia: medios de pago por país" in methods
+    assert "Agregar un medio propio" in methods
+    policy = https.get("/console/admin/policies/edit?portfolio=default").get_data(as_text=True)
+    assert "Orden de imputación de los pagos" in policy and "Vigente desde" in policy
+    assert "cargos → intereses → capital" in policy and "Año de 360 días" in policy
