@@ -26,10 +26,9 @@ def _render(name, status=200, **context):
 
 def _hours(rule):
     days = get_locale().days["format"]["abbreviated"]  # 0 = Monday, like the packs' DAYS
-    return (
-        ", ".join(f"{days[d]} {o:%H:%M}-{c:%H:%M}" for d, (o, c) in sorted(rule.hours.items()))
-        or _("never")
-    )
+    return ", ".join(
+        f"{days[d]} {o:%H:%M}-{c:%H:%M}" for d, (o, c) in sorted(rule.hours.items())
+    ) or _("never")
 
 
 @bp.get("/")
