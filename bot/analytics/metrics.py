@@ -28,6 +28,11 @@ def applicable(metric, filters):
     return {name for name in filters if name in DIMS[metric]}
 
 
+def outside(dims, filters):
+    """The filters set that are not among dims (a section read within them says so)."""
+    return sorted(name for name in filters if name not in dims)
+
+
 def ignored(metrics, filters):
     """The filters set that apply to none of metrics (the page says so)."""
     return sorted(name for name in filters if not any(name in DIMS[m] for m in metrics))

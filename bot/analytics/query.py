@@ -70,14 +70,16 @@ class Filters:
         return (self.end - self.start).days + 1
 
 
-def sums(session, filters, metrics, by=(), start=..., end=...):
+def sums(session, filters, metrics, by=(), start=..., end=..., within=None):
     """[(metric, *by, n, amount)] over [start, end] (default: the filters' period; None: no
-    bound), each metric filtered by the filters that apply to it."""
+    bound), each metric filtered by the filters that apply to it (and, given `within`, only
+    by those among these dimensions: a ratio reads both its sides with the same filters)."""
     start = filters.start if start is ... else start
     end = filters.end if end is ... else end
     groups = {}
     for metric in metrics:
-        key = frozenset(catalogue.applicable(metric, filters.dims))
+        applied = catalogue.applicable(metric, filters.dims)
+        key = frozenset(applied if within is None else applied & within)
         groups.setdefault(key, []).append(metric)
     out = []
     columns = [getattr(DailyFact, name) for name in by]
@@ -111,18 +113,24 @@ class Fetch:
     """The sums a page needs, read with one query per way of grouping (the plan: {columns:
     metrics}) and re-added in memory for each section, instead of one query per section."""
 
-    def __init__(self, session, filters, plan):
+    def __init__(self, session, filters, plan, within=None):
         self.session, self.filters, self.plan = session, filters, plan
+        self.within = within or {}  # {group: the only dimensions its filters use}
         self.rows = {}
 
     def group(self, key):
         if key not in self.rows:
-            self.rows[key] = sums(self.session, self.filters, self.plan[key], by=key)
+            self.rows[key] = sums(
+                self.session, self.filters, self.plan[key], by=key, within=self.within.get(key)
+            )
         return self.rows[key]
 
-    def __call__(self, metrics, by=()):
-        """[(metric, *by, n, amount)] like sums(), from a planned group when one covers it."""
+    def __call__(self, metrics, by=(), within=None):
+        """[(metric, *by, n, amount)] like sums(), from a planned group when one covers it
+        (read with the same `within`)."""
         for key, planned in self.plan.items():
+            if self.within.get(key) != within:
+                continue
             if set(by) <= set(key) and set(metrics) <= set(planned):
                 positions = [key.index(column) + 1 for column in by]
                 added = {}
@@ -134,7 +142,7 @@ class Fetch:
                     entry[0] += int(row[-2] or 0)
                     entry[1] += int(row[-1] or 0)
                 return [(*name, n, amount) for name, (n, amount) in added.items()]
-        return sums(self.session, self.filters, metrics, by=by)
+        return sums(self.session, self.filters, metrics, by=by, within=within)
 
     def values(self, column):
         """The values of a column seen in the groups already read (for the filter menus)."""

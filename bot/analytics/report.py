@@ -57,8 +57,20 @@ PLAN = {
 }  # fmt: skip
 
 
+# Ratios read both sides with the same filters. Recovery divides what was collected by what
+# was due and placed, which belong to no reminder: both sides split by portfolio, country and
+# currency only. Cost divides messages sent (no segment, template or variant) by what was
+# collected: both sides split by portfolio, country, channel and currency only.
+RECOVERY_DIMS = catalogue.FIXED
+COST_DIMS = catalogue.DIMS["sent"]
+WITHIN = {
+    ("cohort", "currency", "portfolio", "country"): RECOVERY_DIMS,
+    ("channel", "currency"): COST_DIMS,
+}
+
+
 def fetcher(session, filters, fetch=None):
-    return fetch if fetch is not None else Fetch(session, filters, PLAN)
+    return fetch if fetch is not None else Fetch(session, filters, PLAN, WITHIN)
 
 
 def pct(part, whole):
@@ -121,7 +133,7 @@ def main_currency(session, filters, fetch=None):
 
 def series(session, filters, currency, fetch=None):
     fetch = fetcher(session, filters, fetch)
-    metrics = ("contacted", "replied", "paid", "collected")
+    metrics = ("contacted", "replied", "collected")  # "paid" is the count of collected
     per_day = defaultdict(dict)
     for metric, day, cur, n, amount in fetch(metrics, by=("day", "currency")):
         entry = per_day[day]
@@ -199,12 +211,12 @@ def recovery(session, filters, fetch=None):
     before = defaultdict(int)
     for metric, cohort, currency, _n, amount in sums(
         session, filters, stock, by=("cohort", "currency"), start=None,
-        end=filters.start - timedelta(days=1),
+        end=filters.start - timedelta(days=1), within=RECOVERY_DIMS,
     ):  # fmt: skip
         before[cohort, currency] += int(amount or 0) * (1 if metric == "placed" else -1)
     during = defaultdict(lambda: [0, 0])
     for metric, cohort, currency, _n, amount in fetch(
-        ("placed", "collected"), by=("cohort", "currency")
+        ("placed", "collected"), by=("cohort", "currency"), within=RECOVERY_DIMS
     ):
         during[cohort, currency][0 if metric == "placed" else 1] += int(amount or 0)
     section = Section(
@@ -232,7 +244,8 @@ def recovery(session, filters, fetch=None):
         [{"key": "recovery_rate", "data": [row[5].value for row in section.rows]}],
         percent=True,
     )
-    section.ignored = _ignored(stock + ("collected",), filters)
+    # A segment, channel, template or variant cannot split what was due: not filtered here.
+    section.ignored = catalogue.outside(RECOVERY_DIMS, filters.dims)
     return section
 
 
@@ -346,10 +359,12 @@ def cost(session, filters, fetch=None):
     fetch = fetcher(session, filters, fetch)
     """Messages per channel times the admin's price, against what was collected."""
     book = price_book.all_prices(session)
-    sent = fetch(("sent",), by=("channel", "currency"))
-    collected = {
-        cur: int(amount or 0) for _m, cur, _n, amount in fetch(("collected",), by=("currency",))
-    }
+    sent = fetch(("sent",), by=("channel", "currency"), within=COST_DIMS)
+    collected = defaultdict(int)
+    for _m, _channel, cur, _n, amount in fetch(
+        ("collected",), by=("channel", "currency"), within=COST_DIMS
+    ):
+        collected[cur] += int(amount or 0)
     section = Section(
         "cost", ["channel", "currency", "messages", "price", "cost", "collected", "cost_per_unit"]
     )
@@ -387,7 +402,7 @@ def cost(session, filters, fetch=None):
                 Exact(per_unit.quantize(Decimal("0.000001")), currency) if per_unit else None,
             ]
         )
-    section.ignored = _ignored(("sent", "collected"), filters)
+    section.ignored = catalogue.outside(COST_DIMS, filters.dims)
     return section
 
 

@@ -47,7 +47,7 @@ def _build(s, filters, fetch):
 def dashboard():
     s = db_session()
     filters = _filters()
-    fetch = query.Fetch(s, filters, report.PLAN)
+    fetch = report.fetcher(s, filters)
     sections, headline, currency, experiments = _build(s, filters, fetch)
     last_run = s.execute(select(RollupRun).order_by(RollupRun.computed_at.desc()).limit(1))
     return render_template(

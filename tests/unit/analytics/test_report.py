@@ -125,3 +125,57 @@ def test_cost_per_unit_recovered_from_the_admins_prices(mdb, march):
 def test_filters_with_nothing_behind_them_give_zeros_not_errors(mdb, march, dims):
     got = rows(report.funnel(mdb, march_filters(**dims)))
     assert got["contacted"][0] == 0 and got["replied"][1] == Pct(None)
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [
+        {"segment": "late"},
+        {"template_key": "reminder.overdue.firm"},
+        {"channel": "sms"},
+        {"variant_id": 1},
+    ],
+)
+def test_recovery_is_not_split_by_what_the_amounts_due_do_not_carry(mdb, march, dims):
+    """Due and placed belong to no reminder: collections of one segment, channel, template or
+    variant are never divided by the whole portfolio's debt; the section says it ignores them."""
+    whole = report.recovery(mdb, march_filters())
+    section = report.recovery(mdb, march_filters(**dims))
+    assert section.rows == whole.rows
+    assert section.ignored == list(dims)
+    sections = {"recovery": section, "cost": report.cost(mdb, march_filters(**dims))}
+    cards = dict(report.headline({**_headline_base(mdb), **sections}))
+    # 100,000 of the March cohort's 150,000 and all of January's 200,000, whatever the filter.
+    assert cards["recovery_rate:COP"] == Pct(300_000 / 350_000)
+
+
+def test_recovery_still_splits_by_country_and_portfolio(mdb, march):
+    section = report.recovery(mdb, march_filters(country="MX", portfolio="default"))
+    assert section.rows == [] and section.ignored == []
+
+
+def test_cost_per_unit_reads_messages_and_collections_with_the_same_filters(mdb, march):
+    mdb.add(MessagePrice(channel="whatsapp", currency="COP", price=Decimal("50.5"), updated_by="t"))
+    mdb.add(MessagePrice(channel="sms", currency="COP", price=Decimal("100"), updated_by="t"))
+    mdb.flush()
+    by_segment = report.cost(mdb, march_filters(segment="late"))
+    by_channel = report.cost(mdb, march_filters(channel="whatsapp"))
+    whole = report.cost(mdb, march_filters())
+    mdb.rollback()
+    # Messages sent carry no segment: neither side is split by it, and the page says so.
+    assert by_segment.rows == whole.rows and by_segment.ignored == ["segment"]
+    # Both sides carry the channel: WhatsApp's 2 x 50.5 against what followed WhatsApp.
+    total = [row for row in by_channel.rows if row[0] == "*"][0]
+    assert by_channel.ignored == []
+    assert total[4] == report.Exact(Decimal("101.0"), "COP")
+    assert total[5] == Money(100_000, "COP")  # A's 40,000 and 60,000, each after a WhatsApp
+    assert total[6] == report.Exact(Decimal("0.101000"), "COP")
+
+
+def _headline_base(mdb):
+    filters = march_filters()
+    return {
+        "funnel": report.funnel(mdb, filters),
+        "outcomes": report.outcomes(mdb, filters),
+        "rolls": report.rolls(mdb, filters),
+    }

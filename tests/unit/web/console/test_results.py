@@ -47,13 +47,26 @@ def test_the_dashboard_in_spanish_with_its_numbers(admin_client, history):
     assert '<html lang="es">' in text
     assert "Embudo de contacto" in text and "Tasa de respuesta" in text
     assert "data-chart=" in text and "vendor/chartjs/chart.umd.min.js" in text
-    # Money in the user's locale: 150.000,00 COP due at the start of March (es).
-    import re
-
-    print(re.findall(r"<td>[^<]*COP[^<]*</td>|<span class=\"stat-value\">[^<]*<", text))
+    # Money in the user's locale: 1.500,00 COP due at the start of March (es).
     assert "1.500,00" in text
     csp = page.headers["Content-Security-Policy"]
     assert "script-src" not in csp and "default-src 'self'" in csp  # nothing loosened
+
+
+def test_recovery_and_cost_say_they_are_not_split_by_a_segment(admin_client, history):
+    def section(text, key):
+        return text.split(f'id="section-{key}"')[1].split("</section>")[0]
+
+    def table(text, key):
+        return section(text, key).split("<table")[1].split("</table>")[0]
+
+    late = admin_client.get(f"/console/admin/results/?{MARCH}&segment=late").get_data(as_text=True)
+    whole = admin_client.get(f"/console/admin/results/?{MARCH}").get_data(as_text=True)
+    for key in ("recovery", "cost"):
+        assert "Not broken down by: Segment" in section(late, key)
+        assert "Not broken down by" not in section(whole, key)
+    assert table(late, "recovery") == table(whole, "recovery")
+    assert "Not broken down by" not in section(late, "funnel")  # the funnel is split
 
 
 def test_the_users_choice_beats_the_browser(admin_client, history):
