@@ -69,7 +69,8 @@ EMPATHETIC = {
     "es": "Hola {first_name}, sabemos que a veces el mes se complica. Tu pago de {amount} "
     "(ref. {reference}) venció el {due_date}; si quieres, lo resolvemos juntos aquí: {url}",
     "en": "Hi {first_name}, we know some months are harder. Your payment of {amount} "
-    "(ref. {reference}) was due on {due_date}; if you like, we can sort it out together: {url}",
+    "(ref. {reference}) was due on {due_date}; if you like, we can sort it out together: {url}"
+    "\n\nReply STOP to stop these messages.",  # Regulation F, like the seeds
 }
 
 
@@ -86,9 +87,8 @@ class Report:
     def summary(self):
         return (
             f"demo history: {self.debtors} debtors, {self.contacts} reminders sent, "
-            f"{self.replies} replies, {self.payments} payments over 90 days, "
-            f"{self.days} aggregate row(s); {self.seconds:.0f} s ({self.generated:.0f} s "
-            "generating, the rest computing the aggregates)"
+            f"{self.replies} replies, {self.payments} payments over 90 days, {self.days} "
+            f"aggregate row(s); {self.seconds:.0f} s ({self.generated:.0f} s generating)"
         )
 
 
