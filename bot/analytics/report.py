@@ -355,6 +355,9 @@ def escalations(session, filters, fetch=None):
     return section
 
 
+SIX_PLACES = Decimal("0.000001")
+
+
 def cost(session, filters, fetch=None):
     fetch = fetcher(session, filters, fetch)
     """Messages per channel times the admin's price, against what was collected."""
@@ -399,7 +402,7 @@ def cost(session, filters, fetch=None):
                 None,
                 Exact(per_currency[currency], currency),
                 Money(got, currency),
-                Exact(per_unit.quantize(Decimal("0.000001")), currency) if per_unit else None,
+                None if per_unit is None else Exact(per_unit.quantize(SIX_PLACES), currency),
             ]
         )
     section.ignored = catalogue.outside(COST_DIMS, filters.dims)
