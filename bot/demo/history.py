@@ -493,7 +493,7 @@ def _load(session, time_machine, debtors, days, seed, end, log):
                 log(f"demo history: day {offset + 1} of {days}")
         session.commit()
     report.generated = time.monotonic() - started
-    written = rollup.rollup_range(session, first_day - timedelta(days=1), end.date())
+    written = rollup.rollup_range(session, first_day - timedelta(days=1), end.date(), now=end)
     report.days = sum(written.values())
     report.seconds = time.monotonic() - started
     log(report.summary())
