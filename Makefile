@@ -19,15 +19,16 @@ MODEL        = models/$(MODEL_HASH).tar.gz
 export FLASK_APP := bot
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 
-.PHONY: help install python deps redis postgres browser migrate model demo run test test-instants lint validate stories clean
+.PHONY: help install python deps redis postgres browser migrate model demo run test test-instants lint validate stories clean translations extract-messages
 
 help:
 	@echo "make run    set up everything, then start the bot in sandbox mode (simulator URL printed)"
 	@echo "make test   set up everything, then lint, validate the Rasa data and run all tests"
 	@echo "make install / migrate / model / demo / lint / validate / stories / test-instants / clean"
 	@echo "make browser / postgres (Debian packages some tests need)"
+	@echo "make translations / extract-messages (console catalogues)"
 
-install: deps redis postgres migrate model
+install: deps translations redis postgres migrate model
 
 python:
 	@if [ -z "$(PYTHON310)" ]; then \
@@ -61,6 +62,20 @@ endef
 redis:
 	$(call apt_install,redis-server,redis-server)
 
+# The consoles' message catalogues (Flask-Babel): compiled from the committed .po files.
+CATALOGUES := $(wildcard bot/web/translations/*/LC_MESSAGES/messages.po)
+translations: $(CATALOGUES:.po=.mo)
+bot/web/translations/%/LC_MESSAGES/messages.mo: bot/web/translations/%/LC_MESSAGES/messages.po | deps
+	$(BIN)/pybabel compile --use-fuzzy -d bot/web/translations -l $* >/dev/null
+
+# After changing console texts: extract them and merge into the catalogues (then translate
+# the new entries; tests/unit/web/console/test_i18n.py fails while one is missing).
+extract-messages: deps
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  --omit-header -o bot/web/translations/messages.pot .
+	$(BIN)/pybabel update -i bot/web/translations/messages.pot -d bot/web/translations \
+	  --ignore-obsolete --no-fuzzy-matching
+
 # PostgreSQL (production's database): tests start a throwaway cluster of it (tests/unit/ledger).
 # Browser tests drive Debian's Chromium with Playwright (Playwright's own download cannot work offline).
 browser:
@@ -88,7 +103,7 @@ $(MODEL): | deps
 	  --data nlu_data dialogue/rules --out models --fixed-model-name $(MODEL_HASH)
 
 demo: migrate
-	@$(BIN)/flask load-demo
+	@$(BIN)/flask load-demo --history
 
 run: install demo
 	@echo "starting web, worker, rasa, actions and redis; simulator at http://localhost:5000/simulator"

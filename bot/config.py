@@ -92,6 +92,10 @@ def load_config(overrides=None):
         "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "200")),
         "REMINDER_REQUEUE_AFTER": int(_env("REMINDER_REQUEUE_AFTER", "600")),
         "REMINDER_TICK": _env("REMINDER_TICK", "1") not in ("0", "false", "no"),
+        # Results dashboard (issue 15): the zone its days are counted in, and how often the
+        # workers recompute the daily aggregates (seconds).
+        "ANALYTICS_TIMEZONE": _env("ANALYTICS_TIMEZONE"),
+        "ANALYTICS_INTERVAL": int(_env("ANALYTICS_INTERVAL", "3600")),
         # The daily accrual of interest and late fees (issue 13): how often the workers' tick
         # asks for it (each debtor's day changes at their own midnight); 0 = never.
         "ACCRUAL_INTERVAL": int(_env("ACCRUAL_INTERVAL", "3600")),
@@ -182,6 +186,7 @@ def _finish(cfg, overrides=None):
         cfg["SECRET_KEY"] = hashlib.sha256(f"dev-secret:{ROOT}".encode()).hexdigest()
     if not cfg["RASA_TOKEN"]:
         cfg["RASA_TOKEN"] = hashlib.sha256(f"rasa:{cfg['SECRET_KEY']}".encode()).hexdigest()[:32]
+    cfg["ANALYTICS_TIMEZONE"] = cfg.get("ANALYTICS_TIMEZONE") or cfg["AGENT_TIMEZONE"]
     try:
         parse_hours(cfg["AGENT_HOURS"])
     except ScheduleError as exc:

@@ -143,3 +143,9 @@ class Reminder:
     FAILED = "failed"
     SUPPRESSED = "suppressed"  # never sent; the reason says why
     WAITING = (PLANNED, DEFERRED)
+
+
+class Experiment:
+    RUNNING = "running"  # debtors are assigned and get their variant
+    STOPPED = "stopped"  # everybody gets what the control gets
+    PROMOTED = "promoted"  # everybody gets the winner

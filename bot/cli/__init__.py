@@ -1,6 +1,16 @@
 """Command-line interface: `flask --app bot <command>` (the top layer: it may use every package)."""
 
-from bot.cli import autodebit, compliance, ledger, reminders, setup, templates, users, work
+from bot.cli import (
+    autodebit,
+    compliance,
+    ledger,
+    reminders,
+    results,
+    setup,
+    templates,
+    users,
+    work,
+)
 
 COMMANDS = (
     setup.import_debts,
@@ -18,6 +28,7 @@ COMMANDS = (
     templates.import_templates_command,
     reminders.reminders_group,
     reminders.campaign_group,
+    results.analytics_rollup,
     autodebit.autodebit_group,
     ledger.ledger_group,
     compliance.compliance_group,

@@ -56,11 +56,21 @@ def seed_templates():
 
 @click.command("load-demo")
 @with_appcontext
-def load_demo():
+@click.option(
+    "--history/--no-history",
+    default=False,
+    help="Also generate a 90-day history of a few thousand debtors (once) for the dashboard.",
+)
+def load_demo(history):
     """Load the demo debtors (bot/demo/debtors.csv) used by sandbox mode and the simulator."""
     from bot.debts.imports import import_csv
     from bot.web.sandbox import DEMO_CSV
 
+    if history:
+        # First, so that the simulator's debtors are not part of the generated past.
+        from bot.demo import history as demo_history
+
+        demo_history.load(log=click.echo)
     with DEMO_CSV.open("rb") as fh:
         report = import_csv(session(), fh)
     for line, reason in report.errors:

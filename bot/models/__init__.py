@@ -29,6 +29,14 @@ from bot.models.rails import (
     StoredFile,
 )
 from bot.models.reminders import ContactRule, ScheduledMessage, Segment
+from bot.models.results import (
+    DailyFact,
+    Experiment,
+    ExperimentAssignment,
+    ExperimentVariant,
+    MessagePrice,
+    RollupRun,
+)
 from bot.models.texts import EmailTemplate, MessageTemplate, TemplateKey
 
 __all__ = [
@@ -44,16 +52,21 @@ __all__ = [
     "ContactRule",
     "Conversation",
     "ConversationNote",
+    "DailyFact",
     "Debtor",
     "Dispute",
     "EmailEvent",
     "EmailTemplate",
+    "Experiment",
+    "ExperimentAssignment",
+    "ExperimentVariant",
     "Document",
     "HolidayOverride",
     "Installment",
     "LedgerBalance",
     "LedgerEntry",
     "Message",
+    "MessagePrice",
     "MessageTemplate",
     "Payment",
     "PaymentClaim",
@@ -62,6 +75,7 @@ __all__ = [
     "PaymentPolicy",
     "PaymentReceipt",
     "Promise",
+    "RollupRun",
     "RailMethod",
     "SandboxMessage",
     "Settlement",

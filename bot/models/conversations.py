@@ -58,6 +58,8 @@ class Message(Base):
         Index(
             "ix_messages_conversation_direction_status", "conversation_id", "direction", "status"
         ),
+        # The results dashboard's daily job reads a day of messages at a time.
+        Index("ix_messages_created_at", "created_at"),
     )
 
     id = Column(Integer, primary_key=True)

@@ -79,6 +79,8 @@ class User(TimestampMixin, Base):
     role = Column(String(16), nullable=False)  # agent / admin
     active = Column(Boolean, nullable=False, default=True)
     last_login_at = Column(DateTime)
+    # The console language the user chose (es / en); None follows the browser.
+    locale = Column(String(16))
 
 
 class ConsoleSession(Base):

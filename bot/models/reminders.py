@@ -71,6 +71,7 @@ class ScheduledMessage(TimestampMixin, Base):
         Index("ix_scheduled_due", "status", "due_at", "id"),
         Index("ix_scheduled_message", "message_id"),
         Index("ix_scheduled_contacts", "debtor_id", "contacted_at"),
+        Index("ix_scheduled_contacted_at", "contacted_at"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -94,5 +95,7 @@ class ScheduledMessage(TimestampMixin, Base):
     contacted_at = Column(DateTime)  # when the gate let it go: counts toward the caps
     message_id = Column(ForeignKey("messages.id"))
     attempts = Column(Integer, nullable=False, default=0)
+    # The champion/challenger variant that shaped this reminder (experiment_variants.id).
+    variant_id = Column(Integer)
 
     message = relationship("Message")

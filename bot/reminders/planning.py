@@ -13,6 +13,7 @@ from bot import clock, statuses
 from bot.clock import utcnow
 from bot.contact.hours import zones_for
 from bot.contact.rules import load_rules, rule_for
+from bot.experiments.assignment import Assigner
 from bot.models import (
     Account,
     AuditEvent,
@@ -138,27 +139,35 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
     max_delay = timedelta(hours=current_app.config["REMINDER_MAX_DELAY_HOURS"])
     segments = load_segments(session)
     keys = _Keys(session)
+    # Champion/challenger: what each debtor's variant changes (text, hour, offer, cadence).
+    experiments = Assigner(session, now)
     report = PlanReport()
     session.commit()
     for rows in stream(session, account_stats(), Account.id, batch):
         report.accounts += len(rows)
         ids = [r.id for r in rows]
         installments, promises = _dated_items(session, ids, now.date())
+        experiments.preload([r.debtor_id for r in rows])
         new = []
         for r in rows:
-            today = fixed_today or local_today(rules, r, now)
+            zone = local_zone(rules, r)
+            today = fixed_today or clock.local_date(now, zone)
             stats = stats_of(r, today)
             segment = segment_for(segments, stats, r.label)
             if segment is None or (only_segment and segment.name != only_segment):
                 continue
+            by_cadence = experiments.cadence(r.debtor_id, segment.name) if experiments else None
+            cadence = segment.cadence
+            if by_cadence is not None and by_cadence.cadence is not None:
+                cadence = by_cadence.cadence
             base = {"first_name": first_name(r.full_name), "reference": r.external_id}
             # A debt on a plan is reminded of its installments, one with a promise not yet
             # due of that promise: not of the whole balance as overdue.
             waiting = r.status == statuses.Account.PLAN or any(
                 p.promised_date >= today for p in promises.get(r.id, ())
             )
-            following = _following_offsets(segment.cadence or [])
-            for step in segment.cadence or []:
+            following = _following_offsets(cadence or [])
+            for step in cadence or []:
                 offset = step["offset"]
                 if step["kind"] == "due" and waiting:
                     continue
@@ -184,22 +193,44 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
                         due_date=ref_date.isoformat(),
                         days_overdue=max((today - ref_date).days, 0),
                     )
-                    if segment.offer:
-                        variables["offer"] = segment.offer
+                    key = keys(kind, segment.tone)
+                    treatment = (
+                        experiments.template(r.debtor_id, key, segment.name)
+                        if experiments
+                        else None
+                    ) or by_cadence
+                    offer = treatment.offer_for(segment.offer) if treatment else segment.offer
+                    if offer:
+                        variables["offer"] = offer
+                    due_at = treatment.due_at(now, zone) if treatment else now
                     after = following[step["kind"], offset]
-                    expires = _expiry(now, max_delay, ref_date, after)
+                    # A variant's send hour moves the slot; the step still gives way to the next.
+                    expires = _expiry(due_at, max_delay, ref_date, after)
                     successor = None if after is None else name.rsplit(":", 1)[0] + f":{after}"
                     new.append(
                         scheduled_row(
-                            r, name, ref_date, segment.name, keys(kind, segment.tone), variables
+                            r,
+                            name,
+                            ref_date,
+                            segment.name,
+                            treatment.key(key) if treatment else key,
+                            variables,
+                            variant_id=treatment.variant_id if treatment else None,
                         )
-                        | {"due_at": now, "expires_at": expires, "next_step": successor}
+                        | {"due_at": due_at, "expires_at": expires, "next_step": successor}
                     )
                     report.by_segment[segment.name] = report.by_segment.get(segment.name, 0) + 1
         report.planned += insert_ignore(session, new)
+        experiments.flush()
         report.superseded += supersede(session, ids)
         session.commit()
     return report
+
+
+def local_zone(rules, r):
+    """The debtor's zone (the first of their plausible zones)."""
+    rule = rule_for(rules, r.country, getattr(r, "region", None))
+    return zones_for(r.phone, r.timezone, rule)[0]
 
 
 def _following_offsets(cadence):
@@ -287,13 +318,7 @@ def supersede(session, account_ids):
     return len(changes)
 
 
-def local_today(rules, r, now):
-    """The debtor's date at now (the first of their plausible zones)."""
-    rule = rule_for(rules, r.country, getattr(r, "region", None))
-    return clock.local_date(now, zones_for(r.phone, r.timezone, rule)[0])
-
-
-def scheduled_row(account_row, step, ref_date, segment, key, variables):
+def scheduled_row(account_row, step, ref_date, segment, key, variables, variant_id=None):
     return {
         "debtor_id": account_row.debtor_id,
         "account_id": account_row.id,
@@ -304,6 +329,7 @@ def scheduled_row(account_row, step, ref_date, segment, key, variables):
         "variables": variables,
         "status": statuses.Reminder.PLANNED,
         "attempts": 0,
+        "variant_id": variant_id,
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }

@@ -175,3 +175,17 @@ def _buckets(app):
         return cache[sender]
 
     return bucket
+
+
+def analytics_rollup():
+    """Recompute the results dashboard's recent days (one run at a time)."""
+    from bot.analytics import rollup
+
+    with job_app().app_context():
+        lock = redis_conn().lock("lock:analytics", timeout=3600)
+        if not lock.acquire(blocking=False):
+            return None  # another worker is at it
+        try:
+            return len(rollup.rollup_recent(db_session()))
+        finally:
+            lock.release()

@@ -268,3 +268,23 @@ def requeue_lost_sends(session, now=None):
     if queues.queue(queues.REMINDERS).count:
         return 0
     return sending.requeue_stale(session, now=now)
+
+
+def analytics_due(now=None):
+    """True at most every ANALYTICS_INTERVAL seconds of the clock (shared by all workers)."""
+    now = now or utcnow()
+    interval = current_app.config["ANALYTICS_INTERVAL"]
+    redis = redis_conn()
+    last = redis.get("analytics:requested_at")
+    if interval <= 0 or (last is not None and now.timestamp() - float(last) < interval):
+        return False
+    redis.set("analytics:requested_at", repr(now.timestamp()))
+    return True
+
+
+def analytics_tick(now=None):
+    """Ask for the dashboard's aggregates to be recomputed when their interval has passed."""
+    if analytics_due(now):
+        queues.enqueue("analytics_rollup")
+        return True
+    return False

@@ -94,6 +94,16 @@ JOBS = {
         description="send {n} reminder(s)",
         result_ttl=0,
     ),
+    # The results dashboard's daily aggregates (bot.analytics.rollup): idempotent, so a retry
+    # or a second run is harmless.
+    "analytics_rollup": Job(
+        "bot.tasks.jobs.analytics_rollup",
+        MAINTENANCE,
+        timeout=3600,
+        retry=Retry(max=2, interval=[60, 300]),
+        description="recompute the results dashboard",
+        result_ttl=0,
+    ),
     "accrue_ledger": Job(
         "bot.tasks.jobs.accrue_ledger",
         MAINTENANCE,

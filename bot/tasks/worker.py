@@ -117,6 +117,11 @@ class SweepingMixin:
                 log.exception("sweep failed")
         if self.reminder_tick:
             self._reminders_tick()
+            try:
+                with jobs.job_app().app_context():
+                    periodic.analytics_tick()
+            except Exception:
+                log.exception("analytics tick failed")
         for name, tick in (
             ("auto-debit", periodic.autodebit_tick),
             ("accrual", periodic.accrual_tick),

@@ -24,8 +24,11 @@ from bot.web.console import (
     auth,
     compliance,
     email_admin,
+    experiments,
+    i18n,
     rails_admin,
     receipts,
+    results,
 )
 
 log = logging.getLogger(__name__)
@@ -58,9 +61,12 @@ def init_app(app, collectors=()):
     app.register_blueprint(sandbox.api)
     app.register_blueprint(sandbox.simulator)
     auth.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(agent.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(email_admin.bp)
+    app.register_blueprint(results.bp)
+    app.register_blueprint(experiments.bp)
     app.register_blueprint(receipts.bp)
     app.register_blueprint(rails_admin.bp)
     app.register_blueprint(compliance.bp)

@@ -38,13 +38,15 @@ LAYERS = [
     {"bot.conversations"},
     {"bot.payments"},
     {"bot.debts"},
+    {"bot.experiments"},
     {"bot.reminders"},
-    {"bot.web", "bot.tasks", "bot.cli", "bot.testing", "actions"},
+    {"bot.analytics"},
+    {"bot.web", "bot.tasks", "bot.cli", "bot.testing", "bot.demo", "actions"},
 ]
 # Top-layer packages that may use each other: the CLI and the test harness drive everything.
 TOP_MAY_IMPORT = {
-    "bot.cli": {"bot.tasks", "bot.web"},
     "bot.testing": {"bot.web", "bot.tasks"},
+    "bot.cli": {"bot.tasks", "bot.web", "bot.demo"},
 }
 # What reads the time. Durations (time.monotonic) are not the clock.
 WALL_CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("time", "time")}

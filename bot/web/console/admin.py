@@ -13,6 +13,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_date
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from bot import audit, clock, inputs, users
@@ -34,6 +36,14 @@ def _render(name, status=200, **context):
     return render_template(f"console/admin_{name}.html", user=current_user(), **context), status
 
 
+def _too_large_text():
+    return _(
+        "The file is larger than %(kb)s KB. Split it, or load it with "
+        "`flask --app bot import-debts FILE`.",
+        kb=MAX_IMPORT_BYTES // 1024,
+    )
+
+
 def _spec(key):
     try:
         return template_admin.get_key(db_session(), key)
@@ -52,17 +62,13 @@ def _locale(tag):
 def _conflict(_error):
     # Two admins wrote the same row (version number, portfolio) at the same instant.
     db_session().rollback()
-    flash("Someone else saved the same thing at the same moment; reload and try again.", "error")
+    flash(_("Someone else saved the same thing at the same moment; reload and try again."), "error")
     return _render("index", status=409)
 
 
 @bp.errorhandler(413)
 def _too_large(_error):
-    flash(
-        f"The file is larger than {MAX_IMPORT_BYTES // 1024} KB. Split it, or load it with "
-        "`flask --app bot import-debts FILE`.",
-        "error",
-    )
+    flash(_too_large_text(), "error")
     if request.endpoint == "admin.template_import":
         return _render("template_import", status=413, result=None, problems=[])
     return _render("import", status=413, report=None)
@@ -122,7 +128,7 @@ def template_content_sid(key):
             flash(problem, "error")
         return redirect(url_for("admin.template_key", key=key)), 303
     s.commit()
-    flash("Approved WhatsApp template saved.", "info")
+    flash(_("Approved WhatsApp template saved."), "info")
     return redirect(url_for("admin.template_key", key=key)), 303
 
 
@@ -154,10 +160,18 @@ def template_edit(key, locale):
             problems, status = ["another version was published at the same time; save again"], 409
         else:
             if row is None:
-                flash("Nothing changed: the text is the same as the live version.", "info")
+                flash(_("Nothing changed: the text is the same as the live version."), "info")
             else:
                 s.commit()
-                flash(f"Published version {row.version} of {key} ({locale}).", "info")
+                flash(
+                    _(
+                        "Published version %(version)s of %(key)s (%(locale)s).",
+                        version=row.version,
+                        key=key,
+                        locale=locale,
+                    ),
+                    "info",
+                )
             return redirect(url_for("admin.template_key", key=key))
     elif request.method == "POST":
         problems = template_admin.check_body(
@@ -209,13 +223,17 @@ def template_restore(key, locale, version):
     except LookupError:
         abort(404)
     except template_admin.TemplateValidationError as exc:
-        flash(f"Version {version} cannot be restored: {exc}", "error")
+        flash(
+            _("Version %(version)s cannot be restored: %(why)s", version=version, why=exc), "error"
+        )
         return redirect(url_for("admin.template_history", key=key, locale=locale))
     if row is None:
-        flash(f"Version {version} is already the live text.", "info")
+        flash(_("Version %(version)s is already the live text.", version=version), "info")
     else:
         s.commit()
-        flash(f"Restored version {version} as version {row.version}.", "info")
+        flash(
+            _("Restored version %(old)s as version %(new)s.", old=version, new=row.version), "info"
+        )
     return redirect(url_for("admin.template_history", key=key, locale=locale))
 
 
@@ -239,15 +257,11 @@ def _upload_text(field_name):
     """The uploaded file's bytes, or None with a flash message saying why not."""
     upload = request.files.get(field_name)
     if upload is None or not upload.filename:
-        flash("Choose a file to upload.", "error")
+        flash(_("Choose a file to upload."), "error")
         return None
     data = upload.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
-        flash(
-            f"The file is larger than {MAX_IMPORT_BYTES // 1024} KB. Split it, or load it with "
-            "`flask --app bot import-debts FILE`.",
-            "error",
-        )
+        flash(_too_large_text(), "error")
         return None
     return data
 
@@ -311,12 +325,16 @@ def policy_edit():
             s.commit()
             if changes:
                 flash(
-                    f"Saved the policy of {portfolio} from {day.isoformat()}: "
-                    f"{len(changes)} change(s).",
+                    _(
+                        "Saved the policy of %(portfolio)s from %(day)s: %(count)s change(s).",
+                        portfolio=portfolio,
+                        day=format_date(day),
+                        count=len(changes),
+                    ),
                     "info",
                 )
             else:
-                flash("Nothing changed.", "info")
+                flash(_("Nothing changed."), "info")
             return redirect(url_for("admin.policy_list"))
     return _render(
         "policy_edit",

@@ -14,6 +14,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -38,6 +39,7 @@ from bot.models import (
 )
 from bot.money import money_var
 from bot.templates import store as templates
+from bot.web.console import i18n
 from bot.web.console.auth import current_user, login_required
 
 bp = Blueprint("agent", __name__, url_prefix="/console")
@@ -63,11 +65,11 @@ def _queue_item(conversation, now):
     debtor = conversation.debtor
     return {
         "id": conversation.id,
-        "debtor": debtor.full_name if debtor else "Unknown number",
+        "debtor": debtor.full_name if debtor else _("Unknown number"),
         "address": channels.mask_address(conversation.channel, conversation.address),
         "channel": conversation.channel,
         "reason": conversation.agent_reason,
-        "reason_label": handover.reason_label(conversation.agent_reason),
+        "reason_label": i18n.reason(conversation.agent_reason),
         "priority": handover.priority(conversation.agent_reason),
         "waiting_seconds": _waiting_seconds(conversation, now),
         "state": conversation.state,
@@ -108,9 +110,10 @@ def _message_item(message):
         "subject": message.subject,  # e-mail
         "button_payload": message.button_payload,
         "status": message.status,
+        "status_label": i18n.state(message.status),
         "error_code": message.error_code,
         "author": message.author.email if message.author else None,
-        "at": message.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "at": i18n.when(message.created_at, "medium"),
     }
 
 
@@ -244,10 +247,10 @@ def claim(conversation_id):
     conv = _conversation(conversation_id)
     if not handover.claim(s, conv.id, current_user()):
         s.rollback()
-        flash("Another agent has already claimed this conversation.", "error")
+        flash(_("Another agent has already claimed this conversation."), "error")
         return _back(conv), 303
     s.commit()  # Rasa is paused on it once committed (handover.claim asked for the sync)
-    flash("Claimed: the bot is paused on this conversation.", "info")
+    flash(_("Claimed: the bot is paused on this conversation."), "info")
     return _back(conv), 303
 
 
@@ -263,20 +266,20 @@ def _act(conversation_id, work, done_message):
         s.commit()
     except handover.AlreadyDone as exc:
         s.rollback()
-        flash(str(exc), "info")
+        flash(i18n.domain_text(exc), "info")
         return _back(conv), 303
     except handover.HandoverError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return _back(conv), 303
     except templates.TemplateError as exc:
         s.rollback()
-        flash(f"The message could not be written: {exc}", "error")
+        flash(_("The message could not be written: %(why)s", why=exc), "error")
         return _back(conv), 303
     except IntegrityError:
         # Another request did the same at the same instant (a double click): it stands.
         s.rollback()
-        flash("That was just done from another click or by another agent; see below.", "info")
+        flash(_("That was just done from another click or by another agent; see below."), "info")
         return _back(conv), 303
     if done_message:
         flash(done_message, "info")
@@ -288,7 +291,7 @@ def _act(conversation_id, work, done_message):
 def reply(conversation_id):
     text = request.form.get("text", "")
     return _act(
-        conversation_id, lambda s, c, u: handover.agent_reply(s, c, u, text), "Reply queued."
+        conversation_id, lambda s, c, u: handover.agent_reply(s, c, u, text), _("Reply queued.")
     )
 
 
@@ -299,10 +302,10 @@ def send_template(conversation_id):
 
     def work(s, c, u):
         if key not in handover.agent_template_keys(s, c):
-            raise handover.HandoverError("Pick one of the listed templates.")
+            raise handover.HandoverError(_("Pick one of the listed templates."))
         return handover.agent_template(s, c, u, key, handover.default_variables(s, c))
 
-    return _act(conversation_id, work, "Template queued.")
+    return _act(conversation_id, work, _("Template queued."))
 
 
 @bp.post("/conversations/<int:conversation_id>/note")
@@ -319,7 +322,7 @@ def payment_link(conversation_id):
     return _act(
         conversation_id,
         lambda s, c, u: resolutions.send_payment_link(s, c, u, account_id),
-        "Payment link queued.",
+        _("Payment link queued."),
     )
 
 
@@ -327,13 +330,15 @@ def _date(field):
     try:
         return date.fromisoformat(request.form.get(field, ""))
     except ValueError:
-        raise handover.HandoverError("Give the date as YYYY-MM-DD.") from None
+        raise handover.HandoverError(_("Give the date as YYYY-MM-DD.")) from None
 
 
 def _int(field):
     value = request.form.get(field, "").strip()
     if not (value.isascii() and value.isdigit() and len(value) <= 6):
-        raise handover.HandoverError(f"{field.replace('_', ' ').capitalize()} must be a number.")
+        raise handover.HandoverError(
+            _("%(field)s must be a number.", field=field.replace("_", " ").capitalize())
+        )
     return int(value)
 
 
@@ -345,7 +350,7 @@ def _amount(field, account_id, required=False):
     account = db_session().get(Account, resolutions.parse_id(account_id) or 0)
     amount = parsing.parse_amount(text, account.currency) if account is not None else None
     if amount is None:
-        raise handover.HandoverError(f"{field.replace('_', ' ').capitalize()}: give an amount.")
+        raise handover.HandoverError(_("Amount: give an amount."))
     return amount
 
 
@@ -364,7 +369,7 @@ def promise(conversation_id):
             form.get("override_reason", ""),
             _amount("amount", form.get("account_id", "")),
         ),
-        "Promise recorded.",
+        _("Promise recorded."),
     )
 
 
@@ -383,7 +388,7 @@ def settlement(conversation_id):
             _date("pay_by"),
             form.get("override_reason", ""),
         ),
-        "Settlement agreed.",
+        _("Settlement agreed."),
     )
 
 
@@ -401,7 +406,7 @@ def plan(conversation_id):
             _int("installments"),
             form.get("override_reason", ""),
         ),
-        "Plan created.",
+        _("Plan created."),
     )
 
 
@@ -414,7 +419,7 @@ def claim_decision(conversation_id, claim_id, decision):
     return _act(
         conversation_id,
         lambda s, c, u: resolve(s, c, u, claim_id),
-        f"Claim {'confirmed' if decision == 'confirm' else 'rejected'}.",
+        _("Claim confirmed.") if decision == "confirm" else _("Claim rejected."),
     )
 
 
@@ -426,20 +431,20 @@ def dispute_decision(conversation_id, dispute_id, decision):
     return _act(
         conversation_id,
         lambda s, c, u: resolutions.resolve_dispute(s, c, u, dispute_id, decision == "uphold"),
-        f"Dispute {'upheld' if decision == 'uphold' else 'rejected'}.",
+        _("Dispute upheld.") if decision == "uphold" else _("Dispute rejected."),
     )
 
 
 @bp.post("/conversations/<int:conversation_id>/hand-back")
 @login_required()
 def hand_back(conversation_id):
-    return _act(conversation_id, handover.hand_back, "Handed back to the bot.")
+    return _act(conversation_id, handover.hand_back, _("Handed back to the bot."))
 
 
 @bp.post("/conversations/<int:conversation_id>/release")
 @login_required()
 def release(conversation_id):
-    return _act(conversation_id, handover.release, "Returned to the queue.")
+    return _act(conversation_id, handover.release, _("Returned to the queue."))
 
 
 @bp.post("/conversations/<int:conversation_id>/take-over")
@@ -451,10 +456,10 @@ def take_over(conversation_id):
         handover.take_over(s, conv.id, current_user(), request.form.get("reason", ""))
     except handover.HandoverError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return _back(conv), 303
     s.commit()
-    flash("You hold this conversation now.", "info")
+    flash(_("You hold this conversation now."), "info")
     return _back(conv), 303
 
 
@@ -465,5 +470,5 @@ def close(conversation_id):
     return _act(
         conversation_id,
         lambda s, c, u: handover.close(s, c, u, reason),
-        "Conversation closed.",
+        _("Conversation closed."),
     )

@@ -31,6 +31,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import delete
 
 from bot import audit, users
@@ -91,7 +92,7 @@ def check_csrf():
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent, expected):
-        abort(400, description="The form expired or did not come from this console; reload it.")
+        abort(400, description=_("The form expired or did not come from this console; reload it."))
 
 
 def current_user():
@@ -190,7 +191,7 @@ def _forget_attempt(email):
     pipe.execute()
 
 
-def _safe_next(target):
+def safe_next(target):
     """Only a path inside this site: never a URL that would bounce the agent elsewhere."""
     target = target or ""
     # Browsers drop tabs and newlines and read "\\" as "/": "/\t/evil" would become "//evil".
@@ -235,25 +236,28 @@ def end_session():
 def login():
     if request.method == "GET":
         if current_user() is not None:
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         return render_template("console/login.html", next=request.args.get("next", ""))
     check_csrf()
     email = request.form.get("email", "")
     wait = _count_attempt(email)
     if wait:
-        flash(f"Too many failed sign-ins. Try again in {wait} second(s).", "error")
+        flash(
+            _("Too many failed sign-ins. Try again in %(seconds)s second(s).", seconds=wait),
+            "error",
+        )
         page = render_template("console/login.html", next=request.form.get("next", ""))
         return page, 429, {"Retry-After": str(wait)}
     s = db_session()
     user = users.authenticate(s, email, request.form.get("password", ""))
     if user is None:
-        flash("E-mail or password is not right.", "error")
+        flash(_("E-mail or password is not right."), "error")
         return render_template("console/login.html", next=request.form.get("next", "")), 401
     _forget_attempt(email)
     audit.record(s, users.actor(user), "user.signed_in", user, {})
     s.commit()
     start_session(user)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
@@ -265,7 +269,7 @@ def logout():
         audit.record(s, users.actor(user), "user.signed_out", user, {})
         s.commit()
     end_session()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 

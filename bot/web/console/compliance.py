@@ -6,12 +6,14 @@ each download audited."""
 from datetime import date
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from bot import clock, users
 from bot.contact import calendar, records, rules
-from bot.contact.packs import DAYS
 from bot.db import session as db_session
 from bot.models import AuditEvent, HolidayOverride
+from bot.web.console import i18n
 from bot.web.console.auth import current_user, login_required
 
 bp = Blueprint("compliance", __name__, url_prefix="/console/admin/compliance")
@@ -23,10 +25,10 @@ def _render(name, status=200, **context):
 
 
 def _hours(rule):
-    return (
-        ", ".join(f"{DAYS[d]} {o:%H:%M}-{c:%H:%M}" for d, (o, c) in sorted(rule.hours.items()))
-        or "never"
-    )
+    days = get_locale().days["format"]["abbreviated"]  # 0 = Monday, like the packs' DAYS
+    return ", ".join(
+        f"{days[d]} {o:%H:%M}-{c:%H:%M}" for d, (o, c) in sorted(rule.hours.items())
+    ) or _("never")
 
 
 @bp.get("/")
@@ -79,7 +81,7 @@ def contact_log():
     who = request.args.get("debtor", "")
     debtor = records.find_debtor(s, who)
     if debtor is None:
-        flash("No debtor with that id, phone (E.164) or account reference.", "error")
+        flash(_("No debtor with that id, phone (E.164) or account reference."), "error")
         return redirect(url_for("compliance.index"))
     chunks = records.to_csv(records.contact_log(s, debtor.id), records.LOG_COLUMNS)
     return _download(chunks, f"contact-log-{debtor.id}", "contact_events", {"debtor_id": debtor.id})
@@ -91,7 +93,7 @@ def weekly_report():
     try:
         monday = records.week_start(request.args.get("week") or None)
     except ValueError as exc:
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return redirect(url_for("compliance.index"))
     s = db_session()
     chunks = records.to_csv(records.weekly_report(s, monday), records.REPORT_COLUMNS)
@@ -123,10 +125,10 @@ def holiday_add():
         )
     except calendar.CalendarError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return redirect(url_for("compliance.index")), 303
     s.commit()
-    flash("Calendar updated: the next decision uses it.", "ok")
+    flash(_("Calendar updated: the next decision uses it."), "ok")
     return redirect(url_for("compliance.index")), 303
 
 
@@ -136,7 +138,7 @@ def holiday_delete(override_id):
     s = db_session()
     if calendar.delete_override(s, override_id, users.actor(current_user())):
         s.commit()
-        flash("Calendar entry removed.", "ok")
+        flash(_("Calendar entry removed."), "ok")
     return redirect(url_for("compliance.index")), 303
 
 

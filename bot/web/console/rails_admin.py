@@ -2,6 +2,8 @@
 wallets and cash networks), edited field by field, validated and audited."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from bot.db import session as db_session
 from bot.debts.resolutions import MAX_ID
@@ -35,10 +37,11 @@ def index():
 
 
 def _fields(method):
+    lang = str(get_locale() or "en")  # the seeds label each field in Spanish and English
     return [
         {
             "name": name,
-            "label": rails.field_label(spec, name),
+            "label": rails.field_label(spec, name, lang),
             "required": bool(spec.get("required")),
             "choices": spec.get("choices"),
             "multiline": bool(spec.get("multiline")),
@@ -66,7 +69,7 @@ def edit(method_id):
             values = {name: request.form.get(name, "") for name in method.fields}
         else:
             s.commit()
-            flash("Saved." if changes else "Nothing changed.", "info")
+            flash(_("Saved.") if changes else _("Nothing changed."), "info")
             return redirect(url_for("rails_admin.edit", method_id=method.id)), 303
     return render_template(
         "console/admin_rail_edit.html",

@@ -4,6 +4,8 @@ see the file beside the debtor's debts, and confirm it (the payment is applied) 
 from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from bot import clock
@@ -11,19 +13,19 @@ from bot.db import session as db_session
 from bot.debts import receipt_review
 from bot.debts.resolutions import MAX_ID
 from bot.models import Account, PaymentReceipt, StoredFile
-from bot.money import money_var, to_decimal
+from bot.money import to_decimal
 from bot.payments import rails, receipts
 from bot.phones import mask
-from bot.templates import store as templates
+from bot.web.console import i18n
 from bot.web.console.auth import current_user, login_required
 
 bp = Blueprint("receipts", __name__, url_prefix="/console/receipts")
 PROBLEMS = {
-    "unsupported_type": "Not a photo (JPG, PNG, WebP) or a PDF",
-    "too_large": "Larger than the size limit",
-    "fetch_failed": "Could not be downloaded from Twilio",
-    "media_not_found": "Twilio no longer has the file",
-    "not_twilio_media": "Not a Twilio media URL",
+    "unsupported_type": _l("Not a photo (JPG, PNG, WebP) or a PDF"),
+    "too_large": _l("Larger than the size limit"),
+    "fetch_failed": _l("Could not be downloaded from Twilio"),
+    "media_not_found": _l("Twilio no longer has the file"),
+    "not_twilio_media": _l("Not a Twilio media URL"),
 }
 
 
@@ -40,12 +42,12 @@ def _item(receipt):
     conversation = receipt.conversation
     return {
         "id": receipt.id,
-        "at": receipt.created_at.strftime("%Y-%m-%d %H:%M"),
-        "debtor": receipt.debtor.full_name if receipt.debtor else "Unknown number",
+        "at": i18n.when(receipt.created_at),
+        "debtor": receipt.debtor.full_name if receipt.debtor else _("Unknown number"),
         "address": mask(conversation.address),
         "type": receipt.content_type or "?",
         "status": receipt.status,
-        "problem": PROBLEMS.get(receipt.problem or "", receipt.problem),
+        "problem": str(PROBLEMS.get(receipt.problem or "", receipt.problem or "")),
         "url": url_for("receipts.show", receipt_id=receipt.id),
     }
 
@@ -88,15 +90,11 @@ def _accounts(s, receipt):
     rows = s.execute(
         select(Account).where(Account.debtor_id == receipt.debtor_id).order_by(Account.due_date)
     ).scalars()
-    locale = templates.babel_locale(receipt.debtor.locale)
-
-    def money(a):
-        return templates.format_money(money_var(a.balance_minor, a.currency), locale)
-
     return [
         {
             "id": a.id,
-            "label": f"{a.external_id} · {money(a)} · {a.status}",
+            "label": f"{a.external_id} · {i18n.money(a.balance_minor, a.currency)} · "
+            f"{i18n.state(a.status)}",
             "reference": rails.payment_reference(a),
         }
         for a in rows
@@ -170,10 +168,10 @@ def confirm(receipt_id):
         )
     except receipt_review.ReviewError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return _back(receipt)
     s.commit()
-    flash("Receipt confirmed: the payment is applied and the debtor is thanked.", "info")
+    flash(_("Receipt confirmed: the payment is applied and the debtor is thanked."), "info")
     return _back(receipt)
 
 
@@ -186,8 +184,8 @@ def reject(receipt_id):
         receipt_review.reject(s, receipt, current_user(), request.form.get("reason", ""))
     except receipt_review.ReviewError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(i18n.domain_text(exc), "error")
         return _back(receipt)
     s.commit()
-    flash("Receipt rejected.", "info")
+    flash(_("Receipt rejected."), "info")
     return _back(receipt)

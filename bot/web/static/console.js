@@ -33,7 +33,7 @@
       if (!data.items.length) {
         var empty = document.createElement("tr");
         empty.className = "empty";
-        cell(empty, "Nobody is waiting.").colSpan = 6;
+        cell(empty, table.getAttribute("data-empty") || "Nobody is waiting.").colSpan = 6;
         body.appendChild(empty);
       }
       data.items.forEach(function (item) {
@@ -50,7 +50,7 @@
         addr.textContent = " " + item.address;
         who.appendChild(addr);
         cell(row, item.reason_label);
-        cell(row, Math.floor(item.waiting_seconds / 60) + " min");
+        cell(row, Math.floor(item.waiting_seconds / 60) + " " + (table.getAttribute("data-minutes") || "min"));
         cell(row, item.channel);
         cell(row, item.agent || "—");
         body.appendChild(row);
@@ -63,7 +63,9 @@
     poll(view.getAttribute("data-conversation-url"), function (data) {
       var list = document.getElementById("messages");
       var state = document.getElementById("conv-state");
-      if (state) { state.textContent = data.state; }
+      var labels = JSON.parse(view.getAttribute("data-labels") || "{}");
+      var states = labels.states || {};
+      if (state) { state.textContent = states[data.state] || data.state; }
       data.messages.forEach(function (m) {
         var item = list.querySelector('li[data-id="' + m.id + '"]');
         if (!item) {
@@ -84,7 +86,7 @@
           list.appendChild(item);
           list.scrollTop = list.scrollHeight;
         }
-        item.querySelector(".status").textContent = m.status;
+        item.querySelector(".status").textContent = m.status_label || m.status;
       });
     });
   }

@@ -6,6 +6,7 @@ from datetime import timedelta, timezone
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 
+from bot import clock
 from bot.models import ContactEvent, Conversation, Message
 from bot.reminders import dispatching, planning, sending
 from tests.unit.reminders.test_reminders import CAMILA, NOW, camila, rows
@@ -78,5 +79,8 @@ def test_a_sent_reminder_is_logged_with_the_moment_it_was_accepted(
     [row] = rows(db, debtor_id=camila(db).id)
     sent = db.execute(select(ContactEvent).where(ContactEvent.action == "sent")).scalar_one()
     assert (sent.at, sent.channel, sent.message_id) == (row.contacted_at, "sms", row.message_id)
-    assert sent.zones == "America/Bogota" and sent.local_times.startswith("America/Bogota 2026-")
+    # The moment Twilio accepted it (the clock's, not the planning NOW) in the debtor's zone.
+    local = clock.aware(sent.at, "America/Bogota")
+    assert sent.zones == "America/Bogota"
+    assert sent.local_times == f"America/Bogota {local:%Y-%m-%d %H:%M} -0500"
     assert sent.pack == "CO@2026.12"

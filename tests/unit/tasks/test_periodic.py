@@ -1,9 +1,15 @@
-"""The workers ask for an auto-debit run every AUTODEBIT_INTERVAL of the clock, one at a time."""
+"""The workers' idle loop asks for an auto-debit run every AUTODEBIT_INTERVAL of the clock, one
+at a time, and for the dashboard's aggregates at most once per ANALYTICS_INTERVAL."""
+
+from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue
 
+from bot.redis import redis_conn
 from bot.tasks import jobs, periodic, queues
+
+NOW = datetime(2026, 3, 20, 15, 0)
 
 
 def maintenance_jobs(app):
@@ -63,3 +69,19 @@ def test_reminders_waiting_behind_the_send_rate_are_not_enqueued_again(app, db, 
     queue.empty()  # the jobs are lost (Redis flushed): now the rows get new ones
     assert periodic.requeue_lost_sends(db, now=later) == len(queued)
     assert sorted(i for job in queue.jobs for i in job.args[0]) == sorted(r.id for r in queued)
+
+
+def test_the_analytics_job_is_asked_for_once_per_interval(app):
+    with app.app_context():
+        app.config["ANALYTICS_INTERVAL"] = 3600
+        assert periodic.analytics_tick(NOW) is True
+        assert periodic.analytics_tick(NOW + timedelta(minutes=59)) is False
+        assert periodic.analytics_tick(NOW + timedelta(minutes=61)) is True
+        jobs = Queue("maintenance", connection=redis_conn()).jobs
+    assert [j.func_name for j in jobs] == ["bot.tasks.jobs.analytics_rollup"] * 2
+
+
+def test_an_interval_of_zero_turns_it_off(app):
+    with app.app_context():
+        app.config["ANALYTICS_INTERVAL"] = 0
+        assert periodic.analytics_tick(NOW) is False

@@ -83,7 +83,14 @@ def decided_receipt(conversation):
 
 
 # Blueprints only an admin may use.
-ADMIN_PAGES = ("admin.", "rails_admin.", "compliance.", "email_admin.")
+ADMIN_PAGES = (
+    "admin.",
+    "rails_admin.",
+    "compliance.",
+    "email_admin.",
+    "results.",
+    "experiments.",
+)
 
 
 def console_routes(app, held):
@@ -103,6 +110,8 @@ def console_routes(app, held):
         "key": "greet",
         "locale": "es",
         "version": 1,
+        "name": "funnel",  # a results section's CSV
+        "experiment_id": 1,
     }
     form = {
         "text": "hola",

@@ -40,7 +40,7 @@ def test_the_agent_sees_the_breakdown_and_agrees_a_settlement_inside_the_policy(
     sign_in(client, "ana@example.com")
     path = f"/console/conversations/{held.id}"
     page = client.get(path).get_data(as_text=True)
-    assert "interest $2.500" in page and "Agree settlement" in page
+    assert "interest COP2,500.00" in page and "Agree settlement" in page
     token = form_token(client, path)
     pay_by = (today + timedelta(days=5)).isoformat()
     low = client.post(

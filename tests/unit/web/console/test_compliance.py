@@ -22,9 +22,12 @@ def test_agents_cannot_reach_the_compliance_pages(https, db):
 def test_the_rules_page_shows_each_country_with_its_sources(admin_client):
     page = admin_client.get("/console/admin/compliance/").get_data(as_text=True)
     assert 'id="pack-PE"' in page and "Ley 29571" in page
-    assert "mon 07:00-20:00" in page  # Peru: working days only
+    assert "Mon 07:00-20:00" in page  # Peru: working days only
     assert "law:co.channels_authorised" in page
     assert "(verify)" in page  # provisions known from memory are flagged
+    spanish = admin_client.get("/console/admin/compliance/", headers={"Accept-Language": "es"})
+    page = spanish.get_data(as_text=True)
+    assert "Reglas por país" in page and "lun 07:00-20:00" in page and "(verificar)" in page
 
 
 def test_downloads_are_csv_and_audited(admin_client, db, demo_debtors):
