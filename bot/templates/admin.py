@@ -17,6 +17,7 @@ from sqlalchemy import distinct, func, select
 from bot import audit, clock, users
 from bot.models import Debtor, MessageTemplate, TemplateKey
 from bot.money import exponent
+from bot.templates import plural
 from bot.templates import store as templates
 from bot.templates.sms import sms_segments
 
@@ -25,7 +26,7 @@ WHATSAPP_TEMPLATE_LIMIT = 1024
 
 _BRACES = re.compile(r"\{([^{}]*)\}")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+_LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?(@(" + "|".join(templates.REGISTERS[1:]) + "))?$")
 
 
 class TemplateValidationError(ValueError):
@@ -47,12 +48,24 @@ class TemplateConflict(RuntimeError):
         self.current = current
 
 
-def check_body(body, declared, optional=()):
-    """Every problem of a body for a key declaring variables {name: type}; [] when it is fine."""
-    problems = []
+def check_body(body, declared, optional=(), locale=None):
+    """Every problem of a body for a key declaring variables {name: type}; [] when it is fine.
+
+    Plural blocks are checked against the locale's CLDR forms; a count (a number that needs a
+    plural form, like attempts left) written outside one is refused."""
     if not (body or "").strip():
         return ["the text is empty"]
-    used = []
+    problems, in_plural = plural.problems(body, declared, locale)
+    if problems:
+        return problems
+    body = plural.without_blocks(body)
+    used = list(in_plural)
+    for name in sorted(n for n, kind in declared.items() if kind == "count"):
+        if f"{{{name}}}" in body:
+            problems.append(
+                f"{{{name}}} is a count: write it with its plural forms, like "
+                f"{{{name}, plural, one {{# día}} other {{# días}}}}"
+            )
     for match in _BRACES.finditer(body):
         name = match.group(1)
         if not _NAME.match(name):
@@ -78,11 +91,14 @@ def check_body(body, declared, optional=()):
 
 
 def check_locale(tag):
-    """A locale tag like es or es-CO that Babel knows; raises TemplateValidationError."""
+    """A locale tag like es, es-CO or es@usted (a register) that Babel knows; raises
+    TemplateValidationError."""
     if not _LOCALE_TAG.match(tag or ""):
-        raise TemplateValidationError([f"locale {tag!r} is not a tag like es or es-CO"])
+        raise TemplateValidationError(
+            [f"locale {tag!r} is not a tag like es, es-CO or es@usted (registers: usted, vos)"]
+        )
     try:
-        Locale.parse(tag.replace("-", "_"))
+        Locale.parse(templates.split_tag(tag)[0].replace("-", "_"))
     except (ValueError, UnknownLocaleError) as exc:
         raise TemplateValidationError([f"locale {tag!r} is not a known locale"]) from exc
     return tag
@@ -223,7 +239,7 @@ def save(session, key, locale, body, user, base_version=None):
     spec = get_key(session, key)
     check_locale(locale)
     body = normalise_body(body)
-    problems = check_body(body, spec.variables or {}, spec.optional or [])
+    problems = check_body(body, spec.variables or {}, spec.optional or [], locale)
     if problems:
         raise TemplateValidationError(problems)
     current = live(session, key, locale)
@@ -247,7 +263,7 @@ def restore(session, key, locale, version, user):
     if old is None:
         raise LookupError(f"no version {version} of {key!r} ({locale})")
     # A version saved before the key's variables changed may no longer fit them.
-    problems = check_body(old.body, spec.variables or {}, spec.optional or [])
+    problems = check_body(old.body, spec.variables or {}, spec.optional or [], locale)
     if problems:
         raise TemplateValidationError(problems)
     current = live(session, key, locale)
@@ -287,8 +303,6 @@ def history(session, key, locale):
 _SAMPLE_TEXT = {
     "first_name": "Camila",
     "reference": "CO-1001",
-    "opens_time": "08:00",
-    "zone": "America/Bogota",
 }
 
 
@@ -302,7 +316,7 @@ def _sample_amount(currency):
 def sample_variables(declared, locale_tag, today=None):
     """Sample values for a preview, in the currency of the locale's country."""
     today = today or clock.utcnow().date()
-    territory = Locale.parse(locale_tag.replace("-", "_")).territory
+    territory = templates.babel_locale(locale_tag).territory
     currencies = get_territory_currencies(territory) if territory else []
     currency = currencies[0] if currencies else "USD"
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
@@ -310,7 +324,10 @@ def sample_variables(declared, locale_tag, today=None):
         "money": {"amount": _sample_amount(currency), "currency": currency},
         "date": (today + timedelta(days=7)).isoformat(),
         "number": 3,
+        "count": 3,
         "url": f"{base}/pay/sample-link",
+        "zone": "America/Bogota",
+        "time": "08:00",
     }
     return {
         name: samples[kind] if kind in samples else _SAMPLE_TEXT.get(name, "Sample")
@@ -321,13 +338,15 @@ def sample_variables(declared, locale_tag, today=None):
 def preview_locales(session, locale):
     """The locales debtors reading this text use: their own (es-CO) when it falls back here."""
     debtor_locales = session.execute(select(distinct(Debtor.locale))).scalars().all()
-    language = locale.split("-")[0]
+    tag, register = templates.split_tag(locale)
+    language = tag.split("-")[0]
     matching = sorted(
-        tag for tag in debtor_locales if tag and tag.split("-")[0] == language and tag != locale
+        t for t in debtor_locales if t and t.split("-")[0] == language and t != tag
     )
-    if "-" in locale:
+    if "-" in tag:
         matching = []  # a regional text is read only in its own region
-    return [locale] + matching
+    suffix = f"@{register}" if register else ""
+    return [locale] + [t + suffix for t in matching]
 
 
 def preview(session, key, locale, body, today=None):
@@ -339,7 +358,7 @@ def preview(session, key, locale, body, today=None):
     for tag in preview_locales(session, locale):
         variables = sample_variables(declared, tag, today)
         try:
-            text = templates.render_body(body, declared, variables, tag)
+            text = templates.render_body(body, declared, variables, tag, today)
         except (templates.TemplateError, ValueError) as exc:
             items.append({"locale": tag, "error": str(exc)})
             continue
