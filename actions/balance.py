@@ -1,11 +1,66 @@
-"""Balance: amount, due date and days overdue, only for a verified debtor."""
+"""Balance: amount, due date and days overdue, only for a verified debtor; why it is what it
+is; and which company the debt is owed to."""
 
 from rasa_sdk.events import SlotSet
 
-from bot.conversations import verification
+from bot.conversations.agents import handoff_message
+from bot.conversations.escalation import mark_for_agent
 from bot.debts import accounts
+from bot.templates import voice
 
-from .context import BotAction, conversation_scope, first_name, say, today_for
+from . import money_seam
+from .clarify import MENU_CHOICES
+from .context import (
+    BotAction,
+    app,
+    conversation_scope,
+    first_name,
+    is_verified,
+    listen,
+    say,
+    say_message,
+    say_with_choices,
+    today_for,
+)
+
+
+def reverify(dispatcher):
+    """The verified slot was stale (an expired verification): ask again, reveal nothing."""
+    say(dispatcher, "verify.ask")
+    return [SlotSet("verified", False)]
+
+
+def tell_balance(dispatcher, s, conversation):
+    for message in accounts.balance_messages(s, conversation.debtor_id, today_for(conversation)):
+        say_message(dispatcher, message)
+
+
+def tell_breakdown(dispatcher, s, conversation):
+    """What each debt is made of; where that detail is not available in the chat, the balance
+    and a person who explains it."""
+    today = today_for(conversation)
+    owing = accounts.open_accounts(s, conversation.debtor_id)
+    found = [money_seam.breakdown_messages(s, account, today) for account in owing]
+    tell_balance(dispatcher, s, conversation)
+    if owing and all(messages is not None for messages in found):
+        for messages in found:
+            for message in messages:
+                say_message(dispatcher, message)
+    elif owing:
+        mark_for_agent(s, conversation, "ask_amount_breakdown")
+        say(dispatcher, "balance.breakdown_by_agent")
+
+
+def tell_creditor(dispatcher, s, conversation):
+    """The creditor's name (the portfolio's, else CREDITOR_NAME); a person answers when none
+    is set."""
+    name = voice.creditor_name(s, conversation.debtor)
+    if name:
+        say(dispatcher, "creditor.name", creditor=name)
+        return
+    mark_for_agent(s, conversation, "ask_creditor")
+    message = handoff_message(app().config, conversation.debtor)
+    say(dispatcher, message["template"], **message["vars"])
 
 
 class ActionTellBalance(BotAction):
@@ -14,15 +69,34 @@ class ActionTellBalance(BotAction):
 
     def act(self, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (s, conversation):
-            if conversation is None or not verification.is_verified(conversation):
-                # The verified slot was stale (expired verification): ask again, reveal nothing.
-                say(dispatcher, "verify.ask")
-                return [SlotSet("verified", False)]
-            for message in accounts.balance_messages(
-                s, conversation.debtor_id, today_for(conversation)
-            ):
-                say(dispatcher, message["template"], **message["vars"])
-        return []
+            if not is_verified(conversation):
+                return reverify(dispatcher)
+            tell_balance(dispatcher, s, conversation)
+        return listen()
+
+
+class ActionTellBreakdown(BotAction):
+    def name(self):
+        return "action_tell_breakdown"
+
+    def act(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            if not is_verified(conversation):
+                return reverify(dispatcher)
+            tell_breakdown(dispatcher, s, conversation)
+        return listen()
+
+
+class ActionTellCreditor(BotAction):
+    def name(self):
+        return "action_tell_creditor"
+
+    def act(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            if not is_verified(conversation):
+                return reverify(dispatcher)
+            tell_creditor(dispatcher, s, conversation)
+        return listen()
 
 
 class ActionGreetVerified(BotAction):
@@ -31,5 +105,6 @@ class ActionGreetVerified(BotAction):
 
     def act(self, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (_s, conversation):
-            say(dispatcher, "greet.verified", first_name=first_name(conversation))
-        return []
+            name = first_name(conversation)
+        say_with_choices(dispatcher, "greet.verified", MENU_CHOICES, first_name=name)
+        return listen()

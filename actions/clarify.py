@@ -1,10 +1,30 @@
-"""Misunderstandings: clarify with the main choices; after two in a row, offer a person."""
+"""Misunderstandings: clarify with the main choices; after two in a row, offer a person. A
+debtor already waiting for a person is told they are still in line instead."""
 
-from .context import BotAction, say_with_choices
+from bot.conversations import waiting
+
+from .context import (
+    BotAction,
+    app,
+    conversation_scope,
+    listen,
+    note_understanding,
+    say,
+    say_with_choices,
+)
 
 MISUNDERSTOOD = ("nlu_fallback", "out_of_scope")
 MAIN_CHOICES = [
     {"title_template": "button.balance", "payload": "/ask_balance"},
+    {"title_template": "button.agent", "payload": "/request_agent"},
+]
+# The menu after verification (and for a yes or no that answers nothing): what debtors most
+# often came for, so nobody has to guess that plans, more time and a link exist.
+MENU_CHOICES = [
+    {"title_template": "button.balance", "payload": "/ask_balance"},
+    {"title_template": "button.pay_now", "payload": "/request_payment_link"},
+    {"title_template": "button.plan", "payload": "/request_installments"},
+    {"title_template": "button.more_time", "payload": "/request_deferral"},
     {"title_template": "button.agent", "payload": "/request_agent"},
 ]
 
@@ -21,13 +41,29 @@ def misunderstandings_in_a_row(tracker):
     return count
 
 
+def say_menu(dispatcher, template="help.menu", **variables):
+    say_with_choices(dispatcher, template, MENU_CHOICES, **variables)
+
+
 class ActionClarify(BotAction):
     def name(self):
         return "action_clarify"
 
     def act(self, dispatcher, tracker, domain):
-        if misunderstandings_in_a_row(tracker) >= 2:
+        with conversation_scope(tracker) as (s, conversation):
+            in_line = conversation is not None and waiting.is_waiting(conversation)
+            if in_line:
+                message = waiting.still_waiting_message(s, app().config, conversation)
+            # Off-topic messages were understood; a fallback (or no rule for what was read) is
+            # what the learning loop is for.
+            intent = (tracker.latest_message.get("intent") or {}).get("name")
+            note_understanding(s, tracker, fell_back=intent != "out_of_scope")
+        if in_line:
+            say(dispatcher, message["template"], **message["vars"])
+        elif misunderstandings_in_a_row(tracker) >= 2:
             say_with_choices(dispatcher, "fallback.offer_agent", list(reversed(MAIN_CHOICES)))
         else:
             say_with_choices(dispatcher, "fallback", MAIN_CHOICES)
-        return []
+        # The core fallback predicts this action where no rule applies: listening ends the
+        # turn, so it is said once, never ten times.
+        return listen()

@@ -3,10 +3,17 @@
 from rasa_sdk.events import SlotSet
 
 from bot import audit
-from bot.conversations import agents, contact
+from bot.conversations import agents, contact, waiting
 from bot.conversations.escalation import mark_for_agent
 
-from .context import BotAction, app, conversation_scope, say, say_with_choices
+from .context import BotAction, app, asked_before, conversation_scope, say, say_with_choices
+
+# The question asked before a number is marked as not the debtor's: a yes (or the same words
+# again) confirms it, a no goes on with verification.
+WRONG_NUMBER_CHOICES = [
+    {"title_template": "button.wrong_yes", "payload": "/wrong_number", "on": "affirm"},
+    {"title_template": "button.wrong_no", "payload": "/deny", "on": "deny"},
+]
 
 
 class ActionHandToAgent(BotAction):
@@ -19,10 +26,14 @@ class ActionHandToAgent(BotAction):
     def act(self, dispatcher, tracker, domain):
         reason = tracker.latest_message.get("intent", {}).get("name") or "request_agent"
         with conversation_scope(tracker) as (s, conversation):
-            if conversation is not None:
-                mark_for_agent(s, conversation, reason)
-            debtor = conversation.debtor if conversation is not None else None
-            message = agents.handoff_message(app().config, debtor)
+            if conversation is not None and waiting.is_waiting(conversation):
+                # Asked again while in line: where they stand, not the hand-over once more.
+                message = waiting.still_waiting_message(s, app().config, conversation)
+            else:
+                if conversation is not None:
+                    mark_for_agent(s, conversation, reason)
+                debtor = conversation.debtor if conversation is not None else None
+                message = agents.handoff_message(app().config, debtor)
         say(dispatcher, message["template"], **message["vars"])
         return []
 
@@ -41,18 +52,35 @@ class ActionOptOut(BotAction):
         return []
 
 
-class ActionWrongNumber(BotAction):
+def mark_wrong_number(dispatcher, tracker):
     """Apologise, disclose nothing, and mark the number so nobody writes to it again."""
+    with conversation_scope(tracker) as (s, conversation):
+        if conversation is not None:
+            contact.mark_wrong_number(s, conversation, actor="debtor")
+    say(dispatcher, "wrong_number.sorry")
+    return [
+        SlotSet("verified", False),
+        SlotSet("pending_request", None),
+        SlotSet("pending_text", None),
+    ]
+
+
+class ActionWrongNumber(BotAction):
+    """A wrong number is marked only once the person confirms it (a question with two
+    choices): an apology for a typo, "quién habla?" or a relative must not silence the real
+    debtor's number. Nothing about any debt is said either way."""
 
     def name(self):
         return "action_wrong_number"
 
     def act(self, dispatcher, tracker, domain):
+        if asked_before(tracker).get("template") == "wrong_number.confirm":
+            return mark_wrong_number(dispatcher, tracker)
         with conversation_scope(tracker) as (s, conversation):
             if conversation is not None:
-                contact.mark_wrong_number(s, conversation, actor="debtor")
-        say(dispatcher, "wrong_number.sorry")
-        return [SlotSet("verified", False)]
+                audit.record(s, "debtor", "conversation.wrong_number_asked", conversation, {})
+        say_with_choices(dispatcher, "wrong_number.confirm", WRONG_NUMBER_CHOICES)
+        return []
 
 
 class ActionHardship(BotAction):

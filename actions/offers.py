@@ -9,9 +9,24 @@ from bot.debts.accounts import collectible_accounts
 from bot.debts.policies import discount_offer
 from bot.money import money_var
 
-from .context import BotAction, conversation_scope, say, say_with_choices, today_for
+from bot.debts.accounts import nothing_to_collect
 
-LINK_CHOICE = {"title_template": "button.payment_link", "payload": "/request_payment_link"}
+from .context import (
+    BotAction,
+    conversation_scope,
+    listen,
+    say,
+    say_message,
+    say_with_choices,
+    today_for,
+)
+
+# A short yes after an offer takes the link ("dale", "sí, mándamelo").
+LINK_CHOICE = {
+    "title_template": "button.payment_link",
+    "payload": "/request_payment_link",
+    "on": "affirm",
+}
 AGENT_CHOICE = {"title_template": "button.agent", "payload": "/request_agent"}
 
 
@@ -21,7 +36,7 @@ class ActionPaymentMethods(BotAction):
 
     def act(self, dispatcher, tracker, domain):
         say_with_choices(dispatcher, "payment.methods", [LINK_CHOICE, AGENT_CHOICE])
-        return []
+        return listen()
 
 
 class ActionOfferDiscount(BotAction):
@@ -35,13 +50,14 @@ class ActionOfferDiscount(BotAction):
                 return [SlotSet("verified", False)]
             accounts = collectible_accounts(s, conversation.debtor_id)
             if not accounts:
-                say(dispatcher, "balance.none")
-                return []
+                for message in nothing_to_collect(s, conversation.debtor_id):
+                    say_message(dispatcher, message)
+                return listen()
             account = accounts[0]
             offer = discount_offer(s, account, today_for(conversation))
             if offer is None:
                 say_with_choices(dispatcher, "discount.none", [LINK_CHOICE, AGENT_CHOICE])
-                return []
+                return listen()
             pct, amount, until = offer
             audit.record(
                 s,
@@ -57,4 +73,4 @@ class ActionOfferDiscount(BotAction):
                 "until": until.isoformat(),
             }
         say_with_choices(dispatcher, "discount.offer", [LINK_CHOICE, AGENT_CHOICE], **variables)
-        return []
+        return listen()

@@ -3,21 +3,25 @@
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 
 from bot.conversations import verification
-from bot.debts import accounts
 
+from .balance import tell_balance, tell_breakdown, tell_creditor
 from .claims import record_dispute
-from .clarify import MAIN_CHOICES
+from .clarify import say_menu
 from .context import (
     BotAction,
     BotFormValidation,
     conversation_scope,
     first_name,
+    listen,
     say,
-    say_with_choices,
-    today_for,
 )
+from .documents import send_documents
 from .offers import ActionOfferDiscount
 from .payments import send_payment_link
+
+# Intents whose words may carry the ID digits though they are not an answer ("uy me
+# equivoqué, es 4812" read as a wrong number): the digits still count as the answer.
+_NOT_AN_ANSWER = ("wrong_number", "third_party", "change_number", "request_callback", "deny")
 
 
 class ActionSessionStart(BotAction):
@@ -65,6 +69,20 @@ class ValidateVerificationForm(BotFormValidation):
     def name(self):
         return "validate_verification_form"
 
+    async def extract_id_digits(self, dispatcher, tracker, domain):
+        """ID digits the slot's text mapping did not take: typed before the bot asked ("hola,
+        mi cédula termina en 4821, cuánto debo"), or with words read as another intent while
+        it asked ("uy me equivoqué, es 4812"). Never the end of a phone number."""
+        if tracker.get_slot("id_digits") is not None:
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("requested_slot") == "id_digits":
+            intent = (tracker.latest_message.get("intent") or {}).get("name")
+            found = intent in _NOT_AN_ANSWER and verification.extract_candidate(text)
+        else:  # activation: the message that started verification
+            found = verification.early_candidate(text)
+        return {"id_digits": text} if found else {}
+
     async def validate_id_digits(self, slot_value, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (s, conversation):
             if conversation is None:
@@ -87,7 +105,8 @@ class ValidateVerificationForm(BotFormValidation):
 
 
 class ActionVerificationDone(BotAction):
-    """After the form: answer the pending request, start its form, or offer help."""
+    """After the form: answer the pending request, or start its form so that its next question
+    is asked in this same turn; otherwise the menu."""
 
     def name(self):
         return "action_verification_done"
@@ -108,17 +127,23 @@ class ActionVerificationDone(BotAction):
             record_dispute(dispatcher, tracker)
         elif what == "discount":
             ActionOfferDiscount().act(dispatcher, tracker, domain)
-        elif what == "payment_link":
-            send_payment_link(dispatcher, tracker)
+        elif what == "documents":
+            send_documents(dispatcher, tracker)
         else:
             with conversation_scope(tracker) as (s, conversation):
-                if what == "balance" and conversation and conversation.debtor_id:
-                    today = today_for(conversation)
-                    for message in accounts.balance_messages(s, conversation.debtor_id, today):
-                        say(dispatcher, message["template"], **message["vars"])
+                if conversation is None or not conversation.debtor_id:
+                    say_menu(dispatcher)
+                elif what == "payment_link":
+                    send_payment_link(dispatcher, tracker, s, conversation)
+                elif what == "balance":
+                    tell_balance(dispatcher, s, conversation)
+                elif what == "breakdown":
+                    tell_breakdown(dispatcher, s, conversation)
+                elif what == "creditor":
+                    tell_creditor(dispatcher, s, conversation)
                 else:
-                    say_with_choices(dispatcher, "help.menu", MAIN_CHOICES)
-        return reset + [SlotSet("pending_text", None)]
+                    say_menu(dispatcher)
+        return reset + [SlotSet("pending_text", None)] + listen()
 
 
 class ActionAskIdDigits(BotAction):

@@ -39,6 +39,9 @@ def load_config(overrides=None):
         "TWILIO_API_BASE_URL": _env("TWILIO_API_BASE_URL"),
         "PUBLIC_BASE_URL": _env("PUBLIC_BASE_URL", "http://localhost:5000").rstrip("/"),
         "DEFAULT_LOCALE": _env("DEFAULT_LOCALE", "es"),
+        # The creditor a verified debtor is told the debt is owed to ("¿de qué empresa es?");
+        # a portfolio may name its own (Admin > Portfolios).
+        "CREDITOR_NAME": _env("CREDITOR_NAME", ""),
         "RASA_TIMEOUT": float(_env("RASA_TIMEOUT", "10")),
         "TWILIO_TIMEOUT": float(_env("TWILIO_TIMEOUT", "10")),
         "MAX_INBOUND_BODY": int(_env("MAX_INBOUND_BODY", "4096")),
@@ -48,6 +51,9 @@ def load_config(overrides=None):
         "PAY_LINK_TTL_HOURS": int(_env("PAY_LINK_TTL_HOURS", "72")),
         "AGENT_HOURS": _env("AGENT_HOURS", "mon-fri 08:00-18:00, sat 09:00-13:00"),
         "AGENT_TIMEZONE": _env("AGENT_TIMEZONE", "America/Bogota"),
+        # Minutes an agent takes per conversation in the queue: a debtor who writes again while
+        # waiting is told about this many minutes for each conversation ahead of theirs.
+        "AGENT_MINUTES_PER_CONVERSATION": int(_env("AGENT_MINUTES_PER_CONVERSATION", "5")),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
         # Console sessions end after this many minutes without a request.
         "CONSOLE_IDLE_MINUTES": int(_env("CONSOLE_IDLE_MINUTES", "30")),

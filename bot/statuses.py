@@ -107,3 +107,9 @@ class Reminder:
     FAILED = "failed"
     SUPPRESSED = "suppressed"  # never sent; the reason says why
     WAITING = (PLANNED, DEFERRED)
+
+
+class ContactRequest:
+    PENDING = "pending"  # waiting for an agent
+    CONFIRMED = "confirmed"  # a new number now on file, or the call made
+    DISMISSED = "dismissed"

@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import channels, outbox, statuses
 from bot.clock import utcnow
+from bot.conversations import media as inbound_files
 from bot.models import Conversation, Debtor, Message
 
 
@@ -43,6 +44,10 @@ def store_inbound(session, form, max_body):
         channel, address = channels.parse(form.get("From"))
     except channels.BadAddress as exc:
         raise BadInbound(str(exc)) from exc
+    try:
+        media = inbound_files.inbound_media(form)
+    except ValueError as exc:
+        raise BadInbound(str(exc)) from exc
     existing = session.execute(
         select(Message).where(Message.provider_sid == sid)
     ).scalar_one_or_none()
@@ -62,14 +67,19 @@ def store_inbound(session, form, max_body):
         direction=statuses.IN,
         provider_sid=sid,
         body=body,
-        button_payload=(form.get("ButtonPayload") or "").strip()[:256] or None,
+        # A quick-reply button's payload, or a list-picker item's id (the menu on WhatsApp).
+        button_payload=(form.get("ButtonPayload") or form.get("ListId") or "").strip()[:256]
+        or None,
         status=statuses.Inbound.RECEIVED,
         created_at=now,
+        media=media,
     )
     session.add(message)
     try:
         session.flush()
         outbox.later(session, "process_inbound", message.id)
+        if inbound_files.kind(message) == inbound_files.RECEIPT:
+            outbox.later(session, "receive_media", message.id)  # the proof becomes a claim
         session.commit()
     except IntegrityError:  # the same MessageSid raced in on another request
         session.rollback()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot import audit, statuses
 from bot.clock import utcnow
-from bot.conversations import rasa_client
+from bot.conversations import media, rasa_client
 from bot.conversations.escalation import mark_for_agent
 from bot.conversations.language import follow_language
 from bot.conversations.replies import chosen_payload, record_replies
@@ -64,10 +64,13 @@ def _answer(session, message, lock, client, final_attempt):
         .all()
     )
     if not replies:
-        answers = _ask_rasa(session, message, lock, final_attempt)
+        answers = _media_answers(message)
         if answers is None:
-            return
-        replies = record_replies(session, message, rasa_client.to_template_messages(answers))
+            answers = _ask_rasa(session, message, lock, final_attempt)
+            if answers is None:
+                return
+            answers = rasa_client.to_template_messages(answers)
+        replies = record_replies(session, message, answers)
         session.commit()
     for row in replies:
         lock.reacquire()
@@ -87,6 +90,15 @@ def _answer(session, message, lock, client, final_attempt):
     message.status = In.PROCESSED
     message.processed_at = utcnow()
     session.commit()
+
+
+def _media_answers(message):
+    """The answer to a voice note, a receipt or other media (Rasa reads text only); None for a
+    message Rasa should read (words, or words with a file that is neither)."""
+    found = media.kind(message)
+    if found is None or (found == media.OTHER and (message.body or "").strip()):
+        return None
+    return media.replies(message)
 
 
 def _ask_rasa(session, message, lock, final_attempt):

@@ -5,6 +5,7 @@ from bot.clock import utcnow
 from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
+from bot.models.dialogue import ContactRequest, NluReview, Portfolio
 from bot.models.money import (
     Checkout,
     Dispute,
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Checkout",
+    "ContactRequest",
     "ContactRule",
     "Conversation",
     "ConversationNote",
@@ -33,11 +35,13 @@ __all__ = [
     "Installment",
     "Message",
     "MessageTemplate",
+    "NluReview",
     "Payment",
     "PaymentClaim",
     "PaymentEvent",
     "PaymentPlan",
     "PaymentPolicy",
+    "Portfolio",
     "Promise",
     "SandboxMessage",
     "ScheduledMessage",

@@ -78,6 +78,8 @@ class Message(Base):
     # Sent as an approved WhatsApp template (outside the 24-hour window) instead of the body.
     content_sid = Column(String(34))
     content_variables = Column(JSON)  # {"1": "Camila", ...}, already formatted
+    # Media: in, what Twilio posted (MediaUrl<n>, MediaContentType<n>); out, files to attach.
+    media = Column(JSON)  # [{"url": ..., "content_type": ...}]
 
     conversation = relationship("Conversation")
     author = relationship("User")

@@ -26,6 +26,7 @@ from bot.models import (
 from bot.payments import links
 from bot.reminders import gate
 from bot.templates import store as templates
+from bot.templates import voice
 
 log = logging.getLogger(__name__)
 DEFERRED, QUEUED, SUPPRESSED = (
@@ -61,20 +62,25 @@ class _Renderer:
     def __init__(self, session):
         self.session = session
         self.cache = {}
+        self.registers = voice.registers(session)  # {portfolio: register}, read once a run
 
-    def __call__(self, key, locale, variables):
-        if (key, locale) not in self.cache:
-            row, used = templates.lookup(self.session, key, locale)
+    def register(self, r):
+        return self.registers.get(r.account_segment or r.debtor_segment or voice.DEFAULT)
+
+    def __call__(self, key, locale, variables, register=None):
+        if (key, locale, register) not in self.cache:
+            row, used = templates.lookup(self.session, key, locale, register)
             spec = self.session.get(TemplateKey, key)
-            self.cache[key, locale] = (row.body, used, spec.variables if spec else {}, spec)
-        body, used, declared, spec = self.cache[key, locale]
-        fmt = locale if locale.split("-")[0] == used.split("-")[0] else used
+            entry = (row.body, used, spec.variables if spec else {}, spec)
+            self.cache[key, locale, register] = entry
+        body, used, declared, spec = self.cache[key, locale, register]
+        fmt = templates.format_locale(locale, used)
         return templates.render_body(body, declared, variables, fmt), spec, fmt
 
-    def offer(self, offer, locale, variables):
+    def offer(self, offer, locale, variables, register=None):
         if not offer:
             return ""
-        text, _spec, _fmt = self(f"reminder.offer.{offer}", locale, variables)
+        text, _spec, _fmt = self(f"reminder.offer.{offer}", locale, variables, register)
         return "\n\n" + text
 
 
@@ -96,7 +102,9 @@ def _due_rows(now, last_id, batch, step_prefix=None):
             Debtor.opted_out_whatsapp_at,
             Debtor.opted_out_sms_at,
             Debtor.wrong_number_at,
+            Debtor.segment.label("debtor_segment"),
             Account.status.label("account_status"),
+            Account.segment.label("account_segment"),
         )
         .join(Debtor, Debtor.id == ScheduledMessage.debtor_id)
         .join(Account, Account.id == ScheduledMessage.account_id)
@@ -305,8 +313,9 @@ def _outbound(r, decision, locale, render):
     variables = dict(r.variables or {})
     account = SimpleNamespace(id=r.account_id, debtor_id=r.debtor_id)
     variables["url"] = links.payment_url(account)
-    body, spec, fmt = render(r.template_key, locale, variables)
-    body += render.offer(variables.get("offer"), locale, variables)
+    register = render.register(r)
+    body, spec, fmt = render(r.template_key, locale, variables, register)
+    body += render.offer(variables.get("offer"), locale, variables, register)
     values = {
         "direction": statuses.OUT,
         "template_key": r.template_key,

@@ -13,6 +13,7 @@ from bot.conversations.escalation import mark_for_agent
 from bot.conversations.locks import holding
 from bot.conversations.turn import answer_pending
 from bot.db import session as db_session
+from bot.debts import media_claims
 from bot.models import Message
 from bot.outbound import sandbox
 from bot.outbound.deliver import ProviderUnavailable, deliver
@@ -83,6 +84,17 @@ def sync_bot(conversation_id):
     """Pause Rasa while an agent holds the conversation; resume it otherwise."""
     with job_app().app_context():
         handover.sync_bot(db_session(), conversation_id)
+
+
+def receive_media(message_id):
+    """A payment proof the debtor sent: an already-paid claim for an agent to check."""
+    with job_app().app_context():
+        s = db_session()
+        message = s.get(Message, message_id)
+        if message is None or message.direction != statuses.IN:
+            return
+        media_claims.receive(s, message)
+        s.commit()
 
 
 def sandbox_status_callbacks(sandbox_message_id):

@@ -64,6 +64,10 @@ JOBS = {
         description="outbound message {}",
     ),
     "sync_bot": Job("bot.tasks.jobs.sync_bot", MAINTENANCE, timeout=60),
+    # Issue 16: a payment proof sent in the chat becomes an already-paid claim.
+    "receive_media": Job(
+        "bot.tasks.jobs.receive_media", INBOUND, timeout=120, description="media of message {}"
+    ),
     "send_reminders": Job(
         "bot.tasks.jobs.send_reminders",
         OUTBOUND,

@@ -3,7 +3,7 @@
 from flask import jsonify
 
 from bot.web import pay, sandbox, webhooks
-from bot.web.console import admin, agent, auth
+from bot.web.console import admin, agent, auth, contacts, dialogue_admin
 
 
 def init_app(app):
@@ -14,6 +14,8 @@ def init_app(app):
     auth.init_app(app)
     app.register_blueprint(agent.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(contacts.bp)
+    app.register_blueprint(dialogue_admin.bp)
 
     @app.get("/healthz")
     def healthz():
