@@ -1,4 +1,5 @@
-"""Payment methods (general information) and the pay-in-full discount (only where the policy
+"""Payment methods (general information, and the creditor's accounts and wallets with the
+debtor's payment reference once verified) and the pay-in-full discount (only where the policy
 allows it)."""
 
 from rasa_sdk.events import SlotSet
@@ -8,6 +9,8 @@ from bot.conversations import verification
 from bot.debts.accounts import collectible_accounts
 from bot.debts.policies import discount_offer
 from bot.money import money_var
+from bot.outbound.compose import conversation_locale
+from bot.payments import rails
 
 from bot.debts.accounts import nothing_to_collect
 
@@ -35,6 +38,18 @@ class ActionPaymentMethods(BotAction):
         return "action_payment_methods"
 
     def act(self, dispatcher, tracker, domain):
+        said = []
+        with conversation_scope(tracker) as (s, conversation):
+            # Where to transfer ("¿a qué cuenta consigno, Nequi o Daviplata?") names the
+            # debt's payment reference: only for a verified debtor.
+            if conversation is not None and verification.is_verified(conversation):
+                accounts = collectible_accounts(s, conversation.debtor_id)
+                if accounts:
+                    lang = conversation_locale(conversation).split("-")[0]
+                    text = tracker.latest_message.get("text")
+                    said = rails.instructions(s, accounts[0], lang, text)
+        for key, variables in said:
+            say(dispatcher, key, **variables)
         say_with_choices(dispatcher, "payment.methods", [LINK_CHOICE, AGENT_CHOICE])
         return listen()
 

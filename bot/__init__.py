@@ -47,12 +47,14 @@ def _wire_hooks():
     """Who reacts to what, in one place (connecting twice is harmless)."""
     from bot import hooks
     from bot.conversations import escalation
-    from bot.payments import notify
+    from bot.payments import documents, notify
     from bot.reminders import reactions
 
-    # A payment cancels the reminders it made pointless, then the debtor is thanked.
+    # A payment cancels the reminders it made pointless, then the debtor is thanked, then the
+    # PDF receipt (and the paz y salvo once nothing is owed) follows.
     hooks.payment_applied.connect(reactions.on_payment)
     hooks.payment_applied.connect(notify.send_thanks)
+    hooks.payment_applied.connect(documents.on_payment)
     # A refused message: a reminder's 63016 falls back to SMS; anything else needs a person.
     hooks.delivery_failed.connect(reactions.on_delivery_failed)
     hooks.delivery_failed.connect(escalation.on_delivery_failed)

@@ -65,6 +65,18 @@ def load_config(overrides=None):
         "STRIPE_WEBHOOK_SECRET": _env("STRIPE_WEBHOOK_SECRET"),
         "STRIPE_API_BASE": _env("STRIPE_API_BASE"),  # a local fake Stripe in tests
         "FRESH_LINKS_PER_HOUR": int(_env("FRESH_LINKS_PER_HOUR", "3")),
+        # Local rails (issue 13): Mercado Pago, auto-debit, receipts and documents.
+        "MERCADOPAGO_ACCESS_TOKEN": _env("MERCADOPAGO_ACCESS_TOKEN"),
+        "MERCADOPAGO_WEBHOOK_SECRET": _env("MERCADOPAGO_WEBHOOK_SECRET"),
+        "MERCADOPAGO_API_BASE": _env("MERCADOPAGO_API_BASE"),  # a local fake in tests
+        "AUTODEBIT_PROVIDER": _env("AUTODEBIT_PROVIDER"),  # see _autodebit
+        "AUTODEBIT_RETRY_DAYS": _env("AUTODEBIT_RETRY_DAYS", "3,7"),
+        "AUTODEBIT_INTERVAL": int(_env("AUTODEBIT_INTERVAL", "3600")),
+        "AUTODEBIT_FROM_HOUR": int(_env("AUTODEBIT_FROM_HOUR", "8")),
+        "RECEIPT_MAX_BYTES": int(_env("RECEIPT_MAX_BYTES", str(10 * 1024 * 1024))),
+        "CREDITOR_NAME": _env("CREDITOR_NAME", ""),
+        "DOCUMENT_SECRET": _env("DOCUMENT_SECRET"),
+        "DOCUMENT_LINK_TTL_HOURS": int(_env("DOCUMENT_LINK_TTL_HOURS", "72")),
         # Proactive reminders and campaigns (issue 5).
         "SEND_RATE_PER_SECOND": float(_env("SEND_RATE_PER_SECOND", "80")),
         "REMINDER_PLAN_INTERVAL": int(_env("REMINDER_PLAN_INTERVAL", "3600")),
@@ -122,25 +134,85 @@ def _finish(cfg, overrides=None):
     return cfg
 
 
+PROVIDER_SECRETS = {
+    "stripe": ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"),
+    "mercadopago": ("MERCADOPAGO_ACCESS_TOKEN", "MERCADOPAGO_WEBHOOK_SECRET"),
+    "sandbox": (),
+}
+
+
+def _default_provider(cfg):
+    if cfg["STRIPE_SECRET_KEY"]:
+        return "stripe"
+    return "mercadopago" if cfg["MERCADOPAGO_ACCESS_TOKEN"] else "sandbox"
+
+
 def _payment_provider(cfg, production):
-    """Stripe when its key is set, else the sandbox provider, which production refuses."""
-    provider = cfg["PAYMENT_PROVIDER"] or ("stripe" if cfg["STRIPE_SECRET_KEY"] else "sandbox")
-    provider = provider.lower()
-    if provider not in ("sandbox", "stripe"):
-        raise ConfigError(f"PAYMENT_PROVIDER must be sandbox or stripe, not {provider!r}.")
+    """Stripe or Mercado Pago when its key is set, else the sandbox provider, which production
+    refuses; each real provider needs its secrets."""
+    provider = (cfg["PAYMENT_PROVIDER"] or _default_provider(cfg)).lower()
+    if provider not in PROVIDER_SECRETS:
+        raise ConfigError(
+            f"PAYMENT_PROVIDER must be sandbox, stripe or mercadopago, not {provider!r}."
+        )
     if provider == "sandbox" and production:
         raise ConfigError(
             "The sandbox payment provider is not allowed in production: set PAYMENT_PROVIDER="
-            "stripe with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."
+            "stripe (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET) or mercadopago "
+            "(MERCADOPAGO_ACCESS_TOKEN, MERCADOPAGO_WEBHOOK_SECRET)."
         )
-    if provider == "stripe":
-        missing = [n for n in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET") if not cfg.get(n)]
-        if missing:
-            raise ConfigError(
-                "PAYMENT_PROVIDER=stripe needs " + ", ".join(missing) + " (see .env.example)."
-            )
+    _require_secrets(cfg, "PAYMENT_PROVIDER", provider)
     cfg["PAYMENT_PROVIDER"] = provider
+    _autodebit(cfg, production)
     # The sandbox provider signs its events like Stripe does, with a key derived from SECRET_KEY.
     cfg["SANDBOX_PAYMENT_SECRET"] = (
         "whsec_sandbox_" + hashlib.sha256(f"pay:{cfg['SECRET_KEY']}".encode()).hexdigest()[:32]
     )
+    if not cfg["DOCUMENT_SECRET"]:
+        # Documents stay verifiable as long as this key does: set DOCUMENT_SECRET to keep them
+        # verifiable across a SECRET_KEY rotation.
+        cfg["DOCUMENT_SECRET"] = hashlib.sha256(f"docs:{cfg['SECRET_KEY']}".encode()).hexdigest()
+
+
+def _require_secrets(cfg, setting, provider):
+    missing = [n for n in PROVIDER_SECRETS[provider] if not cfg.get(n)]
+    if missing:
+        raise ConfigError(
+            f"{setting}={provider} needs " + ", ".join(missing) + " (see .env.example)."
+        )
+
+
+# Providers that can save a payment method and charge it off-session.
+AUTODEBIT_PROVIDERS = ("stripe", "sandbox")
+
+
+def _autodebit(cfg, production):
+    """Auto-debit through AUTODEBIT_PROVIDER: by default the payment provider when it can
+    charge a saved card (Stripe, the sandbox), none otherwise; "none" turns it off."""
+    value = (cfg["AUTODEBIT_PROVIDER"] or "").lower()
+    if not value:
+        value = cfg["PAYMENT_PROVIDER"] if cfg["PAYMENT_PROVIDER"] in AUTODEBIT_PROVIDERS else ""
+    if value == "none":
+        value = ""
+    if value and value not in AUTODEBIT_PROVIDERS:
+        raise ConfigError(
+            f"AUTODEBIT_PROVIDER must be stripe, sandbox or none, not {value!r} (Mercado Pago's "
+            "recurring payments do not fit installment plans: see README)."
+        )
+    if value == "sandbox" and production:
+        raise ConfigError("AUTODEBIT_PROVIDER=sandbox is not allowed in production.")
+    if value:
+        _require_secrets(cfg, "AUTODEBIT_PROVIDER", value)
+    cfg["AUTODEBIT_PROVIDER"] = value or None
+    raw = cfg["AUTODEBIT_RETRY_DAYS"]
+    try:
+        days = [int(d) for d in (raw if isinstance(raw, list | tuple) else raw.split(",")) if d]
+    except (ValueError, AttributeError):
+        days = [-1]
+    if any(d <= 0 or d > 60 for d in days) or days != sorted(set(days)):
+        raise ConfigError(
+            "AUTODEBIT_RETRY_DAYS must be increasing days after the due date, like 3,7."
+        )
+    cfg["AUTODEBIT_RETRY_DAYS"] = days
+    if not 0 <= cfg["AUTODEBIT_FROM_HOUR"] <= 23:
+        raise ConfigError("AUTODEBIT_FROM_HOUR must be an hour from 0 to 23.")

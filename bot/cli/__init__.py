@@ -1,6 +1,6 @@
 """Command-line interface: `flask --app bot <command>` (the top layer: it may use every package)."""
 
-from bot.cli import reminders, setup, templates, users, work
+from bot.cli import autodebit, reminders, setup, templates, users, work
 
 COMMANDS = (
     setup.import_debts,
@@ -18,6 +18,7 @@ COMMANDS = (
     templates.import_templates_command,
     reminders.reminders_group,
     reminders.campaign_group,
+    autodebit.autodebit_group,
 )
 
 

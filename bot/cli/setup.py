@@ -39,9 +39,10 @@ def alembic_config():
 @click.command("db-upgrade")
 @with_appcontext
 def db_upgrade():
-    """Apply migrations and load new seed templates (the release step)."""
+    """Apply migrations and load new seed templates and payment methods (the release step)."""
     from alembic import command
 
+    from bot.payments import rails
     from bot.templates import store as templates
 
     if current_app.config["DATABASE_URL"].startswith("sqlite:///"):
@@ -50,7 +51,10 @@ def db_upgrade():
         )
     command.upgrade(alembic_config(), "head")
     added = templates.seed(session())
-    click.echo(f"database at head; {added} template version(s) seeded")
+    methods = rails.seed(session())
+    click.echo(
+        f"database at head; {added} template version(s) and {methods} payment method(s) seeded"
+    )
 
 
 @click.command("seed-templates")
@@ -74,6 +78,10 @@ def load_demo():
     for line, reason in report.errors:
         click.echo(f"{DEMO_CSV.name}:{line}: {reason}", err=True)
     click.echo(f"demo debtors: {report.summary()}")
+    if current_app.config["SANDBOX"]:
+        from bot.payments import rails
+
+        click.echo(f"demo payment methods: {rails.load_demo(session())} filled")
 
 
 @click.command("rasa-token")

@@ -1,6 +1,6 @@
 """Queueing a conversation for the agents, with the reason they see first."""
 
-from bot import audit
+from bot import audit, statuses
 from bot.clock import utcnow
 
 
@@ -19,3 +19,17 @@ def on_delivery_failed(session, message, error_code):
     """A hook receiver: a message Twilio finally refused needs a person."""
     mark_for_agent(session, message.conversation, "delivery_failure")
     return True
+
+
+def unmark_for_agent(session, conversation, reason, actor):
+    """Take the conversation out of the agents' queue when it waits only for reason and nobody
+    holds it (e.g. every receipt it sent has been decided)."""
+    if (
+        conversation.needs_agent
+        and conversation.agent_reason == reason
+        and conversation.state != statuses.Conversation.AGENT
+    ):
+        conversation.needs_agent = False
+        conversation.agent_reason = None
+        conversation.escalated_at = None
+        audit.record(session, actor, "conversation.dequeued", conversation, {"reason": reason})

@@ -8,9 +8,30 @@ from bot.clock import utcnow
 from bot.conversations import media as inbound_files
 from bot.models import Conversation, Debtor, Message
 
+MAX_MEDIA = 10  # what Twilio sends at most with one message
+
 
 class BadInbound(ValueError):
     """A webhook payload that is not a usable message (answered with 400)."""
+
+
+def inbound_media(form):
+    """The media Twilio posted with a message (NumMedia, MediaUrl<n>, MediaContentType<n>), and
+    a shared location (Latitude and Longitude, no file): [{"url", "content_type"}], or None.
+    Raises BadInbound."""
+    count = (form.get("NumMedia") or "0").strip()
+    if not count.isdigit() or int(count) > MAX_MEDIA:
+        raise BadInbound(f"NumMedia must be a number from 0 to {MAX_MEDIA}")
+    media = []
+    for i in range(int(count)):
+        url = (form.get(f"MediaUrl{i}") or "").strip()
+        if not url.startswith(("https://", "http://")) or len(url) > 1024:
+            raise BadInbound(f"MediaUrl{i} is missing or not a URL")
+        content_type = (form.get(f"MediaContentType{i}") or "").strip()[:64]
+        media.append({"url": url, "content_type": content_type})
+    if not media and form.get("Latitude") and form.get("Longitude"):
+        media.append({"url": None, "content_type": inbound_files.LOCATION})
+    return media or None
 
 
 def get_or_create_conversation(session, channel, address):
@@ -44,10 +65,7 @@ def store_inbound(session, form, max_body):
         channel, address = channels.parse(form.get("From"))
     except channels.BadAddress as exc:
         raise BadInbound(str(exc)) from exc
-    try:
-        media = inbound_files.inbound_media(form)
-    except ValueError as exc:
-        raise BadInbound(str(exc)) from exc
+    media = inbound_media(form)
     existing = session.execute(
         select(Message).where(Message.provider_sid == sid)
     ).scalar_one_or_none()
@@ -79,7 +97,9 @@ def store_inbound(session, form, max_body):
         session.flush()
         outbox.later(session, "process_inbound", message.id)
         if inbound_files.kind(message) == inbound_files.RECEIPT:
-            outbox.later(session, "receive_media", message.id)  # the proof becomes a claim
+            # A payment proof: fetched, kept and answered by its own job (a voice note or a
+            # sticker is answered in the turn, bot.conversations.media).
+            outbox.later(session, "receive_media", message.id)
         session.commit()
     except IntegrityError:  # the same MessageSid raced in on another request
         session.rollback()

@@ -56,6 +56,13 @@ def _answer(session, message, lock, client, final_attempt):
         message.status = In.FOR_AGENT
         session.commit()
         return
+    if media.kind(message) == media.RECEIPT and not message.button_payload:
+        # A payment proof (its words are kept with it): its own job answers once it has the
+        # file; Rasa would start an already-paid question on top of it.
+        message.status = In.PROCESSED
+        message.processed_at = utcnow()
+        session.commit()
+        return
     replies = (
         session.execute(
             select(Message).where(Message.reply_to_id == message.id).order_by(Message.seq)
@@ -93,8 +100,8 @@ def _answer(session, message, lock, client, final_attempt):
 
 
 def _media_answers(message):
-    """The answer to a voice note, a receipt or other media (Rasa reads text only); None for a
-    message Rasa should read (words, or words with a file that is neither)."""
+    """The answer to a voice note or other media (Rasa reads text only); None for a message
+    Rasa should read (words, or words with a file that is neither)."""
     found = media.kind(message)
     if found is None or (found == media.OTHER and (message.body or "").strip()):
         return None

@@ -18,12 +18,22 @@ from bot.models.money import (
     Promise,
 )
 from bot.models.people import Account, Debtor, User
+from bot.models.rails import (
+    AutodebitAttempt,
+    AutodebitMandate,
+    Document,
+    PaymentReceipt,
+    RailMethod,
+    StoredFile,
+)
 from bot.models.reminders import ContactRule, ScheduledMessage, Segment
 from bot.models.texts import MessageTemplate, TemplateKey
 
 __all__ = [
     "Account",
     "AuditEvent",
+    "AutodebitAttempt",
+    "AutodebitMandate",
     "Base",
     "Checkout",
     "ContactRequest",
@@ -32,6 +42,7 @@ __all__ = [
     "ConversationNote",
     "Debtor",
     "Dispute",
+    "Document",
     "Installment",
     "Message",
     "MessageTemplate",
@@ -41,11 +52,14 @@ __all__ = [
     "PaymentEvent",
     "PaymentPlan",
     "PaymentPolicy",
+    "PaymentReceipt",
     "Portfolio",
     "Promise",
+    "RailMethod",
     "SandboxMessage",
     "ScheduledMessage",
     "Segment",
+    "StoredFile",
     "TemplateKey",
     "TimestampMixin",
     "User",

@@ -4,7 +4,7 @@ delivered by a job once the transaction commits."""
 
 from flask import current_app
 
-from bot import clock, outbox, statuses
+from bot import channels, clock, outbox, statuses
 from bot.clock import utcnow
 from bot.contact.decision import Context, Facts, decide, may_contact
 from bot.models import Message, TemplateKey
@@ -42,11 +42,15 @@ def queue_outbound(
     author_id=None,
     purpose="agent",
     now=None,
+    media=None,
 ):
     """Store a message the bot or an agent starts as a pending row, when the contact decision
     allows it for purpose: the key's text in the conversation's language (or the body given),
     as the key's approved template outside WhatsApp's window. Refused (OutsideWindow for the
-    window) when it cannot go. Delivered once the caller commits."""
+    window) when it cannot go. Delivered once the caller commits.
+
+    media ([{"url", "content_type"}], e.g. a PDF receipt) goes with a WhatsApp text; a template
+    or an SMS carries the text alone, so the text should hold a link to the same file."""
     locale = conversation_locale(conversation)
     decision = conversation_decision(session, conversation, purpose, key, now)
     if not decision.allowed:
@@ -76,6 +80,7 @@ def queue_outbound(
         author_id=author_id,
         content_sid=sid,
         content_variables=slots,
+        media=media if media and not sid and conversation.channel == channels.WHATSAPP else None,
     )
     session.add(row)
     session.flush()

@@ -112,6 +112,8 @@ def create_params(row):
         params["content_variables"] = json.dumps(row.content_variables or {})
     else:
         params["body"] = row.body
+        if row.media:  # Twilio fetches each URL itself (a signed, expiring link to the file)
+            params["media_url"] = [item["url"] for item in row.media]
     return params
 
 

@@ -29,17 +29,19 @@ def debtor_conversation(session, debtor):
     return get_or_create_conversation(session, channels.WHATSAPP, debtor.phone)
 
 
-def send_to_debtor(session, debtor, key, variables, purpose, channel=None, now=None):
+def send_to_debtor(session, debtor, key, variables, purpose, channel=None, now=None, media=None):
     """Queue a message the bot starts for the debtor on channel (default: the conversation
     they use), when the contact decision allows it; outside WhatsApp's window without an
     approved template, by SMS where the debtor allows it. Returns the message, or the refusing
-    Decision (audited)."""
+    Decision (audited). media goes only with a WhatsApp text (see queue_outbound)."""
     if channel is None:
         conversation = debtor_conversation(session, debtor)
     else:
         conversation = get_or_create_conversation(session, channel, debtor.phone)
     try:
-        return queue_outbound(session, conversation, key, variables, purpose=purpose, now=now)
+        return queue_outbound(
+            session, conversation, key, variables, purpose=purpose, now=now, media=media
+        )
     except Refused as refused:
         decision, outside_window = refused.decision, isinstance(refused, OutsideWindow)
     if outside_window:

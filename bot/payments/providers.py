@@ -1,63 +1,60 @@
-"""Payment providers behind one small interface: create a checkout, read a signed webhook.
+"""Payment providers behind one small interface: create a checkout, read a signed webhook, and
+(for auto-debit) save a payment method and charge it off-session.
 
-Both adapters speak Stripe's webhook format (a JSON event signed with a `t=...,v1=...`
-HMAC-SHA256 header), so one verifier and one reconciliation path serve them all. A second real
-provider (MercadoPago) is another class with the same two methods and its own `read_event`.
+Stripe and the sandbox speak Stripe's webhook format (a JSON event signed with a `t=...,v1=...`
+HMAC-SHA256 header); Mercado Pago (bot.payments.mercado_pago) has its own signature and reads
+the payment from its API. All of them reduce an event to one Event, so one reconciliation path
+serves them all. The shared types live in bot.payments.provider_types.
 """
 
 import hashlib
-import hmac
 import json
 import secrets
-from dataclasses import dataclass
 
 from flask import current_app
 
-from bot import clock
+from bot.payments.mercado_pago import MercadoPagoProvider
+from bot.payments.provider_types import (
+    BadEvent,
+    BadSignature,
+    Charge,
+    CreatedCheckout,
+    Event,
+    ProviderError,
+    ProviderUnavailable,
+    SavedMethod,
+    sign,
+)
+
+__all__ = [
+    "ADAPTERS",
+    "BadEvent",
+    "BadSignature",
+    "Charge",
+    "CreatedCheckout",
+    "Event",
+    "ProviderError",
+    "ProviderUnavailable",
+    "SavedMethod",
+    "get",
+    "sign",
+]
 
 STRIPE_HEADER = "Stripe-Signature"
 SANDBOX_HEADER = "Sandbox-Signature"
-
-
-class BadEvent(ValueError):
-    """A webhook payload that is not a usable event (answered with 400)."""
-
-
-class BadSignature(BadEvent):
-    """A webhook whose signature does not verify (answered with 403)."""
-
-
-class ProviderError(RuntimeError):
-    """The provider could not create a checkout now; the debtor may try again."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """A provider event reduced to what reconciliation needs.
-
-    kind: completed (money received), pending (completed, money not yet confirmed),
-    failed, expired, or other (ignored)."""
-
-    id: str
-    type: str
-    kind: str
-    ref: str | None
-    amount_minor: int | None
-    currency: str | None
-
-
-@dataclass(frozen=True)
-class CreatedCheckout:
-    ref: str
-    url: str
-
-
-def sign(payload, secret, timestamp=None):
-    """The Stripe-Signature header value for payload (bytes or str), as Stripe computes it."""
-    timestamp = int(timestamp if timestamp is not None else clock.epoch())
-    body = payload.decode() if isinstance(payload, bytes) else payload
-    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+# Declines worth another try on a later day (the bank may accept then); every other card
+# failure needs the debtor (a new card, the bank's authentication).
+SOFT_DECLINES = frozenset(
+    (
+        "insufficient_funds",
+        "generic_decline",
+        "try_again_later",
+        "processing_error",
+        "do_not_honor",
+        "issuer_not_available",
+        "reenter_transaction",
+    )
+)
 
 
 _KINDS = {
@@ -76,14 +73,28 @@ def event_from_stripe_json(data):
         raise BadEvent("event has no id, type or data.object") from exc
     if not event_id or len(event_id) > 128:
         raise BadEvent("event id is missing or too long")
+    if not isinstance(obj, dict):
+        raise BadEvent("data.object is not an object")
+    if event_type.startswith("payment_intent."):
+        return _payment_intent_event(event_id, event_type, obj)
+    if obj.get("mode") == "setup":
+        # A payment method saved for auto-debit (Checkout in setup mode): no money moves.
+        kind = "setup_completed" if event_type == "checkout.session.completed" else "other"
+        return Event(
+            id=event_id,
+            type=event_type[:64],
+            kind=kind,
+            ref=str(obj["id"])[:128] if obj.get("id") else None,
+            amount_minor=None,
+            currency=None,
+            extra={"setup_intent": obj.get("setup_intent"), "customer": obj.get("customer")},
+        )
     if event_type == "checkout.session.completed":
         paid = obj.get("payment_status") in ("paid", "no_payment_required")
         kind = "completed" if paid else "pending"
     else:
         kind = _KINDS.get(event_type, "other")
-    amount = obj.get("amount_total")
-    if amount is not None and (not isinstance(amount, int) or amount < 0):
-        raise BadEvent("amount_total is not a whole number of minor units")
+    amount = _amount(obj.get("amount_total"))
     if kind == "completed" and amount is None:
         raise BadEvent("a completed checkout has no amount_total")
     currency = obj.get("currency")
@@ -95,6 +106,38 @@ def event_from_stripe_json(data):
         amount_minor=amount,
         currency=currency.upper() if currency else None,
     )
+
+
+_INTENT_KINDS = {
+    "payment_intent.succeeded": "completed",
+    "payment_intent.processing": "pending",
+    "payment_intent.payment_failed": "failed",
+}
+
+
+def _payment_intent_event(event_id, event_type, obj):
+    """An off-session charge (auto-debit): the checkout is the PaymentIntent itself."""
+    kind = _INTENT_KINDS.get(event_type, "other")
+    amount = _amount(obj.get("amount_received")) if kind == "completed" else None
+    if kind == "completed" and not amount:
+        raise BadEvent("a succeeded payment intent has no amount_received")
+    currency = obj.get("currency")
+    error = obj.get("last_payment_error") or {}
+    return Event(
+        id=event_id,
+        type=event_type[:64],
+        kind=kind,
+        ref=str(obj["id"])[:128] if obj.get("id") else None,
+        amount_minor=amount,
+        currency=currency.upper() if currency else None,
+        extra={"code": error.get("code"), "decline_code": error.get("decline_code")},
+    )
+
+
+def _amount(value):
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise BadEvent("the amount is not a whole number of minor units")
+    return value
 
 
 def _verify(payload, header, secret):
@@ -157,9 +200,110 @@ class StripeProvider:
             raise ProviderError(f"Stripe refused the checkout: {type(exc).__name__}") from exc
         return CreatedCheckout(ref=session.id, url=session.url)
 
-    def read_event(self, payload, headers):
+    def read_event(self, payload, headers, args=None):
         data = _verify(payload, headers.get(self.header), self.webhook_secret)
         return event_from_stripe_json(data)
+
+    # -- auto-debit: save a card with Checkout in setup mode, charge it off-session ----------
+
+    supports_autodebit = True
+
+    def start_setup(self, mandate, currency, success_url, cancel_url, customer_ref=None):
+        """(customer ref, CreatedCheckout) of a setup-mode Checkout that saves a card."""
+        import stripe
+
+        account = str(mandate.account_id)
+        try:
+            if customer_ref is None:
+                # No name, e-mail or phone: a customer is only what the card hangs on.
+                customer = self.client.v1.customers.create(
+                    params={"metadata": {"account_id": account}},
+                    options={"idempotency_key": f"customer-account-{account}"},
+                )
+                customer_ref = customer.id
+            session = self.client.v1.checkout.sessions.create(
+                params={
+                    "mode": "setup",
+                    "customer": customer_ref,
+                    "currency": currency.lower(),  # required in setup mode
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                    "client_reference_id": account,
+                    "metadata": {"mandate_id": str(mandate.id), "purpose": "autodebit"},
+                    "setup_intent_data": {"metadata": {"mandate_id": str(mandate.id)}},
+                },
+                options={"idempotency_key": f"autodebit-setup-{mandate.id}"},
+            )
+        except stripe.StripeError as exc:
+            raise ProviderError(f"Stripe refused the setup: {type(exc).__name__}") from exc
+        return customer_ref, CreatedCheckout(ref=session.id, url=session.url)
+
+    def saved_method(self, event):
+        """The card a completed setup saved (SavedMethod), read from its SetupIntent."""
+        import stripe
+
+        setup_intent = event.extra.get("setup_intent")
+        if not setup_intent:
+            raise BadEvent("a completed setup has no setup_intent")
+        try:
+            seti = self.client.v1.setup_intents.retrieve(
+                setup_intent, params={"expand": ["payment_method"]}
+            )
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(f"cannot read the setup: {type(exc).__name__}") from exc
+        method = seti.payment_method
+        card = getattr(method, "card", None)
+        return SavedMethod(
+            customer_ref=seti.customer or event.extra.get("customer"),
+            method_ref=method.id,
+            brand=getattr(card, "brand", None),
+            last4=getattr(card, "last4", None),
+        )
+
+    def charge(self, mandate, key, amount_minor, currency, metadata):
+        """One off-session charge; the key makes a re-run of the same attempt (a retried job)
+        get the first answer instead of a second charge."""
+        import stripe
+
+        params = {
+            "amount": amount_minor,
+            "currency": currency.lower(),
+            "customer": mandate.customer_ref,
+            "payment_method": mandate.method_ref,
+            "off_session": True,
+            "confirm": True,
+            "metadata": metadata,
+        }
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params=params, options={"idempotency_key": key}
+            )
+        except stripe.CardError as exc:
+            error = exc.error
+            intent = getattr(error, "payment_intent", None)
+            ref = intent.get("id") if isinstance(intent, dict) else getattr(intent, "id", None)
+            soft = error.code == "card_declined" and error.decline_code in SOFT_DECLINES
+            outcome = "declined" if soft else "needs_debtor"
+            return Charge(outcome, ref, code=error.code, decline_code=error.decline_code)
+        except stripe.InvalidRequestError as exc:
+            # The card was detached or belongs to no customer: only the debtor can fix that.
+            return Charge("needs_debtor", code=getattr(exc, "code", None) or "invalid_request")
+        except stripe.StripeError:
+            return Charge("provider_down")  # the same attempt later, with the same key
+        if intent.status == "succeeded":
+            return Charge("succeeded", intent.id, amount_minor=intent.amount_received)
+        return Charge("pending", intent.id)
+
+    def forget_method(self, mandate):
+        """Detach the saved card, so that no later charge can use it."""
+        import stripe
+
+        if not mandate.method_ref:
+            return
+        try:
+            self.client.v1.payment_methods.detach(mandate.method_ref)
+        except stripe.StripeError as exc:
+            raise ProviderError(f"Stripe could not detach the card: {type(exc).__name__}") from exc
 
 
 class SandboxProvider:
@@ -177,9 +321,13 @@ class SandboxProvider:
         ref = "cs_sandbox_" + secrets.token_urlsafe(18)
         return CreatedCheckout(ref=ref, url=f"{self.base_url}/pay/sandbox/checkout/{ref}")
 
-    def read_event(self, payload, headers):
+    def read_event(self, payload, headers, args=None):
         data = _verify(payload, headers.get(self.header), self.webhook_secret)
         return event_from_stripe_json(data)
+
+    def _signed(self, event):
+        payload = json.dumps(event).encode()
+        return payload, {self.header: sign(payload, self.webhook_secret)}
 
     def completed_event(self, checkout):
         """(payload bytes, headers) of a signed checkout.session.completed for checkout."""
@@ -198,11 +346,79 @@ class SandboxProvider:
                 }
             },
         }
-        payload = json.dumps(event).encode()
-        return payload, {self.header: sign(payload, self.webhook_secret)}
+        return self._signed(event)
+
+    # -- auto-debit: a page of the app saves a pretend card; its outcome decides the charges --
+
+    supports_autodebit = True
+    # Card endings after Stripe's test cards: each makes later charges behave that way.
+    CARDS = {
+        "succeeds": "4242",
+        "insufficient_funds": "9995",
+        "authentication_required": "3184",
+        "expired_card": "0069",
+    }
+
+    def start_setup(self, mandate, currency, success_url, cancel_url, customer_ref=None):
+        ref = "cs_sandbox_setup_" + secrets.token_urlsafe(18)
+        customer_ref = customer_ref or f"cus_sandbox_{mandate.account_id}"
+        return customer_ref, CreatedCheckout(ref, f"{self.base_url}/pay/sandbox/setup/{ref}")
+
+    def setup_completed_event(self, mandate, outcome):
+        """(payload, headers) of the signed checkout.session.completed of a setup page."""
+        if outcome not in self.CARDS:
+            raise ValueError(f"unknown sandbox card {outcome!r}")
+        event = {
+            "id": "evt_sandbox_" + secrets.token_hex(12),
+            "object": "event",
+            "type": "checkout.session.completed",
+            "data": {
+                "object": {
+                    "id": mandate.setup_ref,
+                    "object": "checkout.session",
+                    "mode": "setup",
+                    "customer": mandate.customer_ref,
+                    "setup_intent": f"seti_sandbox_{outcome}_{secrets.token_hex(6)}",
+                    "payment_status": "no_payment_required",
+                }
+            },
+        }
+        return self._signed(event)
+
+    def saved_method(self, event):
+        seti = event.extra.get("setup_intent") or ""
+        outcome = next((o for o in self.CARDS if seti.startswith(f"seti_sandbox_{o}_")), None)
+        if outcome is None:
+            raise BadEvent("not a sandbox setup")
+        return SavedMethod(
+            customer_ref=event.extra.get("customer"),
+            method_ref=f"pm_sandbox_{outcome}_{secrets.token_hex(6)}",
+            brand="visa",
+            last4=self.CARDS[outcome],
+        )
+
+    def charge(self, mandate, key, amount_minor, currency, metadata):
+        """Answer as Stripe would for the saved card; the same key gets the same reference."""
+        ref = "pi_sandbox_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        outcome = next(
+            (o for o in self.CARDS if (mandate.method_ref or "").startswith(f"pm_sandbox_{o}_")),
+            None,
+        )
+        if outcome == "succeeds":
+            return Charge("succeeded", ref, amount_minor=amount_minor)
+        if outcome == "insufficient_funds":
+            return Charge("declined", ref, code="card_declined", decline_code=outcome)
+        return Charge("needs_debtor", ref, code=outcome or "invalid_request")
+
+    def forget_method(self, mandate):
+        """Nothing is stored anywhere else."""
 
 
-ADAPTERS = {"stripe": StripeProvider, "sandbox": SandboxProvider}
+ADAPTERS = {
+    "stripe": StripeProvider,
+    "sandbox": SandboxProvider,
+    "mercadopago": MercadoPagoProvider,
+}
 
 
 def get(name=None):

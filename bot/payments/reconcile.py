@@ -104,8 +104,11 @@ def handle_event(session, provider, event):
 
 
 def _complete(session, provider, checkout, event):
+    # One payment per provider payment: a checkout may take several (Mercado Pago), else the
+    # checkout's own reference names its one payment.
+    ref = event.payment_ref or event.ref
     already = session.execute(
-        select(Payment).where(Payment.provider == provider, Payment.provider_ref == event.ref)
+        select(Payment).where(Payment.provider == provider, Payment.provider_ref == ref)
     ).scalar_one_or_none()
     if already is not None:
         return "duplicate_payment", None
@@ -127,7 +130,7 @@ def _complete(session, provider, checkout, event):
         account,
         event.amount_minor,
         provider=provider,
-        provider_ref=event.ref,
+        provider_ref=ref,
         checkout=checkout,
         actor=f"provider:{provider}",
     )

@@ -14,13 +14,15 @@ from bot.conversations.locks import holding
 from bot.conversations.turn import answer_pending
 from bot.db import session as db_session
 from bot.debts import media_claims
-from bot.models import Message
+from bot.models import Message, Payment
 from bot.outbound import sandbox
 from bot.outbound.deliver import ProviderUnavailable, deliver
 from bot.outbound.throttle import TokenBucket
 from bot.outbound.twilio_client import get_client
+from bot.payments import autodebit, documents, receipts
 from bot.redis import redis_conn
 from bot.reminders import sending
+from bot.tasks.periodic import autodebit_lock
 
 log = logging.getLogger(__name__)
 _app = None
@@ -87,14 +89,43 @@ def sync_bot(conversation_id):
 
 
 def receive_media(message_id):
-    """A payment proof the debtor sent: an already-paid claim for an agent to check."""
+    """Fetch, check and keep the files of an inbound message (receipts to verify) and answer;
+    a usable one is an already-paid claim (collection pauses until an agent decides)."""
     with job_app().app_context():
         s = db_session()
         message = s.get(Message, message_id)
         if message is None or message.direction != statuses.IN:
             return
-        media_claims.receive(s, message)
+        found = receipts.receive(s, message, final_attempt=final_attempt())
+        media_claims.claim_for_receipts(s, message, found)
         s.commit()
+
+
+def issue_documents(payment_id):
+    """The receipt of a payment (and the paz y salvo when it settled the account), sent."""
+    with job_app().app_context():
+        s = db_session()
+        payment = s.get(Payment, payment_id)
+        if payment is None:
+            return
+        documents.issue_after_payment(s, payment)
+        s.commit()
+
+
+def charge_autodebits():
+    """Charge the installments due today on active auto-debits (idempotent: run it often)."""
+    with job_app().app_context():
+        lock = autodebit_lock()
+        if not lock.acquire(blocking=False):
+            return  # another run is at it
+        try:
+            report = autodebit.run(db_session())
+            log.info("auto-debit: %s", report)
+        finally:
+            try:
+                lock.release()
+            except Exception:  # expired during a very long run
+                log.warning("auto-debit lock expired during the run")
 
 
 def sandbox_status_callbacks(sandbox_message_id):

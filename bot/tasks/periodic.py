@@ -106,6 +106,27 @@ def sweep_outbound(cutoff):
     return requeued
 
 
+def autodebit_lock(timeout=1800):
+    """One auto-debit run at a time (worker jobs and the CLI)."""
+    return redis_conn().lock("lock:autodebit", timeout=timeout)
+
+
+def autodebit_tick(now=None):
+    """Ask for an auto-debit run at most every AUTODEBIT_INTERVAL seconds of the clock, shared
+    by all workers (0 turns it off); the run itself is idempotent."""
+    interval = current_app.config["AUTODEBIT_INTERVAL"]
+    if not interval or not current_app.config["AUTODEBIT_PROVIDER"]:
+        return False
+    now = now or utcnow()
+    redis = redis_conn()
+    last = redis.get("autodebit:asked_at")
+    if last is not None and now.timestamp() - float(last) < interval:
+        return False
+    redis.set("autodebit:asked_at", repr(now.timestamp()))
+    queues.enqueue("charge_autodebits")
+    return True
+
+
 def reminders_lock(timeout=600):
     """One dispatcher at a time (worker ticks and the CLI): a row is never gated twice."""
     return redis_conn().lock("lock:reminders", timeout=timeout)

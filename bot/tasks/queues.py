@@ -64,9 +64,19 @@ JOBS = {
         description="outbound message {}",
     ),
     "sync_bot": Job("bot.tasks.jobs.sync_bot", MAINTENANCE, timeout=60),
-    # Issue 16: a payment proof sent in the chat becomes an already-paid claim.
+    # Issue 13: receipt photos, documents after payments, auto-debit charges.
     "receive_media": Job(
         "bot.tasks.jobs.receive_media", INBOUND, timeout=120, description="media of message {}"
+    ),
+    "issue_documents": Job(
+        "bot.tasks.jobs.issue_documents", OUTBOUND, timeout=120, description="documents {}"
+    ),
+    "charge_autodebits": Job(
+        "bot.tasks.jobs.charge_autodebits",
+        MAINTENANCE,
+        timeout=1800,
+        retry=Retry(max=3, interval=[60, 300, 900]),
+        result_ttl=0,
     ),
     "send_reminders": Job(
         "bot.tasks.jobs.send_reminders",

@@ -33,6 +33,11 @@ class SweepingMixin:
                 log.exception("sweep failed")
         if self.reminder_tick:
             self._reminders_tick()
+        try:
+            with jobs.job_app().app_context():
+                periodic.autodebit_tick()
+        except Exception:
+            log.exception("auto-debit tick failed")
 
     def _reminders_tick(self):
         # One worker at a time plans and dispatches reminders; a long dispatch keeps its lock.

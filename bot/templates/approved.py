@@ -13,7 +13,7 @@ from bot.templates.admin import TemplateValidationError, get_key
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 # Texts the bot may have to send outside WhatsApp's 24-hour window, where only an approved
 # template (a Twilio Content SID) reaches the debtor: proactive and agent-started messages.
-OUTSIDE_WINDOW_PREFIXES = ("reminder.",)
+OUTSIDE_WINDOW_PREFIXES = ("reminder.", "document.", "autodebit.")
 OUTSIDE_WINDOW_KEYS = frozenset(
     {"payment.thanks", "payment.thanks_paid", "payment.link", "agent.follow_up"}
 )

@@ -2,6 +2,9 @@
 
 It records what the real twilio client sends (TWILIO_API_BASE_URL points here), answers like
 Twilio, posts signed status callbacks (sent, delivered), and can be told to fail or stall.
+Outbound media (MediaUrl) are recorded and fetched as Twilio fetches them (status, type and size
+kept on the message); inbound media a test adds with add_media() are served behind the account's
+credentials, at api.twilio.com-shaped URLs the app rewrites to TWILIO_API_BASE_URL.
 """
 
 import logging
@@ -28,6 +31,8 @@ class FakeTwilio:
         self.delay_next = 0.0  # seconds to stall the next create after accepting it
         self.refuse = {}  # address -> (HTTP status, Twilio code): answer creates to it so
         self.fail_later = {}  # address -> Twilio code: accept, then call back "failed" with it
+        self.media = {}  # (message sid, media sid) -> (bytes, content type): inbound media
+        self.media_requests = []  # (path, authorised) of every media download
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self.app = self._build_app()
@@ -90,6 +95,8 @@ class FakeTwilio:
                 "to": form.get("To"),
                 "from": form.get("From"),
                 "body": form.get("Body"),
+                "media_urls": form.getlist("MediaUrl"),
+                "media_fetched": [],  # (status, content type, bytes) as Twilio fetched them
                 "status_callback": form.get("StatusCallback"),
                 "content_sid": form.get("ContentSid"),
                 "content_variables": form.get("ContentVariables"),
@@ -101,6 +108,8 @@ class FakeTwilio:
                 self.changed.notify_all()
             if delay:
                 time.sleep(delay)
+            if record["media_urls"]:
+                threading.Thread(target=self._fetch_media, args=(record,), daemon=True).start()
             if self.callbacks and record["status_callback"]:
                 threading.Thread(target=self._callbacks, args=(record,), daemon=True).start()
             resource = message_resource(
@@ -113,6 +122,19 @@ class FakeTwilio:
                 record["created_at"],
             )
             return jsonify(resource), 201
+
+        @app.get(MESSAGES_PATH.replace(".json", "") + "/<message_sid>/Media/<media_sid>")
+        def get_media(account_sid, message_sid, media_sid):
+            authorised = self._authorised(account_sid)
+            with self.lock:
+                self.media_requests.append((request.path, authorised))
+            if not authorised:
+                return twilio_error(401, 20003, "Authentication Error - invalid username")
+            found = self.media.get((message_sid, media_sid))
+            if found is None:
+                return twilio_error(404, 20404, "The requested resource was not found")
+            data, content_type = found
+            return data, 200, {"Content-Type": content_type}
 
         @app.get(MESSAGES_PATH)
         def list_messages(account_sid):
@@ -134,6 +156,34 @@ class FakeTwilio:
             return jsonify(message_page(account_sid, resources))
 
         return app
+
+    def add_media(self, data, content_type, message_sid=None):
+        """Keep a file as Twilio keeps an inbound message's media; return its MediaUrl (on
+        api.twilio.com, as Twilio posts it)."""
+        message_sid = message_sid or "MM" + uuid.uuid4().hex
+        media_sid = "ME" + uuid.uuid4().hex
+        with self.lock:
+            self.media[(message_sid, media_sid)] = (data, content_type)
+        return (
+            f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Messages/"
+            f"{message_sid}/Media/{media_sid}"
+        )
+
+    def _fetch_media(self, record):
+        """Fetch each MediaUrl of an outbound message, as Twilio does before sending it."""
+        for url in record["media_urls"]:
+            try:
+                response = requests.get(url, timeout=10)
+                found = (
+                    response.status_code,
+                    response.headers.get("Content-Type"),
+                    len(response.content),
+                )
+            except requests.RequestException as exc:
+                found = (None, type(exc).__name__, 0)
+            with self.changed:
+                record["media_fetched"].append(found)
+                self.changed.notify_all()
 
     def _authorised(self, account_sid):
         auth = request.authorization

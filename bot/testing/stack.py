@@ -88,6 +88,8 @@ class Stack:
             # Proactive reminders would write to the test debtors mid-test; their own test
             # (test_reminders.py) turns the tick on.
             "REMINDER_TICK": "0",
+            # Auto-debit runs when a test asks (`flask autodebit run`), not on the workers' tick.
+            "AUTODEBIT_INTERVAL": "0",
             **(extra_env or {}),
         }
         self.redis = Redis.from_url(self.env["REDIS_URL"])

@@ -10,19 +10,15 @@ from datetime import date
 from functools import wraps
 from types import SimpleNamespace
 
-import requests
 from flask import (
     Blueprint,
-    abort,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bot import audit, channels, clock, statuses
 from bot.db import session
@@ -40,6 +36,9 @@ from bot.web.pay_texts import texts
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pay", __name__, url_prefix="/pay")
+# Sections other modules add to the page (bot.web.pay_extras: other ways to pay, auto-debit,
+# documents): each is called with (session, account, fmt, lang) and returns template variables.
+PAGE_EXTRAS = []
 
 
 def _whatsapp_number():
@@ -167,6 +166,8 @@ def _view(account, notice=None, error=None, status=200):
         {"date": fmt.date(p.received_at.date()), "amount": fmt.money(p.amount_minor)}
         for p in history
     ]
+    for extra in PAGE_EXTRAS:
+        context.update(extra(s, account, fmt, lang))
     return render_template("pay.html", **context), status
 
 
@@ -399,103 +400,3 @@ def renew(token):
         audit.record(s, "debtor", "payment_link.sent", account, {"renewed": True})
     s.commit()
     return sent, 200
-
-
-# -- provider webhooks ------------------------------------------------------------------------
-
-
-@bp.post("/webhooks/<name>")
-def provider_webhook(name):
-    """A provider's event: verified, stored once by its id, reconciled; the thank-you after."""
-    cfg = current_app.config
-    if name == "sandbox" and cfg["PAYMENT_PROVIDER"] != "sandbox":
-        abort(404)
-    if name == "stripe" and not cfg["STRIPE_WEBHOOK_SECRET"]:
-        abort(404)
-    if name not in providers.ADAPTERS:
-        abort(404)
-    provider = providers.get(name)
-    try:
-        event = provider.read_event(request.get_data(), request.headers)
-    except providers.BadSignature:
-        return jsonify({"error": "signature does not verify"}), 403
-    except providers.BadEvent as exc:
-        return jsonify({"error": str(exc)}), 400
-    s = session()
-    outcome, payment = payments.handle_event(s, name, event)
-    if payment is not None:
-        payments.on_payment_applied(s, payment)
-    try:
-        # The thank-you is sent after the commit; a Redis outage then leaves it 'pending' for
-        # the sweep, never a 500 that would make the provider redeliver a duplicate.
-        s.commit()
-    except IntegrityError:
-        # Another event paid the same checkout at the same moment: the provider retries this
-        # one, which then finds the payment and changes nothing.
-        s.rollback()
-        return jsonify({"outcome": "conflict"}), 409
-    return jsonify({"outcome": outcome}), 200
-
-
-# -- sandbox checkout (demo mode) ---------------------------------------------------------------
-
-
-def _sandbox_checkout(ref):
-    if current_app.config["PAYMENT_PROVIDER"] != "sandbox":
-        abort(404)
-    row = (
-        session()
-        .execute(
-            select(Checkout).where(Checkout.provider == "sandbox", Checkout.provider_ref == ref)
-        )
-        .scalar_one_or_none()
-    )
-    if row is None:
-        abort(404)
-    return row
-
-
-def _sandbox_view(row, done=False):
-    account = session().get(Account, row.account_id)
-    tag = _page_locale(account)
-    t = texts(tag.split("-")[0])
-    return render_template(
-        "pay_sandbox.html",
-        t=t,
-        lang=tag.split("-")[0],
-        amount=_Fmt(tag, row.currency).money(row.amount_minor),
-        ref=row.provider_ref,
-        done=done or row.status == "completed",
-        back=links.payment_url(account) + "?paid=1",
-    )
-
-
-@bp.get("/sandbox/checkout/<ref>")
-def sandbox_checkout(ref):
-    return _sandbox_view(_sandbox_checkout(ref))
-
-
-def post_webhook(url, payload, headers):
-    """Deliver a signed event to a webhook over HTTP, as a provider would."""
-    response = requests.post(
-        url, data=payload, headers={**headers, "Content-Type": "application/json"}, timeout=10
-    )
-    return response.status_code
-
-
-@bp.post("/sandbox/checkout/<ref>")
-def sandbox_pay(ref):
-    """The one-click payment: post a signed 'completed' event to this app's own webhook."""
-    row = _sandbox_checkout(ref)
-    if row.status != "completed":
-        payload, headers = providers.get("sandbox").completed_event(row)
-        session().commit()  # end the read transaction: the webhook writes on another request
-        url = current_app.config["PUBLIC_BASE_URL"] + url_for(
-            "pay.provider_webhook", name="sandbox"
-        )
-        status = post_webhook(url, payload, headers)
-        if status != 200:
-            log.error("sandbox webhook answered %s for checkout %s", status, row.id)
-            abort(502)
-        session().refresh(row)
-    return _sandbox_view(row, done=True)

@@ -80,3 +80,77 @@ def test_payment_provider_defaults_to_sandbox_without_a_stripe_key(monkeypatch):
     cfg = load_config()
     assert cfg["PAYMENT_PROVIDER"] == "sandbox"
     assert cfg["SANDBOX_PAYMENT_SECRET"].startswith("whsec_")
+
+
+def _clear_providers(monkeypatch):
+    for name in (
+        "APP_ENV",
+        "PAYMENT_PROVIDER",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "MERCADOPAGO_ACCESS_TOKEN",
+        "MERCADOPAGO_WEBHOOK_SECRET",
+        "AUTODEBIT_PROVIDER",
+        "AUTODEBIT_RETRY_DAYS",
+        "AUTODEBIT_FROM_HOUR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_mercado_pago_needs_its_token_and_webhook_secret(monkeypatch):
+    _clear_providers(monkeypatch)
+    monkeypatch.setenv("MERCADOPAGO_ACCESS_TOKEN", "APP_USR-1")
+    with pytest.raises(ConfigError, match="PAYMENT_PROVIDER=mercadopago needs MERCADOPAGO_WEBHOOK"):
+        load_config()
+    monkeypatch.setenv("MERCADOPAGO_WEBHOOK_SECRET", "whsec")
+    cfg = load_config()
+    # Mercado Pago by default with its token; no auto-debit through it (see README).
+    assert cfg["PAYMENT_PROVIDER"] == "mercadopago" and cfg["AUTODEBIT_PROVIDER"] is None
+
+
+def test_auto_debit_follows_the_provider_or_is_set_apart(monkeypatch):
+    _clear_providers(monkeypatch)
+    assert load_config()["AUTODEBIT_PROVIDER"] == "sandbox"
+    monkeypatch.setenv("AUTODEBIT_PROVIDER", "none")
+    assert load_config()["AUTODEBIT_PROVIDER"] is None
+    # Checkout by Mercado Pago, auto-debit by Stripe: each needs its own secrets.
+    monkeypatch.setenv("PAYMENT_PROVIDER", "mercadopago")
+    monkeypatch.setenv("MERCADOPAGO_ACCESS_TOKEN", "APP_USR-1")
+    monkeypatch.setenv("MERCADOPAGO_WEBHOOK_SECRET", "whsec")
+    monkeypatch.setenv("AUTODEBIT_PROVIDER", "stripe")
+    with pytest.raises(ConfigError, match="AUTODEBIT_PROVIDER=stripe needs STRIPE_SECRET_KEY"):
+        load_config()
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_x")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_x")
+    cfg = load_config()
+    assert (cfg["PAYMENT_PROVIDER"], cfg["AUTODEBIT_PROVIDER"]) == ("mercadopago", "stripe")
+    monkeypatch.setenv("AUTODEBIT_PROVIDER", "mercadopago")
+    with pytest.raises(ConfigError, match="do not fit installment plans"):
+        load_config()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("AUTODEBIT_RETRY_DAYS", "7,3", "increasing"),
+        ("AUTODEBIT_RETRY_DAYS", "tres", "increasing"),
+        ("AUTODEBIT_RETRY_DAYS", "0,2", "increasing"),
+        ("AUTODEBIT_FROM_HOUR", "24", "hour from 0 to 23"),
+        ("PAYMENT_PROVIDER", "paypal", "sandbox, stripe or mercadopago"),
+    ],
+)
+def test_odd_payment_settings_are_named(monkeypatch, name, value, message):
+    _clear_providers(monkeypatch)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        load_config()
+
+
+def test_retry_days_and_the_document_key(monkeypatch):
+    _clear_providers(monkeypatch)
+    monkeypatch.setenv("AUTODEBIT_RETRY_DAYS", "2, 5,9")
+    cfg = load_config()
+    assert cfg["AUTODEBIT_RETRY_DAYS"] == [2, 5, 9]
+    assert cfg["DOCUMENT_SECRET"] and cfg["DOCUMENT_SECRET"] != cfg["SECRET_KEY"]
+    monkeypatch.setenv("DOCUMENT_SECRET", "kept-across-rotations")
+    assert load_config()["DOCUMENT_SECRET"] == "kept-across-rotations"

@@ -30,6 +30,7 @@ from bot.models import (
     Message,
     Payment,
     PaymentClaim,
+    PaymentReceipt,
     Promise,
 )
 from bot.money import money_var
@@ -158,6 +159,13 @@ def _context(s, conversation):
             select(PaymentClaim)
             .where(PaymentClaim.account_id.in_(ids))
             .order_by(PaymentClaim.id.desc())
+        )
+        .scalars()
+        .all(),
+        "receipts": s.execute(
+            select(PaymentReceipt)
+            .where(PaymentReceipt.debtor_id == debtor.id)
+            .order_by(PaymentReceipt.id.desc())
         )
         .scalars()
         .all(),

@@ -6,7 +6,6 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions import context
 from actions.balance import ActionGreetVerified, ActionTellBalance
 from actions.handoff import ActionHandToAgent, ActionOptOut
 from actions.verification import (
@@ -16,14 +15,6 @@ from actions.verification import (
 )
 from bot.conversations import verification
 from bot.models import Conversation
-
-
-@pytest.fixture
-def conversation(app, conversation):
-    """The shared conversation, with the action server's app pointed at the test app."""
-    context._app = app
-    yield conversation
-    context._app = None
 
 
 def tracker(conversation, slots=None, intent="inform", text=""):
@@ -352,6 +343,30 @@ def test_payment_methods_offer_the_link_and_a_person(conversation):
         "/request_payment_link",
         "/request_agent",
     ]
+
+
+def test_payment_methods_name_the_accounts_the_debtor_asks_about(db, conversation):
+    from actions.offers import ActionPaymentMethods
+    from bot.models import RailMethod
+    from bot.payments import rails
+
+    for code, phone in (("nequi", "3001112233"), ("daviplata", "3109998877")):
+        row = db.execute(
+            select(RailMethod).where(RailMethod.country == "CO", RailMethod.code == code)
+        ).scalar_one()
+        rails.update(db, row, {"phone": phone, "holder_name": "Cobranzas SAS"}, True, "admin:1")
+    db.commit()
+    question = "a que cuenta consigno por nequi?"
+    dispatcher = CollectingDispatcher()
+    run(ActionPaymentMethods().run(dispatcher, tracker(conversation, text=question), {}))
+    assert [t for t, _v in templates_sent(dispatcher)] == ["payment.methods"]  # not verified
+    conversation.verified_at = verification.utcnow()
+    db.commit()
+    dispatcher = CollectingDispatcher()
+    run(ActionPaymentMethods().run(dispatcher, tracker(conversation, text=question), {}))
+    [(key, variables), (last, _)] = templates_sent(dispatcher)
+    assert (key, variables["method"], last) == ("payment.by_reference", "Nequi", "payment.methods")
+    assert "3001112233" in variables["details"] and len(variables["reference"]) == 7
 
 
 def test_discount_only_where_the_policy_allows(db, conversation):

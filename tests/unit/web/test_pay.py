@@ -146,13 +146,13 @@ def test_unknown_option_is_a_400_and_creates_nothing(app, client, db, demo_debto
 
 def sandbox_post_through(client, monkeypatch):
     """Route the sandbox's own webhook call through the test client (no server in unit tests)."""
-    from bot.web import pay
+    from bot.web import pay_providers
 
     def post(url, payload, headers):
         path = url.split("bot.example.test", 1)[1]
         return client.post(path, data=payload, headers=headers).status_code
 
-    monkeypatch.setattr(pay, "post_webhook", post)
+    monkeypatch.setattr(pay_providers, "post_webhook", post)
 
 
 def test_sandbox_checkout_pays_with_one_click(app, client, db, conversation, monkeypatch):
@@ -173,7 +173,12 @@ def test_sandbox_checkout_pays_with_one_click(app, client, db, conversation, mon
         select(Message).where(Message.template_key == "payment.thanks_paid")
     ).scalars()
     jobs = Queue("outbound", connection=Redis.from_url(app.config["REDIS_URL"])).jobs
-    assert [j.args for j in jobs] == [(thanks.id,)]
+    [payment] = db.execute(select(Payment)).scalars()
+    # The thank-you goes out, then the PDF receipt and the paz y salvo are issued.
+    assert [(j.func_name.rsplit(".", 1)[1], j.args) for j in jobs] == [
+        ("deliver_outbound", (thanks.id,)),
+        ("issue_documents", (payment.id,)),
+    ]
     # Paying again (a second click, a back button) posts nothing and pays nothing more.
     assert client.post(path).status_code == 200
     assert db.execute(select(func.count(Payment.id))).scalar() == 1
@@ -278,6 +283,7 @@ def fake_stripe(app):
         STRIPE_SECRET_KEY=fake.secret_key,
         STRIPE_WEBHOOK_SECRET=fake.webhook_secret,
         STRIPE_API_BASE=fake.url,
+        AUTODEBIT_PROVIDER="stripe",  # what the configuration derives with Stripe
     )
     yield fake
     fake.stop()
