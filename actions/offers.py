@@ -6,13 +6,11 @@ from rasa_sdk.events import SlotSet
 
 from bot import audit
 from bot.conversations import verification
-from bot.debts.accounts import collectible_accounts
+from bot.debts.accounts import collectible_accounts, nothing_to_collect
 from bot.debts.policies import discount_offer
 from bot.money import money_var
 from bot.outbound.compose import conversation_locale
 from bot.payments import rails
-
-from bot.debts.accounts import nothing_to_collect
 
 from .context import (
     BotAction,

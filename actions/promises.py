@@ -10,8 +10,8 @@ from bot.money import money_var
 
 from .context import (
     BotAction,
-    asked_before,
     BotFormValidation,
+    asked_before,
     bot_spoke_this_turn,
     conversation_scope,
     listen,

@@ -39,9 +39,6 @@ def load_config(overrides=None):
         "TWILIO_API_BASE_URL": _env("TWILIO_API_BASE_URL"),
         "PUBLIC_BASE_URL": _env("PUBLIC_BASE_URL", "http://localhost:5000").rstrip("/"),
         "DEFAULT_LOCALE": _env("DEFAULT_LOCALE", "es"),
-        # The creditor a verified debtor is told the debt is owed to ("¿de qué empresa es?");
-        # a portfolio may name its own (Admin > Portfolios).
-        "CREDITOR_NAME": _env("CREDITOR_NAME", ""),
         "RASA_TIMEOUT": float(_env("RASA_TIMEOUT", "10")),
         "TWILIO_TIMEOUT": float(_env("TWILIO_TIMEOUT", "10")),
         "MAX_INBOUND_BODY": int(_env("MAX_INBOUND_BODY", "4096")),

@@ -74,9 +74,7 @@ def label(session, review_id, intent, user_actor, intents):
         raise ValueError(f"{intent!r} is not an intent of the bot")
     before = row.label
     row.label, row.labelled_by, row.labelled_at = intent, user_actor, clock.utcnow()
-    audit.record(
-        session, user_actor, "nlu.labelled", row, {"before": before, "after": intent}
-    )
+    audit.record(session, user_actor, "nlu.labelled", row, {"before": before, "after": intent})
     return row
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot import outbox, statuses
-from bot.clock import utcnow
+from bot.clock import debtor_zone, local_date, utcnow
 from bot.models import (
     Account,
     AuditEvent,
@@ -67,7 +67,7 @@ class _Renderer:
     def register(self, r):
         return self.registers.get(r.account_segment or r.debtor_segment or voice.DEFAULT)
 
-    def __call__(self, key, locale, variables, register=None):
+    def __call__(self, key, locale, variables, register=None, today=None):
         if (key, locale, register) not in self.cache:
             row, used = templates.lookup(self.session, key, locale, register)
             spec = self.session.get(TemplateKey, key)
@@ -75,7 +75,7 @@ class _Renderer:
             self.cache[key, locale, register] = entry
         body, used, declared, spec = self.cache[key, locale, register]
         fmt = templates.format_locale(locale, used)
-        return templates.render_body(body, declared, variables, fmt), spec, fmt
+        return templates.render_body(body, declared, variables, fmt, today), spec, fmt
 
     def offer(self, offer, locale, variables, register=None):
         if not offer:
@@ -314,7 +314,8 @@ def _outbound(r, decision, locale, render):
     account = SimpleNamespace(id=r.account_id, debtor_id=r.debtor_id)
     variables["url"] = links.payment_url(account)
     register = render.register(r)
-    body, spec, fmt = render(r.template_key, locale, variables, register)
+    today = local_date(utcnow(), debtor_zone(r))  # a date this year is told without its year
+    body, spec, fmt = render(r.template_key, locale, variables, register, today)
     body += render.offer(variables.get("offer"), locale, variables, register)
     values = {
         "direction": statuses.OUT,

@@ -340,9 +340,7 @@ def preview_locales(session, locale):
     debtor_locales = session.execute(select(distinct(Debtor.locale))).scalars().all()
     tag, register = templates.split_tag(locale)
     language = tag.split("-")[0]
-    matching = sorted(
-        t for t in debtor_locales if t and t.split("-")[0] == language and t != tag
-    )
+    matching = sorted(t for t in debtor_locales if t and t.split("-")[0] == language and t != tag)
     if "-" in tag:
         matching = []  # a regional text is read only in its own region
     suffix = f"@{register}" if register else ""

@@ -20,7 +20,6 @@ from babel.numbers import (
 from flask import current_app
 from sqlalchemy import func, select
 
-from bot import clock
 from bot.models import MessageTemplate, TemplateKey
 from bot.templates import plural
 
@@ -109,9 +108,9 @@ def format_value(kind, value, locale, today=None):
 
 
 def format_day(day, locale, today=None):
-    """ "20 de enero" in the current year, "20 de enero de 2027" otherwise."""
-    today = today or clock.utcnow().date()
-    if day.year == today.year:
+    """ "20 de enero" in the debtor's current year (today), "20 de enero de 2027" otherwise;
+    with the year whenever today is not given (a page, a document)."""
+    if today is not None and day.year == today.year:
         return format_skeleton("MMMMd", day, locale=locale)
     return format_date(day, format="long", locale=locale)
 

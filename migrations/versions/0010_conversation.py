@@ -1,7 +1,7 @@
-"""conversation: portfolios' voice, contact requests, NLU reviews, inbound media
+"""conversation: portfolios' voice, contact requests, NLU reviews
 
 Revision ID: 0010_conversation
-Revises: 0009
+Revises: 0010_rails
 Create Date: 2026-11-30 14:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_conversation"
-down_revision = "0009"
+down_revision = "0010_rails"
 branch_labels = None
 depends_on = None
 
@@ -40,9 +40,7 @@ def upgrade():
         sa.ForeignKeyConstraint(["debtor_id"], ["debtors.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_contact_requests_conversation_id", "contact_requests", ["conversation_id"]
-    )
+    op.create_index("ix_contact_requests_conversation_id", "contact_requests", ["conversation_id"])
     op.create_index("ix_contact_requests_debtor_id", "contact_requests", ["debtor_id"])
     op.create_table(
         "nlu_reviews",
@@ -61,14 +59,9 @@ def upgrade():
         sa.UniqueConstraint("message_id"),
     )
     op.create_index("ix_nlu_reviews_created_at", "nlu_reviews", ["created_at"])
-    # The same column as issue 13's receipts (0010_rails): whichever runs first adds it.
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("media", sa.JSON(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_column("media")
     op.drop_index("ix_nlu_reviews_created_at", table_name="nlu_reviews")
     op.drop_table("nlu_reviews")
     op.drop_index("ix_contact_requests_debtor_id", table_name="contact_requests")

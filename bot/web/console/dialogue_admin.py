@@ -93,7 +93,11 @@ def learning_list():
         abort(404)
     rows = learning.reviews(db_session(), status)
     return _render(
-        "learning", rows=rows, status=status, statuses=STATUSES, intents=intents(),
+        "learning",
+        rows=rows,
+        status=status,
+        statuses=STATUSES,
+        intents=intents(),
         ignore=learning.IGNORE,
     )
 
@@ -112,7 +116,9 @@ def learning_label(review_id):
         flash(str(exc), "error")
         return redirect(url_for("dialogue_admin.learning_list")), 303
     s.commit()
-    return redirect(url_for("dialogue_admin.learning_list", status=request.args.get("status", "open"))), 303
+    return redirect(
+        url_for("dialogue_admin.learning_list", status=request.args.get("status", "open"))
+    ), 303
 
 
 @bp.get("/learning/export.yml")

@@ -332,7 +332,10 @@ def test_the_editor_refuses_counts_without_their_plural_forms(db, admin, body, p
 
 
 def test_the_editor_saves_plural_forms_and_register_texts(db, admin):
-    body = "Datos incorrectos: le {attempts_left, plural, one {queda # intento} other {quedan # intentos}}."
+    body = (
+        "Datos incorrectos: le "
+        "{attempts_left, plural, one {queda # intento} other {quedan # intentos}}."
+    )
     row = template_admin.save(db, "verify.failed", "es@usted", body, admin)
     db.commit()
     assert row.locale == "es@usted"
