@@ -22,11 +22,11 @@ _YES_WORDS = frozenset(
     """si sii siii ok okay okey oki ok. va vale dale listo bueno perfecto claro correcto exacto
     sale de acuerdo esta bien sirve me ese esa dia fecha ese. por favor porfa gracias muchas
     yes yeah yep yup sure fine great perfect that day date works sounds good please thanks
-    thank you alright go ahead do it mandalo mandamelo envialo hagale hazlo""".split()
+    thank you alright go ahead do it mandalo mandamelo envialo hagale hazlo sounds""".split()
 )
 _YES_HEADS = frozenset(
     "si sii siii ok okay okey oki va vale dale listo bueno perfecto claro correcto exacto sale "
-    "yes yeah yep yup sure fine great perfect alright hagale".split()
+    "yes yeah yep yup sure fine great perfect alright hagale me ese esa sounds that".split()
 )
 # Not "no es mío" (no, it is not mine): only a bare no.
 _NO_WORDS = frozenset("no nop nope nel para nada gracias thanks not really".split())

@@ -216,3 +216,24 @@ def test_sandbox_endpoints_answer_only_this_machine(app, client):
     assert client.post(path, environ_base=remote).status_code == 403
     app.config["SANDBOX"] = False
     assert client.get("/simulator").status_code == 404
+
+
+def test_a_mexican_whatsapp_number_with_the_old_mobile_1_is_read_as_52(client, db, sign):
+    form = inbound_form(sender="whatsapp:+5215512345678")
+    assert post_signed(client, sign, form).status_code == 200
+    message = db.execute(select(Message)).scalar_one()
+    assert message.conversation.address == "+525512345678"
+
+
+def test_a_list_pickers_choice_is_its_payload(client, db, sign):
+    form = inbound_form(body="Pagar en cuotas", ListId="/request_installments", ListTitle="Cuotas")
+    assert post_signed(client, sign, form).status_code == 200
+    assert db.execute(select(Message)).scalar_one().button_payload == "/request_installments"
+
+
+def test_a_shared_location_is_kept_as_media(client, db, sign):
+    form = inbound_form(body="", Latitude="4.60971", Longitude="-74.08175")
+    assert post_signed(client, sign, form).status_code == 200
+    assert db.execute(select(Message)).scalar_one().media == [
+        {"url": None, "content_type": "location"}
+    ]
