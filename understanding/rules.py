@@ -84,8 +84,6 @@ def signal(text):
     return None
 
 
-
-
 def correct(name, text):
     """The intent to answer with instead of name, or None to keep it."""
     if not name or str(text or "").startswith("/"):

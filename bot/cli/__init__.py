@@ -1,6 +1,6 @@
 """Command-line interface: `flask --app bot <command>` (the top layer: it may use every package)."""
 
-from bot.cli import autodebit, reminders, setup, templates, users, work
+from bot.cli import autodebit, portfolios, reminders, setup, templates, users, work
 
 COMMANDS = (
     setup.import_debts,
@@ -19,6 +19,7 @@ COMMANDS = (
     reminders.reminders_group,
     reminders.campaign_group,
     autodebit.autodebit_group,
+    portfolios.portfolio_set,
 )
 
 

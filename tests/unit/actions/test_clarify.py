@@ -25,6 +25,8 @@ def test_writing_again_while_in_line_gets_still_in_line(db, conversation):
     conversation.agent_reason = "request_agent"
     conversation.escalated_at = utcnow()
     db.commit()
-    dispatcher, _events = run(ActionClarify(), tracker(conversation, intent="out_of_scope", text="??"))
+    dispatcher, _events = run(
+        ActionClarify(), tracker(conversation, intent="out_of_scope", text="??")
+    )
     [(template, _variables)] = sent(dispatcher)
     assert template in ("agent.still_waiting", "agent.still_waiting_later")

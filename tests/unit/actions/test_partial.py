@@ -76,6 +76,8 @@ def test_a_disputed_debt_still_takes_the_part_the_debtor_recognises(db, conversa
     for account in db.execute(select(Account)).scalars():
         account.status = "disputed"
     db.commit()
-    dispatcher, _events = run(ActionPartialPayment(), tracker(conversation, {"partial_amount": "100"}))
+    dispatcher, _events = run(
+        ActionPartialPayment(), tracker(conversation, {"partial_amount": "100"})
+    )
     assert sent(dispatcher)[0][0] == "partial.by_agent"
     assert "balance.none" not in [t for t, _v in sent(dispatcher)]

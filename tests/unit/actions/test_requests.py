@@ -74,7 +74,10 @@ def test_a_yes_to_nothing_gets_the_menu(conversation):
 def test_a_yes_to_an_offered_link_sends_it(db, conversation):
     conversation.verified_at = utcnow()
     db.commit()
-    offer = {"template": "discount.none", "buttons": [{"payload": "/request_payment_link", "on": "affirm"}]}
+    offer = {
+        "template": "discount.none",
+        "buttons": [{"payload": "/request_payment_link", "on": "affirm"}],
+    }
     t = tracker(conversation, intent="affirm", text="dale", events=after(offer))
     dispatcher, _events = run(ActionYesNo(), t)
     [(template, variables)] = sent(dispatcher)
@@ -102,7 +105,9 @@ def test_a_call_back_without_a_number_is_to_this_one(db, conversation):
 
 def test_the_new_number_is_read_from_the_request_or_asked(db, conversation):
     validator = ValidateNewNumberForm()
-    t = tracker(conversation, intent="change_number", text="cambié de número, anoten este 3001112233")
+    t = tracker(
+        conversation, intent="change_number", text="cambié de número, anoten este 3001112233"
+    )
     assert asyncio.run(validator.extract_new_phone(CollectingDispatcher(), t, {})) == {
         "new_phone": "+573001112233"
     }

@@ -52,10 +52,15 @@ def test_a_short_yes_takes_the_one_offered_choice(db, conversation):
         ],
         now,
     )
-    inbound = Message(conversation_id=conversation.id, direction="in", status="received",
-                      created_at=now)
-    for body, payload in [("sí, ese día", "2026-12-15"), ("2", "/request_agent"), ("no", None),
-                          ("quiero otra fecha", None)]:
+    inbound = Message(
+        conversation_id=conversation.id, direction="in", status="received", created_at=now
+    )
+    for body, payload in [
+        ("sí, ese día", "2026-12-15"),
+        ("2", "/request_agent"),
+        ("no", None),
+        ("quiero otra fecha", None),
+    ]:
         inbound.body = body
         assert chosen_payload(db, inbound) == payload
 
@@ -64,7 +69,14 @@ def test_a_yes_stands_for_nothing_when_two_choices_could_be_meant(db, conversati
     from bot.clock import utcnow
 
     now = utcnow()
-    _offer(db, conversation, [{"title": "A", "payload": "/a"}, {"title": "B", "payload": "/b"}], now)
-    inbound = Message(conversation_id=conversation.id, direction="in", status="received",
-                      created_at=now, body="dale")
+    _offer(
+        db, conversation, [{"title": "A", "payload": "/a"}, {"title": "B", "payload": "/b"}], now
+    )
+    inbound = Message(
+        conversation_id=conversation.id,
+        direction="in",
+        status="received",
+        created_at=now,
+        body="dale",
+    )
     assert chosen_payload(db, inbound) is None

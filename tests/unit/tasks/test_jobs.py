@@ -499,7 +499,11 @@ def test_a_receipt_photo_is_left_to_its_own_job(app, db, inbound, rasa, twilio):
 
 def test_a_short_yes_takes_the_choice_the_bot_offered(db, inbound, rasa, twilio):
     buttons = [
-        {"title_template": "button.payment_link", "payload": "/request_payment_link", "on": "affirm"},
+        {
+            "title_template": "button.payment_link",
+            "payload": "/request_payment_link",
+            "on": "affirm",
+        },
         {"title_template": "button.agent", "payload": "/request_agent"},
     ]
     rasa.answers["descuento?"] = [{"custom": {"template": "discount.none", "buttons": buttons}}]

@@ -18,8 +18,12 @@ def admin_client(https, db):
 
 
 def test_a_portfolio_speaks_usted(admin_client, db, conversation):
-    form = {"csrf_token": admin_client.token, "name": "demo", "register": "usted",
-            "creditor_name": "Financiera Andina"}
+    form = {
+        "csrf_token": admin_client.token,
+        "name": "demo",
+        "register": "usted",
+        "creditor_name": "Financiera Andina",
+    }
     assert admin_client.post("/console/admin/portfolios", data=form).status_code == 303
     db.expire_all()
     assert db.get(Portfolio, "demo").register == "usted"
@@ -56,4 +60,6 @@ def test_label_then_export(admin_client, db):
     exported = admin_client.get("/console/admin/learning/export.yml?language=es")
     assert exported.headers["Content-Disposition"].endswith('labelled_es.yml"')
     data = yaml.safe_load(exported.get_data(as_text=True))
-    assert data["nlu"] == [{"intent": "promise_to_pay", "examples": "- te cancelo el 20 de enero\n"}]
+    assert data["nlu"] == [
+        {"intent": "promise_to_pay", "examples": "- te cancelo el 20 de enero\n"}
+    ]
