@@ -3,13 +3,13 @@ is; and which company the debt is owed to."""
 
 from rasa_sdk.events import SlotSet
 
+from bot.conversations import waiting
 from bot.conversations.agents import handoff_message
 from bot.conversations.escalation import mark_for_agent
 from bot.debts import accounts
 from bot.templates import voice
 
 from . import money_seam
-from .clarify import MENU_CHOICES
 from .context import (
     BotAction,
     app,
@@ -22,6 +22,7 @@ from .context import (
     say_with_choices,
     today_for,
 )
+from .menu import MENU_CHOICES
 
 
 def reverify(dispatcher):
@@ -104,7 +105,13 @@ class ActionGreetVerified(BotAction):
         return "action_greet_verified"
 
     def act(self, dispatcher, tracker, domain):
-        with conversation_scope(tracker) as (_s, conversation):
+        with conversation_scope(tracker) as (s, conversation):
             name = first_name(conversation)
-        say_with_choices(dispatcher, "greet.verified", MENU_CHOICES, first_name=name)
+            in_line = conversation is not None and waiting.is_waiting(conversation)
+            if in_line:  # greeting again while waiting for a person
+                message = waiting.still_waiting_message(s, app().config, conversation)
+        if in_line:
+            say(dispatcher, message["template"], **message["vars"])
+        else:
+            say_with_choices(dispatcher, "greet.verified", MENU_CHOICES, first_name=name)
         return listen()

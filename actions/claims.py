@@ -14,9 +14,16 @@ _DONT_KNOW = (
     "no sé",
     "no recuerdo",
     "no me acuerdo",
+    "ni idea",
+    "no tengo idea",
     "dont know",
     "don't know",
     "not sure",
+    "no idea",
+    "don't remember",
+    "dont remember",
+    "can't remember",
+    "cant remember",
 )
 
 

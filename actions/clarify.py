@@ -6,25 +6,18 @@ from bot.conversations import waiting
 from .context import (
     BotAction,
     app,
+    asked_before,
     conversation_scope,
     listen,
     note_understanding,
     say,
     say_with_choices,
 )
+from .handoff import answer_wrong_number, wrong_number_reply
 
 MISUNDERSTOOD = ("nlu_fallback", "out_of_scope")
 MAIN_CHOICES = [
     {"title_template": "button.balance", "payload": "/ask_balance"},
-    {"title_template": "button.agent", "payload": "/request_agent"},
-]
-# The menu after verification (and for a yes or no that answers nothing): what debtors most
-# often came for, so nobody has to guess that plans, more time and a link exist.
-MENU_CHOICES = [
-    {"title_template": "button.balance", "payload": "/ask_balance"},
-    {"title_template": "button.pay_now", "payload": "/request_payment_link"},
-    {"title_template": "button.plan", "payload": "/request_installments"},
-    {"title_template": "button.more_time", "payload": "/request_deferral"},
     {"title_template": "button.agent", "payload": "/request_agent"},
 ]
 
@@ -41,15 +34,16 @@ def misunderstandings_in_a_row(tracker):
     return count
 
 
-def say_menu(dispatcher, template="help.menu", **variables):
-    say_with_choices(dispatcher, template, MENU_CHOICES, **variables)
-
-
 class ActionClarify(BotAction):
     def name(self):
         return "action_clarify"
 
     def act(self, dispatcher, tracker, domain):
+        if asked_before(tracker).get("template") == "wrong_number.confirm":
+            # Words the language model did not place ("no no, sí es mi número") answer it.
+            answer = wrong_number_reply(tracker.latest_message.get("text"))
+            if answer:
+                return answer_wrong_number(dispatcher, tracker, answer)
         with conversation_scope(tracker) as (s, conversation):
             in_line = conversation is not None and waiting.is_waiting(conversation)
             if in_line:

@@ -65,13 +65,19 @@ def is_verified(conversation):
     return conversation is not None and verification.is_verified(conversation)
 
 
-def bot_spoke_this_turn(tracker):
-    """True when the bot has already said something since the debtor's last message."""
+def bot_spoke_this_turn(tracker, templates=None):
+    """True when the bot has already said something since the debtor's last message (one of
+    templates, when given: a form's validator that explained why it asks again; a "verified"
+    said before a form started must not silence the form's question)."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return False
         if event.get("event") == "bot":
-            return True
+            if templates is None:
+                return True
+            custom = (event.get("data") or {}).get("custom") or {}
+            if custom.get("template") in templates:
+                return True
     return False
 
 

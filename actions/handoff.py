@@ -1,12 +1,24 @@
 """Requests the bot does not automate yet go to the agent queue; opt-outs are honoured."""
 
-from rasa_sdk.events import SlotSet
+import re
+import unicodedata
+
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from bot import audit
 from bot.conversations import agents, contact, waiting
 from bot.conversations.escalation import mark_for_agent
 
-from .context import BotAction, app, asked_before, conversation_scope, say, say_with_choices
+from .context import (
+    BotAction,
+    app,
+    asked_before,
+    conversation_scope,
+    listen,
+    say,
+    say_with_choices,
+)
+from .menu import MENU_CHOICES
 
 # The question asked before a number is marked as not the debtor's: a yes (or the same words
 # again) confirms it, a no goes on with verification.
@@ -14,6 +26,29 @@ WRONG_NUMBER_CHOICES = [
     {"title_template": "button.wrong_yes", "payload": "/wrong_number", "on": "affirm"},
     {"title_template": "button.wrong_no", "payload": "/deny", "on": "deny"},
 ]
+# Answers to that question in the debtor's words: "no es mío" is a yes (it is a wrong number),
+# "no no, sí es mi número" a no.
+_NOT_THEIRS = re.compile(
+    r"\bno\s+(es|son)\s+(mi|mio|mia|el mio|la mia|de mi)\b|\bno\s+(lo|la|los)?\s*conozco\b|"
+    r"\bequivocad|\bwrong\b|\bnot (mine|me|my)\b|\bdon'?t know\b|\bno soy\b|"
+    r"\bnunca\b.*\b(cedula|documento|credito)|\bisn'?t (mine|my)\b"
+)
+_THEIRS = re.compile(
+    r"\b(si|yes|yeah)\b.*\b(mi|mio|mia|yo|mine|my|me)\b|\bsoy yo\b|\bes mio\b|"
+    r"\bes el mio\b|\bmy number\b|\bit'?s me\b|\bthat'?s me\b|\bis mine\b|\bes mi (numero|cel)"
+)
+
+
+def wrong_number_reply(text):
+    """ "affirm" when the words confirm a wrong number, "deny" when they say it is theirs,
+    None when they say neither."""
+    plain = unicodedata.normalize("NFKD", (text or "").lower())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    if _NOT_THEIRS.search(plain):
+        return "affirm"
+    if _THEIRS.search(plain):
+        return "deny"
+    return None
 
 
 class ActionHandToAgent(BotAction):
@@ -63,6 +98,18 @@ def mark_wrong_number(dispatcher, tracker):
         SlotSet("pending_request", None),
         SlotSet("pending_text", None),
     ]
+
+
+def answer_wrong_number(dispatcher, tracker, answer):
+    """The answer to "is this a wrong number?": a yes marks it; a no goes on (verification for
+    someone not verified yet, else the menu)."""
+    if answer == "affirm":
+        return mark_wrong_number(dispatcher, tracker) + listen()
+    say(dispatcher, "wrong_number.not_wrong")
+    if not tracker.get_slot("verified"):  # it is theirs: go on proving who they are
+        return [FollowupAction("verification_form")]
+    say_with_choices(dispatcher, "help.menu", MENU_CHOICES)
+    return listen()
 
 
 class ActionWrongNumber(BotAction):

@@ -92,8 +92,8 @@ class ActionAskPartialAmount(BotAction):
         return "action_ask_partial_amount"
 
     def act(self, dispatcher, tracker, domain):
-        if bot_spoke_this_turn(tracker):  # the validator already asked again
-            return []
+        if bot_spoke_this_turn(tracker, ("partial.amount_unclear", "partial.ask_amount")):
+            return []  # the validator already asked again
         with conversation_scope(tracker) as (s, conversation):
             account = _account(s, conversation)
             least = money_seam.partial_minimum(s, account, today_for(conversation))

@@ -92,8 +92,8 @@ class ActionAskPromiseDate(BotAction):
         return "action_ask_promise_date"
 
     def act(self, dispatcher, tracker, domain):
-        if bot_spoke_this_turn(tracker):  # the validator already answered (and offered choices)
-            return []
+        if bot_spoke_this_turn(tracker, ("promise.too_far", "promise.past")):
+            return []  # the validator already answered (and offered choices)
         with conversation_scope(tracker) as (s, conversation):
             accounts = collectible_accounts(s, conversation.debtor_id) if conversation else []
             latest = promises.latest_promise_date(

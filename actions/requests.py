@@ -3,7 +3,7 @@ an amount written outside any question, and a yes or no that answers the bot's l
 
 import json
 
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 
 from bot import audit
 from bot.conversations import contact_requests, verification
@@ -11,7 +11,6 @@ from bot.conversations.agents import handoff_message
 from bot.debts import accounts, parsing
 from bot.money import money_var
 
-from .clarify import say_menu
 from .context import (
     BotAction,
     BotFormValidation,
@@ -23,7 +22,8 @@ from .context import (
     say,
     say_with_choices,
 )
-from .handoff import mark_wrong_number
+from .handoff import answer_wrong_number, wrong_number_reply
+from .menu import say_menu
 from .payments import send_payment_link
 
 
@@ -94,7 +94,7 @@ class ActionAskNewPhone(BotAction):
         return "action_ask_new_phone"
 
     def act(self, dispatcher, tracker, domain):
-        if not bot_spoke_this_turn(tracker):  # the validator already asked again
+        if not bot_spoke_this_turn(tracker, ("contact.number_unclear",)):  # asked again
             say(dispatcher, "contact.ask_new_number")
         return []
 
@@ -172,13 +172,8 @@ class ActionYesNo(BotAction):
         asked = asked_before(tracker)
         answer = (tracker.latest_message.get("intent") or {}).get("name")
         if asked.get("template") == "wrong_number.confirm":
-            if answer == "affirm":
-                return mark_wrong_number(dispatcher, tracker) + listen()
-            say(dispatcher, "wrong_number.not_wrong")
-            if not tracker.get_slot("verified"):  # it is theirs: go on proving who they are
-                return [FollowupAction("verification_form")]
-            say_menu(dispatcher)
-            return listen()
+            words = wrong_number_reply(tracker.latest_message.get("text"))
+            return answer_wrong_number(dispatcher, tracker, words or answer)
         offered = [b for b in asked.get("buttons") or [] if b.get("on") == answer]
         if len(offered) == 1 and offered[0].get("payload") == "/request_payment_link":
             with conversation_scope(tracker) as (s, conversation):

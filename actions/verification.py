@@ -2,20 +2,21 @@
 
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 
-from bot.conversations import verification
+from bot.conversations import verification, waiting
 
 from .balance import tell_balance, tell_breakdown, tell_creditor
 from .claims import record_dispute
-from .clarify import say_menu
 from .context import (
     BotAction,
     BotFormValidation,
+    app,
     conversation_scope,
     first_name,
     listen,
     say,
 )
 from .documents import send_documents
+from .menu import say_menu
 from .offers import ActionOfferDiscount
 from .payments import send_payment_link
 
@@ -40,6 +41,14 @@ class ActionSessionStart(BotAction):
         ]
 
 
+def still_in_line(tracker):
+    """The "still in line" message when the debtor waits for a person, else None."""
+    with conversation_scope(tracker) as (s, conversation):
+        if conversation is None or not waiting.is_waiting(conversation):
+            return None
+        return waiting.still_waiting_message(s, app().config, conversation)
+
+
 class ActionGreet(BotAction):
     """Greet an unverified debtor (revealing nothing) and forget any earlier request, so what
     follows verification is the help menu."""
@@ -48,8 +57,13 @@ class ActionGreet(BotAction):
         return "action_greet"
 
     def act(self, dispatcher, tracker, domain):
+        reset = [SlotSet("pending_request", None), SlotSet("pending_text", None)]
+        waiting_message = still_in_line(tracker)
+        if waiting_message is not None:  # "hola?? alguien?" while waiting for a person
+            say(dispatcher, waiting_message["template"], **waiting_message["vars"])
+            return reset + listen()
         say(dispatcher, "greet")
-        return [SlotSet("pending_request", None), SlotSet("pending_text", None)]
+        return reset
 
 
 class ActionRememberRequest(BotAction):

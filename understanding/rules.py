@@ -84,12 +84,17 @@ def signal(text):
     return None
 
 
-def correct(name, text):
-    """The intent to answer with instead of name, or None to keep it."""
+# Under this confidence the classifier is unsure (the fallback's threshold): the message's
+# parts decide whatever it guessed.
+UNSURE = 0.3
+
+
+def correct(name, text, confidence=1.0):
+    """The intent to answer with instead of name (read with confidence), or None to keep it."""
     if not name or str(text or "").startswith("/"):
         return None
     decided = signal(text)
     confused = PROMISE_CONFUSED if decided != "request_installments" else INSTALLMENTS_CONFUSED
-    if decided is None or decided == name or name not in confused:
+    if decided is None or decided == name:
         return None
-    return decided
+    return decided if name in confused or confidence < UNSURE else None

@@ -1,6 +1,6 @@
 """The Rasa NLU component that applies understanding/rules.py after the intent classifier and
-before the fallback: a corrected intent gets the confidence the classifier gave it or 0.95,
-whichever is higher, so the fallback does not swallow it."""
+before the fallback: a corrected intent gets the classifier's highest confidence or 0.95,
+whichever is higher, and the others share the rest, so the fallback does not swallow it."""
 
 from typing import Any
 
@@ -41,13 +41,19 @@ class PaymentSignals(GraphComponent):
         return messages
 
     def _correct(self, message):
-        decided = correct((message.get(INTENT) or {}).get("name"), message.get(TEXT))
+        intent = message.get(INTENT) or {}
+        decided = correct(intent.get("name"), message.get(TEXT), intent.get("confidence", 1.0))
         if decided is None:
             return
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
-        before = next((i["confidence"] for i in ranking if i["name"] == decided), 0.0)
-        confidence = max(before, CONFIDENCE)
-        ranking = [i for i in ranking if i["name"] != decided]
-        ranking.insert(0, {"name": decided, "confidence": confidence})
+        confidence = max([CONFIDENCE] + [i["confidence"] for i in ranking])
+        others = [i for i in ranking if i["name"] != decided]
+        # The others share what is left, in their order: no runner-up comes close enough for
+        # the fallback to call it ambiguous.
+        total = sum(i["confidence"] for i in others) or 1.0
+        ranking = [{"name": decided, "confidence": confidence}] + [
+            {"name": i["name"], "confidence": i["confidence"] / total * (1 - confidence)}
+            for i in others
+        ]
         message.set(INTENT, {"name": decided, "confidence": confidence}, add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

@@ -262,7 +262,7 @@ def _claim(stack, address, facts, expected):
     )
     if not rows:
         return "no already-paid claim"
-    if isinstance(expected, int) and rows[0][0] != expected:
+    if type(expected) is int and rows[0][0] != expected:
         return f"claimed {rows[0][0]}, expected {expected}"
     return None
 

@@ -41,6 +41,11 @@ def test_only_confusable_intents_are_corrected(name, text, corrected):
     assert correct(name, text) == corrected
 
 
+def test_when_the_classifier_is_unsure_the_parts_decide():
+    assert correct("hardship", "uff esta dificil pero te pago el viernes", 0.25) == "promise_to_pay"
+    assert correct("hardship", "uff esta dificil pero te pago el viernes", 0.8) is None
+
+
 COMPONENT = """
 import json
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
@@ -48,7 +53,9 @@ from rasa.shared.nlu.training_data.message import Message
 from understanding.signals import PaymentSignals
 m = Message(data={TEXT: "puedo cancelar el 25 de este mes?"})
 m.set(INTENT, {"name": "request_deferral", "confidence": 0.6})
-m.set(INTENT_RANKING_KEY, [{"name": "request_deferral", "confidence": 0.6}])
+m.set(INTENT_RANKING_KEY, [{"name": "request_deferral", "confidence": 0.6},
+                           {"name": "promise_to_pay", "confidence": 0.3},
+                           {"name": "ask_balance", "confidence": 0.1}])
 [m] = PaymentSignals({}).process([m])
 print(json.dumps([m.get(INTENT), m.get(INTENT_RANKING_KEY)]))
 """
@@ -61,4 +68,5 @@ def test_the_pipeline_component_puts_the_decided_intent_first():
     ).stdout
     intent, ranking = json.loads(out.strip().splitlines()[-1])
     assert intent == {"name": "promise_to_pay", "confidence": 0.95}
-    assert [i["name"] for i in ranking] == ["promise_to_pay", "request_deferral"]
+    assert [i["name"] for i in ranking] == ["promise_to_pay", "request_deferral", "ask_balance"]
+    assert round(ranking[1]["confidence"], 4) == round(0.05 * 0.6 / 0.7, 4)  # no close runner-up
