@@ -19,14 +19,14 @@ MODEL        = models/$(MODEL_HASH).tar.gz
 export FLASK_APP := bot
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 
-.PHONY: help install python deps redis browser migrate model demo run test test-instants lint validate stories clean
+.PHONY: help install python deps redis postgres browser migrate model demo run test test-instants lint validate stories clean
 
 help:
 	@echo "make run    set up everything, then start the bot in sandbox mode (simulator URL printed)"
 	@echo "make test   set up everything, then lint, validate the Rasa data and run all tests"
 	@echo "make install / migrate / model / demo / lint / validate / stories / test-instants / clean"
 
-install: deps redis migrate model
+install: deps redis postgres migrate model
 
 python:
 	@if [ -z "$(PYTHON310)" ]; then \
@@ -59,6 +59,10 @@ endef
 
 redis:
 	$(call apt_install,redis-server,redis-server)
+
+# PostgreSQL (production's database): tests start a throwaway cluster of it (tests/unit/ledger).
+postgres:
+	$(call apt_install,pg_ctlcluster,postgresql)
 
 # Browser tests drive Debian's Chromium with Playwright (Playwright's own download cannot work offline).
 browser:

@@ -9,7 +9,6 @@ from bot.conversations.escalation import mark_for_agent
 from bot.debts import accounts
 from bot.templates import voice
 
-from . import money_seam
 from .context import (
     BotAction,
     app,
@@ -31,25 +30,18 @@ def reverify(dispatcher):
     return [SlotSet("verified", False)]
 
 
-def tell_balance(dispatcher, s, conversation):
-    for message in accounts.balance_messages(s, conversation.debtor_id, today_for(conversation)):
+def tell_balance(dispatcher, s, conversation, explain=False):
+    """The balance of each open debt, with what it is made of when interest or fees made it
+    grow, or when explain (the debtor asked why)."""
+    today = today_for(conversation)
+    for message in accounts.balance_messages(s, conversation.debtor_id, today, explain=explain):
         say_message(dispatcher, message)
 
 
 def tell_breakdown(dispatcher, s, conversation):
-    """What each debt is made of; where that detail is not available in the chat, the balance
-    and a person who explains it."""
-    today = today_for(conversation)
-    owing = accounts.open_accounts(s, conversation.debtor_id)
-    found = [money_seam.breakdown_messages(s, account, today) for account in owing]
-    tell_balance(dispatcher, s, conversation)
-    if owing and all(messages is not None for messages in found):
-        for messages in found:
-            for message in messages:
-                say_message(dispatcher, message)
-    elif owing:
-        mark_for_agent(s, conversation, "ask_amount_breakdown")
-        say(dispatcher, "balance.breakdown_by_agent")
+    """ "¿Por qué subió?": each debt's balance with its principal, interest, fees, payments and
+    discounts (the ledger's sums), and the interest terms where interest runs."""
+    tell_balance(dispatcher, s, conversation, explain=True)
 
 
 def tell_creditor(dispatcher, s, conversation):
@@ -64,6 +56,11 @@ def tell_creditor(dispatcher, s, conversation):
     say(dispatcher, message["template"], **message["vars"])
 
 
+# Intents that ask why the balance is what it is ("¿por qué subió?", "¿cuánto me cobran de
+# intereses?"): the balance then comes with its breakdown even when nothing was added to it.
+EXPLAIN = ("ask_amount_breakdown",)
+
+
 class ActionTellBalance(BotAction):
     def name(self):
         return "action_tell_balance"
@@ -72,7 +69,8 @@ class ActionTellBalance(BotAction):
         with conversation_scope(tracker) as (s, conversation):
             if not is_verified(conversation):
                 return reverify(dispatcher)
-            tell_balance(dispatcher, s, conversation)
+            intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+            tell_balance(dispatcher, s, conversation, explain=intent in EXPLAIN)
         return listen()
 
 

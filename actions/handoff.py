@@ -1,4 +1,5 @@
-"""Requests the bot does not automate yet go to the agent queue; opt-outs are honoured."""
+"""Requests the bot does not automate yet go to the agent queue; opt-outs (one channel or
+all) and consent given in the chat are recorded with the debtor's words."""
 
 import re
 import unicodedata
@@ -73,17 +74,83 @@ class ActionHandToAgent(BotAction):
         return []
 
 
+# The one question after a first stop: this channel, or every channel?
+SCOPE_CHOICES = [
+    {"title_template": "button.stop_all", "payload": "/opt_out_all"},
+    {"title_template": "button.only_this_channel", "payload": "/deny"},
+]
+
+
 class ActionOptOut(BotAction):
-    """Stop proactive messages on this channel and confirm once."""
+    """Stop proactive messages on this channel at once (the debtor's words kept), confirm once,
+    and the first time ask whether they mean every channel."""
 
     def name(self):
         return "action_opt_out"
 
     def act(self, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (s, conversation):
-            first_time = conversation is None or contact.opt_out(s, conversation, actor="debtor")
-        if first_time:  # confirmed once; a repeated STOP gets no further message
+            outcome = "stopped"
+            if conversation is not None:
+                outcome = contact.opt_out(s, conversation, actor="debtor")
+        if outcome == "ask_all":
+            say_with_choices(dispatcher, "opt_out.confirmed_ask_all", SCOPE_CHOICES)
+        elif outcome:  # confirmed once; a repeated STOP gets no further message
             say(dispatcher, "opt_out.confirmed")
+        return []
+
+
+class ActionOptOutAll(BotAction):
+    """A clear "all" (or yes to the question): no proactive message on any channel."""
+
+    def name(self):
+        return "action_opt_out_all"
+
+    def act(self, dispatcher, tracker, domain):
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        with conversation_scope(tracker) as (s, conversation):
+            if conversation is None:
+                stopped = None
+            elif intent == "affirm" and not contact.scope_question_open(conversation):
+                stopped = None  # a yes to something else: not a stop
+            else:
+                stopped = contact.opt_out_all(s, conversation, actor="debtor")
+        if stopped is None:
+            say_with_choices(dispatcher, "help.menu", MENU_CHOICES)
+        else:
+            say(dispatcher, "opt_out.all_confirmed")
+        return []
+
+
+class ActionOptOutOnlyThis(BotAction):
+    """No to the question: only this channel stops (already done)."""
+
+    def name(self):
+        return "action_opt_out_only_this"
+
+    def act(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            asked = conversation is not None and contact.scope_question_open(conversation)
+            if asked:
+                contact.answer_scope(s, conversation)
+        if asked:
+            say(dispatcher, "opt_out.only_this_channel")
+        else:
+            say_with_choices(dispatcher, "help.menu", MENU_CHOICES)
+        return []
+
+
+class ActionRecordConsent(BotAction):
+    """Yes, you may write to me here: the consent is recorded with the debtor's words."""
+
+    def name(self):
+        return "action_record_consent"
+
+    def act(self, dispatcher, tracker, domain):
+        with conversation_scope(tracker) as (s, conversation):
+            if conversation is not None and conversation.debtor is not None:
+                contact.give_consent(s, conversation)
+        say(dispatcher, "consent.recorded")
         return []
 
 

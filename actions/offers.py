@@ -6,11 +6,12 @@ from rasa_sdk.events import SlotSet
 
 from bot import audit
 from bot.conversations import verification
+from bot.debts import settlements
 from bot.debts.accounts import collectible_accounts, nothing_to_collect
 from bot.debts.policies import discount_offer
 from bot.money import money_var
 from bot.outbound.compose import conversation_locale
-from bot.payments import rails
+from bot.payments import links, rails
 
 from .context import (
     BotAction,
@@ -69,7 +70,14 @@ class ActionOfferDiscount(BotAction):
             account = accounts[0]
             offer = discount_offer(s, account, today_for(conversation))
             if offer is None:
-                say_with_choices(dispatcher, "discount.none", [LINK_CHOICE, AGENT_CHOICE])
+                # No pay-in-full discount: a settlement where the policy allows one.
+                proposal = settlements.propose(s, account, today_for(conversation))
+                if proposal is None:
+                    say_with_choices(dispatcher, "discount.none", [LINK_CHOICE, AGENT_CHOICE])
+                    return listen()
+                variables = proposal.variables(account.currency)
+                variables["url"] = links.payment_url(account)
+                say_with_choices(dispatcher, "settlement.offer", [AGENT_CHOICE], **variables)
                 return listen()
             pct, amount, until = offer
             audit.record(

@@ -2,7 +2,7 @@
 
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 
-from bot.conversations import verification, waiting
+from bot.conversations import contact, verification, waiting
 
 from .balance import tell_balance, tell_breakdown, tell_creditor
 from .claims import record_dispute
@@ -14,6 +14,7 @@ from .context import (
     first_name,
     listen,
     say,
+    say_with_choices,
 )
 from .documents import send_documents
 from .menu import say_menu
@@ -157,7 +158,23 @@ class ActionVerificationDone(BotAction):
                     tell_creditor(dispatcher, s, conversation)
                 else:
                     say_menu(dispatcher)
+        ask_consent(dispatcher, tracker)
         return reset + [SlotSet("pending_text", None)] + listen()
+
+
+CONSENT_CHOICES = [
+    {"title_template": "button.consent_yes", "payload": "/give_consent"},
+    {"title_template": "button.consent_no", "payload": "/deny"},
+]
+
+
+def ask_consent(dispatcher, tracker):
+    """Where the law needs the debtor's authorisation per channel (Colombia) and this channel
+    has none, ask once, after the answer the debtor came for."""
+    with conversation_scope(tracker) as (s, conversation):
+        ask = conversation is not None and contact.consent_to_ask(s, conversation)
+    if ask:
+        say_with_choices(dispatcher, "consent.ask", CONSENT_CHOICES)
 
 
 class ActionAskIdDigits(BotAction):

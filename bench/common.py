@@ -27,13 +27,23 @@ def summary(name, seconds):
 def stack_arguments(parser):
     parser.add_argument("--workers", type=int, default=2, help="RQ workers")
     parser.add_argument("--fork", action="store_true", help="fork a work-horse per job")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="run Rasa, actions and workers at this nice level"
+    )
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
 
 
 @contextmanager
 def running_stack(args):
     """Start the real stack in a scratch folder; print peak memory and stop it afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(tmp, workers=args.workers, worker_args=["--fork"] if args.fork else [])
+        stack = Stack(
+            tmp,
+            workers=args.workers,
+            worker_args=["--fork"] if args.fork else [],
+            nice=getattr(args, "nice", 0),
+            web_workers=getattr(args, "web_workers", 2),
+        )
         try:
             yield stack.start()
             print_memory(stack)

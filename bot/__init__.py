@@ -32,6 +32,7 @@ def create_app(config=None):
     # The twilio client logs request parameters (full phone numbers) at INFO.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     Database(settings["DATABASE_URL"]).init_app(app)
+    _check_contact_data(settings)
 
     from bot import cli, web
     from bot.tasks import queues
@@ -41,6 +42,15 @@ def create_app(config=None):
     web.init_app(app)
     cli.init_app(app)
     return app
+
+
+def _check_contact_data(settings):
+    """Fail at start, loudly, on time-zone data older than the packs assume or a pack file that
+    cannot be read: never at 3 a.m. on a debtor's message."""
+    from bot.contact import packs, zones
+
+    zones.check_tzdata()
+    packs.load_packs(settings.get("CONTACT_PACKS_DIR") or None)
 
 
 def _wire_hooks():
@@ -58,3 +68,5 @@ def _wire_hooks():
     # A refused message: a reminder's 63016 falls back to SMS; anything else needs a person.
     hooks.delivery_failed.connect(reactions.on_delivery_failed)
     hooks.delivery_failed.connect(escalation.on_delivery_failed)
+    # An agent hands a conversation back: the reminders that waited for them go again.
+    hooks.conversation_released.connect(reactions.on_conversation_released)

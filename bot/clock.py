@@ -8,6 +8,7 @@ input, not an accident of when CI runs.
 
 import time
 from datetime import date, datetime, timezone
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from bot import phones
@@ -18,9 +19,16 @@ def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+@cache
+def zone_info(name):
+    """The ZoneInfo for a zone name, kept: ZoneInfo's own cache holds only a few zones strongly,
+    and a batch of debtors in a dozen zones would read the zone files again and again."""
+    return ZoneInfo(name)
+
+
 def aware(moment, zone):
     """A naive-UTC moment as an aware datetime in zone."""
-    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone))
+    return moment.replace(tzinfo=timezone.utc).astimezone(zone_info(zone))
 
 
 def to_utc(moment):

@@ -45,6 +45,11 @@ def load_config(overrides=None):
         "SWEEP_INTERVAL": int(_env("SWEEP_INTERVAL", "30")),
         "SWEEP_MIN_AGE": int(_env("SWEEP_MIN_AGE", "60")),
         "CONVERSATION_LOCK_TTL": int(_env("CONVERSATION_LOCK_TTL", "30")),
+        # Rasa or Twilio down: a message goes to the agents only after this many minutes of
+        # failed tries; one failed that way is tried again when the dependency answers, for
+        # FAILED_RETRY_HOURS after it arrived.
+        "OUTAGE_GIVE_UP_MINUTES": int(_env("OUTAGE_GIVE_UP_MINUTES", "30")),
+        "FAILED_RETRY_HOURS": int(_env("FAILED_RETRY_HOURS", "24")),
         "PAY_LINK_TTL_HOURS": int(_env("PAY_LINK_TTL_HOURS", "72")),
         "AGENT_HOURS": _env("AGENT_HOURS", "mon-fri 08:00-18:00, sat 09:00-13:00"),
         "AGENT_TIMEZONE": _env("AGENT_TIMEZONE", "America/Bogota"),
@@ -82,6 +87,15 @@ def load_config(overrides=None):
         "REMINDER_SEND_BATCH": int(_env("REMINDER_SEND_BATCH", "200")),
         "REMINDER_REQUEUE_AFTER": int(_env("REMINDER_REQUEUE_AFTER", "600")),
         "REMINDER_TICK": _env("REMINDER_TICK", "1") not in ("0", "false", "no"),
+        # The daily accrual of interest and late fees (issue 13): how often the workers' tick
+        # asks for it (each debtor's day changes at their own midnight); 0 = never.
+        "ACCRUAL_INTERVAL": int(_env("ACCRUAL_INTERVAL", "3600")),
+        "ACCRUAL_BATCH": int(_env("ACCRUAL_BATCH", "2000")),
+        # Compliance (issue 12): extra or replacement country packs, and whether a discreet
+        # first contact may carry the creditor's name (CREDITOR_NAME above).
+        "CONTACT_PACKS_DIR": _env("CONTACT_PACKS_DIR"),
+        "FIRST_CONTACT_NAMES_CREDITOR": _env("FIRST_CONTACT_NAMES_CREDITOR", "0")
+        in ("1", "true", "yes"),
     }
     if overrides:
         cfg.update(overrides)
@@ -118,6 +132,8 @@ def _finish(cfg, overrides=None):
     except ScheduleError as exc:
         raise ConfigError(str(exc)) from exc
     _payment_provider(cfg, production)
+    if cfg["CONTACT_PACKS_DIR"] and not Path(cfg["CONTACT_PACKS_DIR"]).is_dir():
+        raise ConfigError(f"CONTACT_PACKS_DIR {cfg['CONTACT_PACKS_DIR']} is not a directory.")
     cfg["SANDBOX"] = not (cfg["TWILIO_ACCOUNT_SID"] and cfg["TWILIO_AUTH_TOKEN"])
     if cfg["SANDBOX"]:
         if production:

@@ -54,3 +54,7 @@ payment_applied = Hook("payment_applied")
 # (session, message, error_code) -> True when handled: Twilio finally refused an outbound
 # message. Reminders fall back to SMS on 63016; otherwise the conversation goes to the agents.
 delivery_failed = Hook("delivery_failed")
+
+# (session, conversation): an agent handed a conversation back, closed it or released it; the
+# reminders that waited for the agent go out again at the next allowed moment.
+conversation_released = Hook("conversation_released")

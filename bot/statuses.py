@@ -66,11 +66,47 @@ class Plan:
 
 class Installment:
     DUE = "due"
+    LATE = "late"  # its due date passed unpaid (the daily accrual marks it)
     PAID = "paid"
+    UNPAID = (DUE, LATE)
 
 
 class Payment:
     SUCCEEDED = "succeeded"
+    REVERSED = "reversed"  # bounced or charged back: its ledger entries were reversed
+
+
+class Entry:
+    """Ledger entry kinds: every amount that changes a balance is one of these."""
+
+    CHARGE = "charge"  # the debt itself (the opening charge, a creditor's new charge)
+    ADJUSTMENT = "adjustment"  # the creditor corrected the amount due (a re-import)
+    FEE = "fee"  # a late fee, a plan fee
+    INTEREST = "interest"
+    PAYMENT = "payment"
+    DISCOUNT = "discount"  # a pay-in-full discount
+    WRITE_OFF = "write_off"  # forgiven: the rest of a settlement, an agent's write-off
+    REFUND = "refund"  # money given back to the debtor (from the credit they hold)
+    REVERSAL = "reversal"  # undoes one earlier entry exactly; history never changes
+    ALL = (CHARGE, ADJUSTMENT, FEE, INTEREST, PAYMENT, DISCOUNT, WRITE_OFF, REFUND, REVERSAL)
+
+
+class Bucket:
+    """What part of the balance an entry moves."""
+
+    PRINCIPAL = "principal"
+    INTEREST = "interest"
+    FEE = "fee"
+    CREDIT = "credit"  # paid beyond what was owed: held for the debtor (negative = held)
+    OWING = (FEE, INTEREST, PRINCIPAL)
+    ALL = (PRINCIPAL, INTEREST, FEE, CREDIT)
+
+
+class Settlement:
+    ACTIVE = "active"  # agreed: paying its amount by its date closes the account
+    PAID = "paid"
+    EXPIRED = "expired"  # its date passed unpaid; what was paid stays paid
+    CANCELLED = "cancelled"
 
 
 class Promise:

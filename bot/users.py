@@ -5,7 +5,7 @@ import re
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bot import audit
+from bot import audit, inputs
 from bot.clock import utcnow
 from bot.models import User
 
@@ -25,7 +25,10 @@ def normalise_email(email):
 
 
 def find(session, email):
-    email = normalise_email(email)
+    try:  # what a sign-in form posts: never a NUL or 10 KB into the query
+        email = inputs.text(normalise_email(email), "e-mail", inputs.length(User.email), True)
+    except inputs.BadInput:
+        return None
     return session.execute(select(User).where(func.lower(User.email) == email)).scalar_one_or_none()
 
 

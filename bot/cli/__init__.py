@@ -1,6 +1,16 @@
 """Command-line interface: `flask --app bot <command>` (the top layer: it may use every package)."""
 
-from bot.cli import autodebit, portfolios, reminders, setup, templates, users, work
+from bot.cli import (
+    autodebit,
+    compliance,
+    ledger,
+    portfolios,
+    reminders,
+    setup,
+    templates,
+    users,
+    work,
+)
 
 COMMANDS = (
     setup.import_debts,
@@ -20,6 +30,8 @@ COMMANDS = (
     reminders.campaign_group,
     autodebit.autodebit_group,
     portfolios.portfolio_set,
+    ledger.ledger_group,
+    compliance.compliance_group,
 )
 
 

@@ -122,18 +122,32 @@ def reminders_segment_set(name, priority, criteria, cadence, tone, offer, active
 @reminders_group.command("rules")
 @with_appcontext
 def reminders_rules():
-    """List the contact rules by country ("*" is the default)."""
+    """The rule each country's messages follow: the law (pack) and the creditor's policy,
+    the stricter of both, with where each setting comes from."""
     import json
 
+    from bot.contact.packs import DAYS
     from bot.models import ContactRule
 
-    for rule in session().execute(select_all(ContactRule, ContactRule.country)).scalars():
+    s = session()
+    table = rules.load_rules(s)
+    countries = sorted(
+        {
+            *table.packs,
+            *(r.country for r in s.execute(select_all(ContactRule, ContactRule.country)).scalars()),
+        }
+    )
+    for country in countries:
+        rule = table.get(country)
+        hours = {DAYS[d]: [f"{o:%H:%M}", f"{c:%H:%M}"] for d, (o, c) in sorted(rule.hours.items())}
         click.echo(
-            f"{rule.country:2s} hours={json.dumps(rule.hours)} holidays_off={rule.skip_holidays} "
-            f"per_day={rule.max_per_day} per_week={rule.max_per_week} "
-            f"gap_h={rule.min_gap_hours} sms_fallback={rule.sms_fallback} "
-            f"tz={rule.default_timezone or '-'}"
+            f"{country:2s} {rule.pack} hours={json.dumps(hours)} holidays_off={rule.skip_holidays} "
+            f"per_day={rule.max_per_day} per_week={rule.max_per_week} gap_h={rule.min_gap_hours} "
+            f"channels_per_week={rule.max_channels_per_week} consent={rule.consent_required} "
+            f"opt_out_line={rule.opt_out_line_required} sms_fallback={rule.sms_fallback}"
         )
+        for setting, source in sorted(rule.sources.items()):
+            click.echo(f"     {setting}: {source}")
 
 
 @reminders_group.command("rule-set")
@@ -146,22 +160,31 @@ def reminders_rules():
 @click.option("--min-gap-hours", type=int)
 @click.option("--sms-fallback/--no-sms-fallback", default=None)
 @click.option("--timezone", "default_timezone")
+@click.option("--regime", help="Which of the pack's regimes applies (MX: condusef_financial, ...)")
+@click.option("--require-consent/--no-require-consent", default=None)
 def reminders_rule_set(country, **options):
-    """Create or change a country's contact rule."""
+    """Create or change the creditor's contact policy for a country. It can only make the
+    law (the country pack) stricter: a looser setting is stored but the law still applies."""
     from bot import audit
     from bot.models import ContactRule
 
     country = country.upper() if country != "*" else country
     s = session()
     rule = s.get(ContactRule, country)
-    base = rules.DEFAULT_RULES[-1]
-    current = {k: getattr(rule, k) for k in base} if rule else dict(base, country=country)
+    base = rules.DEFAULT_POLICIES[-1]
+    fields = [f for f in rules.POLICY_FIELDS if f != "country"]
+    current = {k: getattr(rule, k) for k in fields} if rule else {k: base.get(k) for k in fields}
+    current["country"] = country
     if options.get("hours"):
         options["hours"] = _json_option(options["hours"], "hours")
     changes = {k: v for k, v in options.items() if v is not None}
     data = current | changes
+    data["require_consent"] = bool(data.get("require_consent"))
     try:
-        rules.Rule.from_dict(data)
+        policy = rules.Policy.from_dict(data)
+        table = rules.load_rules(s)
+        pack = table.pack(country)
+        rules.combine(pack, policy, table.day, country=country)
     except rules.RuleError as exc:
         raise click.BadParameter(str(exc)) from None
     if rule is None:
@@ -171,7 +194,7 @@ def reminders_rule_set(country, **options):
         setattr(rule, key, value)
     audit.record(s, "cli", "contact_rule.changed", rule, changes)
     s.commit()
-    click.echo(f"contact rule {country} saved")
+    click.echo(f"contact policy {country} saved (the stricter of it and {pack.tag} applies)")
 
 
 @reminders_group.command("template-sid")

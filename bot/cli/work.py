@@ -15,16 +15,31 @@ from bot.tasks import periodic
     is_flag=True,
     help="Fork a work-horse per job (RQ's default). Isolates crashes, costs ~50 ms a job.",
 )
-def worker(burst, fork):
+@click.option(
+    "--queues",
+    "names",
+    default="",
+    help="Comma-separated queues to serve (default all, outbound first): "
+    "`--queues outbound` is a worker kept free for agents' replies and thank-yous.",
+)
+def worker(burst, fork, names):
     """Run an RQ worker (with RQ's scheduler and the sweep) on all queues, app preloaded."""
-    from bot.tasks import jobs
+    from bot.tasks import jobs, queues
     from bot.tasks.worker import build
+
+    chosen = [n.strip() for n in names.split(",") if n.strip()] or list(queues.ALL)
+    unknown = sorted(set(chosen) - set(queues.ALL))
+    if unknown:
+        raise click.BadParameter(
+            f"unknown queue(s) {', '.join(unknown)}; choose from {', '.join(queues.ALL)}",
+            param_hint="--queues",
+        )
 
     app = current_app._get_current_object()
     _wait_for_redis(app.config["REDIS_URL"])
     # Jobs reuse this app: imports and connection pools are set up once, not once per job.
     jobs.set_job_app(app)
-    w = build(app, fork=fork)
+    w = build(app, fork=fork, names=chosen)
     w.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
 
 

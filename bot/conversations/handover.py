@@ -2,7 +2,7 @@
 
 from sqlalchemy import case, or_, select, update
 
-from bot import audit, outbox, statuses
+from bot import audit, hooks, inputs, outbox, statuses
 from bot.clock import utcnow
 from bot.contact.window import window_open
 from bot.conversations import rasa_client
@@ -44,6 +44,11 @@ REASON_LABELS = {
 
 class HandoverError(ValueError):
     """An agent action that cannot be done now (the message says why)."""
+
+
+class AlreadyDone(HandoverError):
+    """The action was already done (a double click, another agent): the message says what
+    stands, shown as information rather than an error."""
 
 
 def priority(reason):
@@ -91,8 +96,8 @@ def claim(session, conversation_id, user):
 
 
 def clean_text(text):
-    """Form text without NUL characters (PostgreSQL refuses them) or surrounding blanks."""
-    return (text or "").replace("\x00", "").strip()
+    """Form text without control characters (PostgreSQL refuses a NUL) or surrounding blanks."""
+    return inputs.clean_text(text)
 
 
 def require_holder(conversation, user):
@@ -142,6 +147,7 @@ def _outbound(session, conversation, user, key=None, variables=None, body=None):
 
 
 def add_note(session, conversation, user, text):
+    require_holder(conversation, user)
     text = clean_text(text)
     if not text:
         raise HandoverError("A note needs some text.")
@@ -158,6 +164,7 @@ def release(session, conversation, user):
     conversation.agent_id = None
     audit.record(session, actor(user), "conversation.released", conversation, {})
     outbox.later(session, "sync_bot", conversation.id)
+    hooks.conversation_released.send(session, conversation)
 
 
 def take_over(session, conversation_id, admin, reason):
@@ -197,6 +204,7 @@ def _settle(session, conversation, state):
     conversation.needs_agent = False
     conversation.agent_reason = None
     conversation.escalated_at = None
+    hooks.conversation_released.send(session, conversation)
 
 
 def hand_back(session, conversation, user):

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot import channels, outbox, statuses
+from bot import channels, inputs, outbox, statuses
 from bot.clock import utcnow
 from bot.conversations import media as inbound_files
 from bot.models import Conversation, Debtor, Message
@@ -55,12 +55,24 @@ def get_or_create_conversation(session, channel, address):
 def store_inbound(session, form, max_body):
     """Store a Twilio inbound message and ask for its processing once committed; return
     (message, created). Raises BadInbound."""
-    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    if not sid or len(sid) > 64:
-        raise BadInbound("MessageSid is missing")
+    try:
+        sid = inputs.text(
+            form.get("MessageSid") or form.get("SmsMessageSid"),
+            "MessageSid",
+            inputs.length(Message.provider_sid),
+            required=True,
+        )
+    except inputs.BadInput as exc:
+        raise BadInbound(str(exc)) from exc
     body = form.get("Body") or ""
     if len(body) > max_body:
         raise BadInbound(f"Body is longer than {max_body} characters")
+    # What the debtor wrote is kept, less the control characters (PostgreSQL refuses a NUL).
+    body = inputs.clean_text(body)
+    # A quick-reply button's payload, or a list-picker item's id (the menu on WhatsApp).
+    payload = inputs.clean_text(
+        form.get("ButtonPayload") or form.get("ListId"), inputs.length(Message.button_payload)
+    )
     try:
         channel, address = channels.parse(form.get("From"))
     except channels.BadAddress as exc:
@@ -85,9 +97,7 @@ def store_inbound(session, form, max_body):
         direction=statuses.IN,
         provider_sid=sid,
         body=body,
-        # A quick-reply button's payload, or a list-picker item's id (the menu on WhatsApp).
-        button_payload=(form.get("ButtonPayload") or form.get("ListId") or "").strip()[:256]
-        or None,
+        button_payload=payload or None,
         status=statuses.Inbound.RECEIVED,
         created_at=now,
         media=media,

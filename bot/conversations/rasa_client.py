@@ -29,6 +29,21 @@ def send(sender_id, text, metadata):
         raise RasaUnavailable("Rasa answered with something that is not JSON") from exc
 
 
+def healthy():
+    """True when Rasa answers its status endpoint with a loaded model (the sweep asks this
+    before trying again the messages given up while it was down)."""
+    cfg = current_app.config
+    try:
+        response = _session.get(
+            cfg["RASA_URL"].rstrip("/") + "/status",
+            params={"token": cfg["RASA_TOKEN"]},
+            timeout=min(cfg["RASA_TIMEOUT"], 5),
+        )
+        return response.status_code == 200 and bool(response.json().get("model_file"))
+    except (requests.RequestException, ValueError, AttributeError):
+        return False
+
+
 def answers_already_given(sender_id, message_id):
     """Rasa's answers to an inbound message it has already processed, or None if it has not.
 

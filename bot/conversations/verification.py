@@ -112,6 +112,8 @@ def attempt(session, conversation, text, now=None):
     audit.record(session, "debtor", "verification.failed", conversation, {"attempts_left": left})
     if left <= 0:
         conversation.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+        # Reminders to this number are discreet again until someone verifies.
+        conversation.locked_at = now
         conversation.verification_failures = 0
         mark_for_agent(session, conversation, "failed_verification")
         audit.record(

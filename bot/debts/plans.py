@@ -3,7 +3,11 @@
 import calendar
 from datetime import date
 
-from bot import audit
+from sqlalchemy import select
+
+from bot import audit, clock, statuses
+from bot.debts.accounts import move_status
+from bot.ledger import accrual, entries
 from bot.models import Installment, PaymentPlan
 
 MIN_INSTALLMENTS = 2
@@ -57,15 +61,23 @@ def schedule(balance_minor, count, policy, start):
 
 def late_fee(overdue_minor, days_late, policy):
     """The late fee on an installment overdue by days_late: nothing within the grace days,
-    else the fixed amount plus late_fee_bps of the overdue amount (rounded up)."""
-    if overdue_minor <= 0 or days_late <= (policy.late_fee_grace_days or 0):
+    else the fixed amount plus late_fee_bps of the overdue amount (rounded up). The daily
+    accrual charges it (bot.ledger.accrual)."""
+    if days_late <= (policy.late_fee_grace_days or 0):
         return 0
-    return (policy.late_fee_minor or 0) + -(-overdue_minor * (policy.late_fee_bps or 0) // 10_000)
+    return accrual.late_fee(overdue_minor, policy)
 
 
-def create_plan(session, account, rows, actor, fee_minor=0):
-    """Create the plan and its installments (rows include any fee); the account moves to
-    'plan'."""
+def create_plan(session, account, rows, actor, fee_minor=0, today=None):
+    """Create the plan and its installments (rows include any fee, which becomes a fee entry
+    in the ledger); the account moves to 'plan'. One conditional UPDATE decides between
+    simultaneous requests (a double tap on a slow phone): the others get the plan the first one
+    created, never a second plan (nor a second fee)."""
+    if not move_status(session, account, (statuses.Account.OPEN,), statuses.Account.PLAN):
+        existing = active_plan(session, account)
+        if existing is not None:
+            return existing
+        raise ValueError(f"account {account.id} is {account.status}: no plan can start")
     plan = PaymentPlan(
         account_id=account.id,
         total_minor=sum(a for _, a in rows),
@@ -77,6 +89,18 @@ def create_plan(session, account, rows, actor, fee_minor=0):
         for i, (due, amount) in enumerate(rows)
     ]
     session.add(plan)
+    session.flush()
+    if fee_minor:
+        entries.post(
+            session,
+            account,
+            statuses.Entry.FEE,
+            {statuses.Bucket.FEE: fee_minor},
+            today or clock.today_for(account.debtor),
+            actor,
+            key=f"plan_fee:{plan.id}",
+            memo="plan fee",
+        )
     account.status = "plan"
     audit.record(
         session,
@@ -86,3 +110,12 @@ def create_plan(session, account, rows, actor, fee_minor=0):
         {"installments": len(rows), "total_minor": plan.total_minor, "status": "plan"},
     )
     return plan
+
+
+def active_plan(session, account):
+    return session.execute(
+        select(PaymentPlan)
+        .where(PaymentPlan.account_id == account.id, PaymentPlan.status == statuses.Plan.ACTIVE)
+        .order_by(PaymentPlan.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()

@@ -4,8 +4,10 @@ beside its currency, never a float."""
 from bot.clock import utcnow
 from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
+from bot.models.compliance import ConsentRecord, ContactEvent, HolidayOverride
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
 from bot.models.dialogue import ContactRequest, NluReview, Portfolio
+from bot.models.ledger import LedgerBalance, LedgerEntry, Settlement
 from bot.models.money import (
     Checkout,
     Dispute,
@@ -17,7 +19,7 @@ from bot.models.money import (
     PaymentPolicy,
     Promise,
 )
-from bot.models.people import Account, Debtor, User
+from bot.models.people import Account, ConsoleSession, Debtor, User
 from bot.models.rails import (
     AutodebitAttempt,
     AutodebitMandate,
@@ -36,6 +38,9 @@ __all__ = [
     "AutodebitMandate",
     "Base",
     "Checkout",
+    "ConsoleSession",
+    "ConsentRecord",
+    "ContactEvent",
     "ContactRequest",
     "ContactRule",
     "Conversation",
@@ -43,7 +48,10 @@ __all__ = [
     "Debtor",
     "Dispute",
     "Document",
+    "HolidayOverride",
     "Installment",
+    "LedgerBalance",
+    "LedgerEntry",
     "Message",
     "MessageTemplate",
     "NluReview",
@@ -57,6 +65,7 @@ __all__ = [
     "Promise",
     "RailMethod",
     "SandboxMessage",
+    "Settlement",
     "ScheduledMessage",
     "Segment",
     "StoredFile",

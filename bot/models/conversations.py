@@ -30,9 +30,13 @@ class Conversation(TimestampMixin, Base):
     last_inbound_at = Column(DateTime)  # opens WhatsApp's 24-hour window
     # The language the debtor writes in, when it is not the one on file (e.g. "en" for es-CO).
     locale = Column(String(16))
-    verified_at = Column(DateTime)
+    verified_at = Column(DateTime)  # the last successful verification on this number
     verification_failures = Column(Integer, nullable=False, default=0)
     locked_until = Column(DateTime)
+    locked_at = Column(DateTime)  # the last lock after failed verifications
+    # When the debtor was asked whether we may write to them on this channel (countries that
+    # need consent); asked once.
+    consent_asked_at = Column(DateTime)
     needs_agent = Column(Boolean, nullable=False, default=False)
     agent_reason = Column(String(64))
     escalated_at = Column(DateTime)  # when it joined the agents' queue (waiting time)
@@ -71,6 +75,8 @@ class Message(Base):
     reply_to_id = Column(ForeignKey("messages.id"))  # the inbound message this answers
     seq = Column(Integer)  # order of the reply among those to one inbound message
     attempts = Column(Integer, nullable=False, default=0)
+    # When the worker first tried it: an outage gives up on it only OUTAGE_GIVE_UP_MINUTES later.
+    first_attempt_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     processed_at = Column(DateTime)

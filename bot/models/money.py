@@ -1,5 +1,7 @@
 """Plans, promises, payments, policies, disputes and claims (integer minor units, never a float)."""
 
+from datetime import date
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -15,6 +17,9 @@ from sqlalchemy.orm import relationship
 
 from bot.clock import utcnow
 from bot.models.base import Base, TimestampMixin
+
+# The effective date of a policy version that has always applied.
+EPOCH = date(2000, 1, 1)
 
 
 class PaymentPlan(TimestampMixin, Base):
@@ -44,6 +49,8 @@ class Installment(Base):
     amount_minor = Column(BigInteger, nullable=False)
     paid_minor = Column(BigInteger, nullable=False, default=0)
     status = Column(String(16), nullable=False, default="due")  # statuses.Installment
+    # The late fee charged on it (None: none charged yet), once, by the daily accrual.
+    late_fee_minor = Column(BigInteger)
 
     plan = relationship("PaymentPlan", back_populates="installments")
 
@@ -82,9 +89,15 @@ class PaymentPolicy(TimestampMixin, Base):
     """What the creditor allows in a portfolio: plans, promises, deferrals, discounts."""
 
     __tablename__ = "payment_policies"
+    __table_args__ = (
+        UniqueConstraint("portfolio", "effective_from", name="uq_payment_policy_version"),
+    )
 
     id = Column(Integer, primary_key=True)
-    portfolio = Column(String(64), nullable=False, unique=True)  # "default" unless segmented
+    portfolio = Column(String(64), nullable=False)  # "default" unless segmented
+    # A version of the portfolio's policy applies from this day (the debtor's date) until the
+    # next version's; a change never reaches back before its own date.
+    effective_from = Column(Date, nullable=False, default=lambda: EPOCH)
     max_installments = Column(Integer, nullable=False, default=12)
     min_first_payment_pct = Column(Integer, nullable=False, default=10)
     # In minor units of the accounts' currency; 0 means no minimum.
@@ -102,6 +115,27 @@ class PaymentPolicy(TimestampMixin, Base):
     late_fee_minor = Column(BigInteger, nullable=False, default=0)
     late_fee_bps = Column(Integer, nullable=False, default=0)
     late_fee_grace_days = Column(Integer, nullable=False, default=0)
+    # How a payment is shared between the buckets: a comma-separated order of fee, interest
+    # and principal (statuses.Bucket.OWING).
+    allocation_order = Column(String(32), nullable=False, default="fee,interest,principal")
+    # Simple daily interest on overdue principal: an annual rate in basis points, capped by a
+    # maximum annual rate (e.g. the legal usury rate) and a maximum total of interest in basis
+    # points of the principal (0 means no cap); days counted on a 360- or 365-day year, or 0
+    # for the actual days of each year (366 in a leap year).
+    interest_rate_bps = Column(Integer, nullable=False, default=0)
+    interest_max_rate_bps = Column(Integer, nullable=False, default=0)
+    interest_max_total_bps = Column(Integer, nullable=False, default=0)
+    interest_basis = Column(Integer, nullable=False, default=365)
+    interest_grace_days = Column(Integer, nullable=False, default=0)
+    # The smallest partial payment ("abono") a debtor may choose (minor units; 0 = any).
+    min_partial_minor = Column(BigInteger, nullable=False, default=0)
+    # Settlements: the bot offers offer_pct % of the balance, paid within valid_days, to close
+    # the account; the debtor may ask down to min_pct %; only on debts overdue at least
+    # min_days_overdue days. offer_pct 0 means no settlements.
+    settlement_offer_pct = Column(Integer, nullable=False, default=0)
+    settlement_min_pct = Column(Integer, nullable=False, default=0)
+    settlement_valid_days = Column(Integer, nullable=False, default=0)
+    settlement_min_days_overdue = Column(Integer, nullable=False, default=0)
 
 
 class Dispute(TimestampMixin, Base):

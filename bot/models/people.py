@@ -24,13 +24,22 @@ class Debtor(TimestampMixin, Base):
     email = Column(String(254))
     locale = Column(String(16), nullable=False, default="es")
     country = Column(String(2), nullable=False)
-    timezone = Column(String(64))  # None when the number spans several zones
+    # The zone of the debtor's address (import column), never derived from the number: the
+    # contact decision checks it beside every zone of the number.
+    timezone = Column(String(64))
+    # The address's subdivision (US state, Chilean region, Argentine province): its holidays and
+    # rules such as Massachusetts' two texts a week.
+    region = Column(String(8))
     # HMAC of the last four ID characters with a per-debtor salt; the key is SECRET_KEY.
     id_secret_hash = Column(String(128), nullable=False)
     id_secret_salt = Column(String(32), nullable=False)
     segment = Column(String(64))
     opted_out_whatsapp_at = Column(DateTime)
     opted_out_sms_at = Column(DateTime)
+    opted_out_email_at = Column(DateTime)
+    # When the debtor was asked, once, whether a stop meant this channel or all of them.
+    opt_out_scope_asked_at = Column(DateTime)
+    opt_out_scope_answered_at = Column(DateTime)  # "this channel only" (or "all", recorded too)
     wrong_number_at = Column(DateTime)
 
     accounts = relationship("Account", back_populates="debtor", order_by="Account.id")
@@ -66,3 +75,15 @@ class User(TimestampMixin, Base):
     role = Column(String(16), nullable=False)  # agent / admin
     active = Column(Boolean, nullable=False, default=True)
     last_login_at = Column(DateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in console browser: the cookie holds the random id, this row its SHA-256, so a
+    Redis restart signs nobody out and signing out (or the idle timeout) ends it everywhere."""
+
+    __tablename__ = "console_sessions"
+
+    id = Column(String(64), primary_key=True)  # sha256 hex of the cookie's session id
+    user_id = Column(ForeignKey("users.id"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+    last_seen_at = Column(DateTime, nullable=False)

@@ -18,19 +18,25 @@ from bot.models.base import Base, TimestampMixin
 
 
 class ContactRule(TimestampMixin, Base):
-    """When and how often a country's debtors may be contacted; country "*" is the default."""
+    """The creditor's contact policy for a country ("*" for the rest): it can only make the
+    country pack (the law, bot.contact.packs) stricter."""
 
     __tablename__ = "contact_rules"
 
     country = Column(String(2), primary_key=True)
-    # {"mon": ["07:00", "19:00"], ...}: allowed local hours per weekday; a missing day is closed.
+    # {"mon": ["07:00", "19:00"], ...}: allowed local hours per weekday; a missing day is closed;
+    # {} leaves the law's hours.
     hours = Column(JSON, nullable=False)
     skip_holidays = Column(Boolean, nullable=False, default=False)
     max_per_day = Column(Integer, nullable=False, default=1)  # proactive contacts, all channels
     max_per_week = Column(Integer, nullable=False, default=3)  # rolling 7 days
     min_gap_hours = Column(Integer, nullable=False, default=0)  # between two contacts
     sms_fallback = Column(Boolean, nullable=False, default=True)
-    default_timezone = Column(String(64))  # when neither the debtor nor the number says
+    default_timezone = Column(String(64))  # unused since the packs' country zones (0010)
+    # Which of the pack's regimes applies to this creditor (MX: condusef_financial or
+    # profeco_commercial); None: the pack's default, the stricter one.
+    regime = Column(String(32))
+    require_consent = Column(Boolean, nullable=False, default=False)
 
 
 class Segment(TimestampMixin, Base):
@@ -76,6 +82,9 @@ class ScheduledMessage(TimestampMixin, Base):
     variables = Column(JSON)
     due_at = Column(DateTime, nullable=False)  # UTC; moved forward when deferred
     expires_at = Column(DateTime, nullable=False)  # not worth sending after this
+    # The cadence's next step for the same debt, installment or promise: it takes this one's
+    # place when this one finds no legal slot before it expires. None for the last step.
+    next_step = Column(String(64))
     # planned / deferred -> queued -> sent | failed; or suppressed (never sent)
     status = Column(String(16), nullable=False, default="planned")
     reason = Column(String(64))

@@ -18,9 +18,23 @@ def _serializer():
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def payment_url(account):
-    token = _serializer().dumps({"a": account.id, "d": account.debtor_id})
+def payment_url(account, amount_minor=None):
+    """The link to the account's pay page; with amount_minor, the page offers to pay that
+    amount (a partial payment the debtor chose in chat)."""
+    data = {"a": account.id, "d": account.debtor_id}
+    if amount_minor:
+        data["m"] = int(amount_minor)
+    token = _serializer().dumps(data)
     return f"{current_app.config['PUBLIC_BASE_URL']}/pay/{token}"
+
+
+def amount_of(token):
+    """The amount a (valid) link was made for, or None."""
+    try:
+        value = _serializer().loads(token).get("m")
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) and value > 0 else None
 
 
 def read(token):

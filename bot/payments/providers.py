@@ -13,6 +13,7 @@ import secrets
 
 from flask import current_app
 
+from bot import inputs
 from bot.payments.mercado_pago import MercadoPagoProvider
 from bot.payments.provider_types import (
     BadEvent,
@@ -65,44 +66,55 @@ _KINDS = {
 
 
 def event_from_stripe_json(data):
-    """Reduce a Stripe-shaped event (dict) to an Event; raises BadEvent."""
-    try:
-        event_id, event_type = str(data["id"]), str(data["type"])
-        obj = data["data"]["object"]
-    except (KeyError, TypeError) as exc:
-        raise BadEvent("event has no id, type or data.object") from exc
-    if not event_id or len(event_id) > 128:
-        raise BadEvent("event id is missing or too long")
+    """Reduce a Stripe-shaped event (dict) to an Event; raises BadEvent for any other shape,
+    an id or reference with a control character or too long, or an amount out of range."""
+    obj = data.get("data") if isinstance(data, dict) else None
+    obj = obj.get("object") if isinstance(obj, dict) else None
     if not isinstance(obj, dict):
-        raise BadEvent("data.object is not an object")
-    if event_type.startswith("payment_intent."):
-        return _payment_intent_event(event_id, event_type, obj)
+        raise BadEvent("event has no id, type or data.object")
+    try:
+        event_id = inputs.text(_scalar(data.get("id")), "event id", 128, required=True)
+        event_type = inputs.text(_scalar(data.get("type")), "event type", 64, required=True)
+        ref = inputs.text(_scalar(obj.get("id")), "data.object.id", 128)
+        intent = event_type.startswith("payment_intent.")
+        field = "amount_received" if intent else "amount_total"
+        amount = obj.get(field)
+        if amount is not None:
+            if not isinstance(amount, int):  # Stripe sends integers; text here is not Stripe
+                raise inputs.BadInput(f"{field} is not a whole number of minor units")
+            amount = inputs.minor_amount(amount, field)
+        currency = inputs.text(_scalar(obj.get("currency")), "currency", 3)
+        status = _scalar(obj.get("payment_status"))
+    except inputs.BadInput as exc:
+        raise BadEvent(str(exc)) from exc
+    if currency is not None and not (currency.isascii() and currency.isalpha()):
+        raise BadEvent("currency is not an ISO 4217 code")
+    if intent:
+        return _payment_intent_event(event_id, event_type, obj, ref, amount, currency)
     if obj.get("mode") == "setup":
         # A payment method saved for auto-debit (Checkout in setup mode): no money moves.
         kind = "setup_completed" if event_type == "checkout.session.completed" else "other"
         return Event(
             id=event_id,
-            type=event_type[:64],
+            type=event_type,
             kind=kind,
-            ref=str(obj["id"])[:128] if obj.get("id") else None,
+            ref=ref,
             amount_minor=None,
             currency=None,
             extra={"setup_intent": obj.get("setup_intent"), "customer": obj.get("customer")},
         )
     if event_type == "checkout.session.completed":
-        paid = obj.get("payment_status") in ("paid", "no_payment_required")
+        paid = status in ("paid", "no_payment_required")
         kind = "completed" if paid else "pending"
     else:
         kind = _KINDS.get(event_type, "other")
-    amount = _amount(obj.get("amount_total"))
     if kind == "completed" and amount is None:
         raise BadEvent("a completed checkout has no amount_total")
-    currency = obj.get("currency")
     return Event(
         id=event_id,
-        type=event_type[:64],
+        type=event_type,
         kind=kind,
-        ref=str(obj["id"])[:128] if obj.get("id") else None,
+        ref=ref,
         amount_minor=amount,
         currency=currency.upper() if currency else None,
     )
@@ -115,29 +127,33 @@ _INTENT_KINDS = {
 }
 
 
-def _payment_intent_event(event_id, event_type, obj):
+def _payment_intent_event(event_id, event_type, obj, ref, amount, currency):
     """An off-session charge (auto-debit): the checkout is the PaymentIntent itself."""
     kind = _INTENT_KINDS.get(event_type, "other")
-    amount = _amount(obj.get("amount_received")) if kind == "completed" else None
-    if kind == "completed" and not amount:
+    if kind != "completed":
+        amount = None
+    elif not amount:
         raise BadEvent("a succeeded payment intent has no amount_received")
-    currency = obj.get("currency")
-    error = obj.get("last_payment_error") or {}
+    error = obj.get("last_payment_error")
+    error = error if isinstance(error, dict) else {}
     return Event(
         id=event_id,
-        type=event_type[:64],
+        type=event_type,
         kind=kind,
-        ref=str(obj["id"])[:128] if obj.get("id") else None,
+        ref=ref,
         amount_minor=amount,
         currency=currency.upper() if currency else None,
         extra={"code": error.get("code"), "decline_code": error.get("decline_code")},
     )
 
 
-def _amount(value):
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise BadEvent("the amount is not a whole number of minor units")
-    return value
+def _scalar(value):
+    """A JSON string or number as text; None stays None; anything else is refused."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise inputs.BadInput("a field that should be text is a list, an object or a boolean")
 
 
 def _verify(payload, header, secret):

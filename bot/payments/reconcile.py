@@ -1,12 +1,16 @@
 """Provider events processed once, and money applied to what the debtor owes.
 
-Reconciliation rules (amounts in minor units of the account's currency):
+Reconciliation rules (amounts in minor units of the account's currency; every amount that
+changes a balance is a ledger entry, bot.ledger):
 - a provider event is stored once by (provider, event id): a redelivery changes nothing;
 - a checkout is paid once (payments are unique by provider and checkout reference), so two
   different events about the same checkout (completed, then async_payment_succeeded) apply once;
-- a payment goes to the active plan's installments in order, then reduces the balance; what
-  exceeds everything owed is kept on the payment as surplus_minor (for a refund or credit);
-- a pay-in-full discount checkout that is paid settles the balance and records the write-off;
+- a payment first brings interest and late fees up to the debtor's today, then is shared
+  between fees, interest and principal in the policy's allocation order, and fills the active
+  plan's installments in order; what exceeds everything owed is the debtor's credit (also on the
+  payment as surplus_minor, for a refund);
+- a pay-in-full discount checkout that is paid settles the balance with a discount entry; a
+  payment that completes an agreed settlement by its date writes off the rest;
 - money received is always applied, even when the checkout had expired meanwhile (events can
   arrive out of order); an 'expired' or 'failed' event never undoes a completed checkout;
 - the account is 'paid' when nothing is owed; pending promises are kept (paid by their date) or
@@ -23,6 +27,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import audit, clock, hooks, statuses
 from bot.clock import utcnow
+from bot.ledger import daily, entries
+from bot.ledger import settlement as ledger_settlement
+from bot.ledger.policy import policy_on
 from bot.models import Account, Checkout, Payment, PaymentEvent, PaymentPlan, Promise
 
 log = logging.getLogger(__name__)
@@ -50,9 +57,12 @@ def next_installment(plan):
 
 
 def owed(session, account):
-    """What settles the account now: the plan's remainder (with its fee) or the balance."""
-    plan = active_plan(session, account)
-    return plan_remaining(plan) if plan is not None else account.balance_minor
+    """What settles the account now: what remains of an agreed settlement, else the balance
+    (which holds a plan's fee, interest and late fees)."""
+    agreed = ledger_settlement.active(session, account)
+    if agreed is not None:
+        return min(ledger_settlement.remaining(agreed), account.balance_minor)
+    return account.balance_minor
 
 
 def handle_event(session, provider, event):
@@ -149,23 +159,29 @@ def apply_payment(
     actor="system",
     today=None,
 ):
-    """Record a payment and apply it: installments in order, the balance, the surplus, the
-    discount, plan and account status, promises. Returns the Payment (not yet committed)."""
+    """Record a payment and apply it: the ledger first (interest and fees accrued to today,
+    then the payment shared between fees, interest and principal in the policy's order, what
+    exceeds the debt held as the debtor's credit, a paid discount or settlement written off),
+    then installments in order, plan and account status, promises. Returns the Payment (not
+    yet committed)."""
     if amount_minor is None or amount_minor <= 0:
         raise ValueError("a payment must be a positive amount of minor units")
     today = today or clock.today_for(account.debtor)
+    account_id = account.id
+    daily.accrue_account(session, account, today)
+    account = session.get(Account, account_id)
+    if checkout is not None:
+        checkout = session.get(Checkout, checkout.id)
+    balance = entries.balance_of(session, account, today)
     plan = active_plan(session, account)
-    owed_before = plan_remaining(plan) if plan is not None else account.balance_minor
+    owed_before = account.balance_minor
     discount = 0
     if checkout is not None and checkout.purpose == "discount":
         # The page offered the balance for checkout.amount_minor: paying it settles everything.
         if amount_minor >= checkout.amount_minor:
             discount = max(owed_before - amount_minor, 0)
-    credit = amount_minor + discount
-    applied = min(credit, owed_before)
-    surplus = credit - applied
-    balance_before = account.balance_minor
-    account.balance_minor = max(balance_before - credit, 0)
+    applied = min(amount_minor, owed_before)
+    surplus = amount_minor - applied
     payment = Payment(
         account_id=account.id,
         amount_minor=amount_minor,
@@ -179,10 +195,34 @@ def apply_payment(
     )
     session.add(payment)
     session.flush()
+    order = entries.parse_order(policy_on(session, account, today).allocation_order)
+    parts, _left = entries.allocate(applied, entries.owing(balance), order)
+    parts = {bucket: -part for bucket, part in parts.items()}
+    if surplus:
+        parts[statuses.Bucket.CREDIT] = -surplus
+    key = f"payment:{payment.id}"
+    entries.post(
+        session, account, statuses.Entry.PAYMENT, parts, today, actor, key=key, payment=payment
+    )
+    if discount:
+        entries.write_off(
+            session,
+            account,
+            actor,
+            "pay-in-full discount",
+            kind=statuses.Entry.DISCOUNT,
+            key=f"discount:{payment.id}",
+            today=today,
+        )
     if plan is not None:
-        _apply_to_installments(session, plan, applied, actor)
-    if account.balance_minor == 0 and (plan is None or plan.status == "completed"):
-        account.status = "paid"
+        _apply_to_installments(session, plan, applied + discount, actor)
+    settled = ledger_settlement.on_payment(session, account, applied, today, actor)
+    if account.balance_minor == 0 and (
+        plan is None or plan.status == statuses.Plan.COMPLETED or settled is not None
+    ):
+        account.status = statuses.Account.PAID
+    elif plan is not None and plan.status == statuses.Plan.COMPLETED:
+        account.status = statuses.Account.OPEN  # the plan is done; fees or interest remain
     audit.record(
         session,
         actor,
@@ -192,9 +232,10 @@ def apply_payment(
             "payment_id": payment.id,
             "amount_minor": amount_minor,
             "applied_minor": applied,
+            "allocation": {bucket: -part for bucket, part in parts.items()},
             "surplus_minor": surplus,
             "discount_minor": discount,
-            "balance_before_minor": balance_before,
+            "balance_before_minor": owed_before,
             "balance_minor": account.balance_minor,
             "status": account.status,
         },
@@ -217,9 +258,9 @@ def _apply_to_installments(session, plan, amount, actor):
         installment.paid_minor += part
         amount -= part
         if installment.paid_minor >= installment.amount_minor:
-            installment.status = "paid"
+            installment.status = statuses.Installment.PAID
     if all(i.paid_minor >= i.amount_minor for i in plan.installments):
-        plan.status = "completed"
+        plan.status = statuses.Plan.COMPLETED
         audit.record(session, actor, "plan.completed", plan, {})
 
 

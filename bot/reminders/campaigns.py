@@ -57,7 +57,7 @@ def schedule_campaign(
                     template_key,
                     variables,
                 )
-                | {"due_at": now, "expires_at": now + max_delay}
+                | {"due_at": now, "expires_at": now + max_delay, "next_step": None}
             )
         report.planned += len(new) if dry_run else insert_ignore(session, new)
         report.by_segment[segment or "all"] = report.planned

@@ -4,6 +4,7 @@ with the reason in the row and the audit log."""
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import current_app
@@ -12,6 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot import outbox, statuses
 from bot.clock import debtor_zone, local_date, utcnow
+from bot.contact import log as contact_log
+from bot.contact.decision import DISCREET_KEYS
 from bot.models import (
     Account,
     AuditEvent,
@@ -25,8 +28,8 @@ from bot.models import (
 )
 from bot.payments import links
 from bot.reminders import gate
+from bot.templates import optout, voice
 from bot.templates import store as templates
-from bot.templates import voice
 
 log = logging.getLogger(__name__)
 DEFERRED, QUEUED, SUPPRESSED = (
@@ -63,6 +66,7 @@ class _Renderer:
         self.session = session
         self.cache = {}
         self.registers = voice.registers(session)  # {portfolio: register}, read once a run
+        self.version = None  # the version of the last text rendered
 
     def register(self, r):
         return self.registers.get(r.account_segment or r.debtor_segment or voice.DEFAULT)
@@ -71,17 +75,41 @@ class _Renderer:
         if (key, locale, register) not in self.cache:
             row, used = templates.lookup(self.session, key, locale, register)
             spec = self.session.get(TemplateKey, key)
-            entry = (row.body, used, spec.variables if spec else {}, spec)
+            declared = spec.variables if spec else {}
+            entry = (row.body, used, declared, spec, row.version)
             self.cache[key, locale, register] = entry
-        body, used, declared, spec = self.cache[key, locale, register]
+        body, used, declared, spec, self.version = self.cache[key, locale, register]
         fmt = templates.format_locale(locale, used)
         return templates.render_body(body, declared, variables, fmt, today), spec, fmt
 
-    def offer(self, offer, locale, variables, register=None):
+    def offer(self, offer, locale, variables, register=None, today=None):
         if not offer:
             return ""
-        text, _spec, _fmt = self(f"reminder.offer.{offer}", locale, variables, register)
-        return "\n\n" + text
+        version = self.version
+        text, _spec, _fmt = self(f"reminder.offer.{offer}", locale, variables, register, today)
+        self.version = version
+        return text
+
+    def opt_out_line(self, locale, register=None):
+        version = self.version
+        text, _spec, _fmt = self(optout.LINE_KEY, locale, {}, register)
+        self.version = version
+        return text
+
+
+def compose(body, offer_text, line_text):
+    """The reminder's text with the offer line, kept before the opt-out instructions (which
+    stay last), and the instructions added when the text lacks them and line_text is given."""
+    text = body
+    if offer_text:
+        head, newline, last = body.rpartition("\n")
+        if newline and optout.has_opt_out_line(last) and not optout.has_opt_out_line(head):
+            text = f"{head.rstrip()}\n\n{offer_text}\n\n{last}"
+        else:
+            text = f"{body}\n\n{offer_text}"
+    if line_text and not optout.has_opt_out_line(text):
+        text += "\n\n" + line_text
+    return text
 
 
 def _due_rows(now, last_id, batch, step_prefix=None):
@@ -95,12 +123,16 @@ def _due_rows(now, last_id, batch, step_prefix=None):
             ScheduledMessage.variables,
             ScheduledMessage.due_at,
             ScheduledMessage.expires_at,
+            ScheduledMessage.next_step,
             Debtor.phone,
             Debtor.country,
             Debtor.timezone,
+            Debtor.region,
             Debtor.locale,
             Debtor.opted_out_whatsapp_at,
             Debtor.opted_out_sms_at,
+            Debtor.opt_out_scope_asked_at,
+            Debtor.opt_out_scope_answered_at,
             Debtor.wrong_number_at,
             Debtor.segment.label("debtor_segment"),
             Account.status.label("account_status"),
@@ -131,6 +163,7 @@ _UPDATE = (
         reason=bindparam("b_reason"),
         channel=bindparam("b_channel"),
         due_at=bindparam("b_due_at"),
+        expires_at=bindparam("b_expires_at"),
         contacted_at=bindparam("b_contacted_at"),
         message_id=bindparam("b_message_id"),
         updated_at=bindparam("b_updated_at"),
@@ -145,11 +178,14 @@ def dispatch(
     session, now=None, batch=None, enqueue=True, step_prefix=None, dry_run=False, heartbeat=None
 ):
     """Gate every due row; queue the allowed ones as outbound messages (and ask for their send
-    jobs), defer or suppress the rest with the reason in the audit log. heartbeat is called
-    after each batch (it renews the dispatcher's lock, so no second dispatcher starts)."""
+    jobs), defer or suppress the rest with the reason in the audit log and the contact log.
+    heartbeat is called after each batch (it renews the dispatcher's lock, so no second
+    dispatcher starts)."""
     now = now or utcnow()
     batch = batch or current_app.config["REMINDER_BATCH"]
-    ctx = gate.Context.load(session)
+    max_delay = timedelta(hours=current_app.config["REMINDER_MAX_DELAY_HOURS"])
+    ctx = gate.Context.load(session, now)
+    creditor = current_app.config.get("CREDITOR_NAME") or ""
     render = _Renderer(session)
     report = DispatchReport()
     last_id = 0
@@ -160,15 +196,22 @@ def dispatch(
         last_id = rows[-1].id
         ctx.load_debtors(session, [r.debtor_id for r in rows], now)
         done = _steps_done(session, rows)
-        changes, audits, sends = [], [], []
+        changes, audits, sends, events = [], [], [], []
         for r in rows:
             decision = done.get(r.id) or gate.check(ctx, r, now)
             if decision.action == "send":
-                ctx.contacted(r.debtor_id, now)
+                ctx.contacted(r.debtor_id, now, decision.channel)
                 sends.append((r, decision))
-            elif decision.action == "defer":
+                continue
+            if decision.action == "defer":
                 report.count("deferred", decision.reason)
-                changes.append(_change(r, DEFERRED, decision.reason, due_at=decision.next_at))
+                expires = r.expires_at
+                if decision.reason == "agent_held":
+                    # Waiting for the agent does not eat into the time left to send it.
+                    expires = max(expires, decision.next_at + max_delay)
+                changes.append(
+                    _change(r, DEFERRED, decision.reason, due_at=decision.next_at, expires=expires)
+                )
                 audits.append(
                     _audit(
                         r.id,
@@ -180,6 +223,7 @@ def dispatch(
                 report.count("suppressed", decision.reason)
                 changes.append(_change(r, SUPPRESSED, decision.reason))
                 audits.append(_audit(r.id, "reminder.suppressed", {"reason": decision.reason}))
+            events.append(_event(r, now, decision, LOGGED[decision.action]))
         if dry_run:
             report.queued += len(sends)
             session.rollback()
@@ -188,13 +232,15 @@ def dispatch(
         queued = []
         for r, decision in sends:
             conversation_id, conv_locale = conversations[decision.channel, r.phone]
+            locale = conv_locale or r.locale
             try:
-                values = _outbound(r, decision, conv_locale or r.locale, render)
+                values = _outbound(r, decision, locale, render, creditor, now)
             except templates.TemplateError as exc:
                 log.error("reminder %s cannot be rendered: %s", r.id, exc)
                 report.count("suppressed", "render_error")
                 changes.append(_change(r, SUPPRESSED, "render_error"))
                 audits.append(_audit(r.id, "reminder.suppressed", {"reason": "render_error"}))
+                events.append(_event(r, now, decision, "suppressed", reason="render_error"))
                 continue
             values["conversation_id"] = conversation_id
             # One compiled statement for every row; only the parameters change.
@@ -203,17 +249,46 @@ def dispatch(
             changes.append(
                 _change(r, QUEUED, None, decision.channel, contacted_at=now, message_id=message_id)
             )
+            events.append(
+                _event(
+                    r,
+                    now,
+                    decision,
+                    "queued",
+                    message_id=message_id,
+                    template_key=values["template_key"],
+                    template_version=render.version,
+                    locale=locale,
+                )
+            )
             queued.append(r.id)
         if changes:
             session.execute(_UPDATE, changes)
         if audits:
             session.execute(insert(AuditEvent), audits)
+        contact_log.write(session, events)
         if enqueue and queued:
             request_sends(session, queued)
         session.commit()
         if heartbeat is not None:
             heartbeat()
     return report
+
+
+LOGGED = {"defer": "deferred", "suppress": "suppressed"}
+
+
+def _event(r, now, decision, action, **values):
+    return contact_log.event(
+        now,
+        r.debtor_id,
+        "reminder",
+        action,
+        decision,
+        account_id=r.account_id,
+        scheduled_id=r.id,
+        **values,
+    )
 
 
 def _steps_done(session, rows):
@@ -226,7 +301,7 @@ def _steps_done(session, rows):
             wanted[kind][r.id] = int(rest.split(":")[0])
     done = {}
     checks = (
-        ("installment", Installment, (statuses.Installment.DUE,), "installment_paid"),
+        ("installment", Installment, statuses.Installment.UNPAID, "installment_paid"),
         ("promise", Promise, (statuses.Promise.PENDING,), "promise_settled"),
     )
     for kind, model, open_statuses, reason in checks:
@@ -244,13 +319,16 @@ def _steps_done(session, rows):
     return done
 
 
-def _change(r, status, reason, channel=None, due_at=None, contacted_at=None, message_id=None):
+def _change(
+    r, status, reason, channel=None, due_at=None, contacted_at=None, message_id=None, expires=None
+):
     return {
         "b_id": r.id,
         "b_status": status,
         "b_reason": reason,
         "b_channel": channel,
         "b_due_at": due_at or r.due_at,
+        "b_expires_at": expires or r.expires_at,
         "b_contacted_at": contacted_at,
         "b_message_id": message_id,
         "b_updated_at": utcnow(),
@@ -308,20 +386,32 @@ def _conversations(session, wanted):
     return found
 
 
-def _outbound(r, decision, locale, render):
-    """The outbound message's values for an allowed reminder, in the debtor's locale."""
-    variables = dict(r.variables or {})
-    account = SimpleNamespace(id=r.account_id, debtor_id=r.debtor_id)
-    variables["url"] = links.payment_url(account)
+def _outbound(r, decision, locale, render, creditor="", now=None):
+    """The outbound message's values for an allowed reminder, in the debtor's locale and the
+    portfolio's register: the discreet variant (no amount, reference or link) until the right
+    party is confirmed, and opt-out instructions where the pack asks for them."""
+    key = decision.template_key or r.template_key
     register = render.register(r)
-    today = local_date(utcnow(), debtor_zone(r))  # a date this year is told without its year
-    body, spec, fmt = render(r.template_key, locale, variables, register, today)
-    body += render.offer(variables.get("offer"), locale, variables, register)
+    # A date in the debtor's current year is told without its year.
+    today = local_date(now or utcnow(), debtor_zone(r))
+    if key in DISCREET_KEYS:
+        variables = {"first_name": (r.variables or {}).get("first_name", "")}
+        if "named" in key:
+            variables["creditor"] = creditor
+        body, spec, fmt = render(key, locale, variables, register, today)
+        offer = ""
+    else:
+        variables = dict(r.variables or {})
+        account = SimpleNamespace(id=r.account_id, debtor_id=r.debtor_id)
+        variables["url"] = links.payment_url(account)
+        body, spec, fmt = render(key, locale, variables, register, today)
+        offer = render.offer(variables.get("offer"), locale, variables, register, today)
+    line = render.opt_out_line(locale, register) if decision.opt_out_line else ""
     values = {
         "direction": statuses.OUT,
-        "template_key": r.template_key,
+        "template_key": key,
         "variables": variables,
-        "body": body,
+        "body": compose(body, offer, line),
         "status": statuses.Outbound.PENDING,
         "attempts": 0,
         "created_at": utcnow(),

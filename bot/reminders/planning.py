@@ -3,10 +3,10 @@ scheduled_messages rows (unique per account, step and date, so planning twice ad
 Everything streams in keyset-paged batches, so memory stays bounded at any size."""
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot import clock, statuses
@@ -15,6 +15,7 @@ from bot.contact.hours import zones_for
 from bot.contact.rules import load_rules, rule_for
 from bot.models import (
     Account,
+    AuditEvent,
     Debtor,
     Installment,
     Payment,
@@ -28,6 +29,9 @@ from bot.reminders.segments import load_segments, segment_for, stats_of
 
 # A step missed by a day or two (the worker was down) is still planned; expiry drops stale ones.
 LOOKBACK_DAYS = 2
+# The last step of a cadence waits this long for a legal slot (the others wait for the next
+# step, which takes their place): a cadence never silently loses its last word.
+LAST_STEP_DAYS = 14
 
 
 def insert_ignore(session, rows):
@@ -73,6 +77,7 @@ def account_stats():
             Debtor.full_name,
             Debtor.phone,
             Debtor.country,
+            Debtor.region,
             Debtor.timezone,
             func.coalesce(broken.c.n, 0).label("broken"),
             func.coalesce(kept.c.n, 0).label("kept"),
@@ -123,11 +128,13 @@ def _due_kind(offset):
 class PlanReport:
     accounts: int = 0
     planned: int = 0
+    superseded: int = 0
     by_segment: dict = field(default_factory=dict)
 
     def summary(self):
         segments = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_segment.items())) or "none"
-        return f"{self.accounts} account(s) read, {self.planned} reminder(s) planned ({segments})"
+        text = f"{self.accounts} account(s) read, {self.planned} reminder(s) planned ({segments})"
+        return text + (f"; {self.superseded} superseded" if self.superseded else "")
 
 
 def plan(session, today=None, now=None, only_segment=None, batch=None):
@@ -135,7 +142,7 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
     missed in the last days). `today` forces one date for everybody."""
     now = now or utcnow()
     fixed_today = today
-    rules = load_rules(session)
+    rules = load_rules(session, now.date())
     batch = batch or current_app.config["REMINDER_BATCH"]
     max_delay = timedelta(hours=current_app.config["REMINDER_MAX_DELAY_HOURS"])
     segments = load_segments(session)
@@ -159,6 +166,7 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
             waiting = r.status == statuses.Account.PLAN or any(
                 p.promised_date >= today for p in promises.get(r.id, ())
             )
+            following = _following_offsets(segment.cadence or [])
             for step in segment.cadence or []:
                 offset = step["offset"]
                 if step["kind"] == "due" and waiting:
@@ -187,21 +195,112 @@ def plan(session, today=None, now=None, only_segment=None, batch=None):
                     )
                     if segment.offer:
                         variables["offer"] = segment.offer
+                    after = following[step["kind"], offset]
+                    expires = _expiry(now, max_delay, ref_date, after)
+                    successor = None if after is None else name.rsplit(":", 1)[0] + f":{after}"
                     new.append(
                         scheduled_row(
                             r, name, ref_date, segment.name, keys(kind, segment.tone), variables
                         )
-                        | {"due_at": now, "expires_at": now + max_delay}
+                        | {"due_at": now, "expires_at": expires, "next_step": successor}
                     )
                     report.by_segment[segment.name] = report.by_segment.get(segment.name, 0) + 1
         report.planned += insert_ignore(session, new)
+        report.superseded += supersede(session, ids)
         session.commit()
     return report
 
 
+def _following_offsets(cadence):
+    """{(kind, offset): the next offset of the same kind, or None for the last step}."""
+    out = {}
+    for kind in {step["kind"] for step in cadence}:
+        offsets = sorted({step["offset"] for step in cadence if step["kind"] == kind})
+        for here, after in zip(offsets, offsets[1:] + [None], strict=True):
+            out[kind, here] = after
+    return out
+
+
+def _expiry(now, max_delay, ref_date, next_offset):
+    """A step stays worth sending until the next step of its cadence fires (that one takes
+    its place); the last step waits LAST_STEP_DAYS for a legal slot."""
+    if next_offset is None:
+        return now + timedelta(days=LAST_STEP_DAYS)
+    successor = datetime.combine(ref_date + timedelta(days=next_offset), time()) + timedelta(days=1)
+    return max(now + max_delay, successor)
+
+
+def _step_key(step):
+    """(kind, ref, offset): due:7 -> ("due", "", 7), installment:12:-1 -> (.., "12", -1)."""
+    parts = step.split(":")
+    if parts[0] == "due" and len(parts) == 2:
+        return "due", "", int(parts[1])
+    if parts[0] in ("installment", "promise") and len(parts) == 3:
+        return parts[0], parts[1], int(parts[2])
+    return None
+
+
+def supersede(session, account_ids):
+    """Of the reminders still waiting for the same debt, installment or promise, only the
+    latest step goes: the earlier ones are suppressed as superseded (recorded, not dropped
+    silently), so a cadence never sends two messages about one thing in a row."""
+    waiting = session.execute(
+        select(
+            ScheduledMessage.id,
+            ScheduledMessage.account_id,
+            ScheduledMessage.step,
+            ScheduledMessage.ref_date,
+        ).where(
+            ScheduledMessage.account_id.in_(account_ids),
+            ScheduledMessage.status.in_(statuses.Reminder.WAITING),
+        )
+    ).all()
+    groups = {}
+    for row in waiting:
+        key = _step_key(row.step)
+        if key is not None:
+            kind, ref, offset = key
+            groups.setdefault((row.account_id, kind, ref, row.ref_date), []).append((offset, row))
+    stamp = utcnow()
+    changes, audits = [], []
+    for items in groups.values():
+        if len(items) < 2:
+            continue
+        items.sort(key=lambda item: item[0])
+        latest = items[-1][1].step
+        for _offset, row in items[:-1]:
+            changes.append(row.id)
+            audits.append(
+                {
+                    "at": stamp,
+                    "actor": "planner",
+                    "action": "reminder.superseded",
+                    "subject_type": ScheduledMessage.__tablename__,
+                    "subject_id": str(row.id),
+                    "data": {"by": latest},
+                }
+            )
+            session.execute(
+                update(ScheduledMessage)
+                .where(
+                    ScheduledMessage.id == row.id,
+                    ScheduledMessage.status.in_(statuses.Reminder.WAITING),
+                )
+                .values(
+                    status=statuses.Reminder.SUPPRESSED,
+                    reason=f"superseded:{latest}"[:64],
+                    updated_at=stamp,
+                )
+            )
+    if audits:
+        session.execute(insert(AuditEvent), audits)
+    return len(changes)
+
+
 def local_today(rules, r, now):
-    """The debtor's date at now (the first zone of a number that spans several)."""
-    return clock.local_date(now, zones_for(r.phone, r.timezone, rule_for(rules, r.country))[0])
+    """The debtor's date at now (the first of their plausible zones)."""
+    rule = rule_for(rules, r.country, getattr(r, "region", None))
+    return clock.local_date(now, zones_for(r.phone, r.timezone, rule)[0])
 
 
 def scheduled_row(account_row, step, ref_date, segment, key, variables):
@@ -234,7 +333,7 @@ def _dated_items(session, account_ids, today):
         .join(PaymentPlan, PaymentPlan.id == Installment.plan_id)
         .where(PaymentPlan.account_id.in_(account_ids))
         .where(PaymentPlan.status == statuses.Plan.ACTIVE)
-        .where(Installment.status == statuses.Installment.DUE)
+        .where(Installment.status.in_(statuses.Installment.UNPAID))
         .where(Installment.due_date.between(low, high))
     ):
         installments.setdefault(row.account_id, []).append(row)

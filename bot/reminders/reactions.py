@@ -1,9 +1,11 @@
 """How reminders react to what happens elsewhere (wired as hooks by bot.create_app): a payment
-cancels the reminders it made pointless; a 63016 refusal falls back to SMS."""
+cancels the reminders it made pointless; a 63016 refusal falls back to SMS; an agent handing a
+conversation back releases the reminders that waited for it."""
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot import statuses
+from bot import audit, statuses
+from bot.clock import utcnow
 from bot.models import Account, Promise, ScheduledMessage
 from bot.outbound.status import OUTSIDE_WINDOW
 from bot.reminders.sending import outside_window, suppress
@@ -59,3 +61,29 @@ def on_delivery_failed(session, message, error_code):
     if error_code != OUTSIDE_WINDOW:
         return False
     return outside_window(session, message)
+
+
+def on_conversation_released(session, conversation):
+    """The agent is done: reminders deferred while the agent held the conversation are gated
+    again at the next dispatch (the gate picks the next allowed moment)."""
+    if conversation.debtor_id is None:
+        return 0
+    now = utcnow()
+    ids = list(
+        session.execute(
+            select(ScheduledMessage.id).where(
+                ScheduledMessage.debtor_id == conversation.debtor_id,
+                ScheduledMessage.status == statuses.Reminder.DEFERRED,
+                ScheduledMessage.reason == "agent_held",
+            )
+        ).scalars()
+    )
+    if ids:
+        session.execute(
+            update(ScheduledMessage)
+            .where(ScheduledMessage.id.in_(ids))
+            .values(due_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(session, "system", "reminders.released", conversation, {"reminders": len(ids)})
+    return len(ids)

@@ -14,15 +14,18 @@ from twilio.base.exceptions import TwilioRestException
 
 from bot import audit, channels, outbox, statuses
 from bot.clock import utcnow
-from bot.contact.decision import Context, decide, may_contact
+from bot.contact import log as contact_log
+from bot.contact.decision import DISCREET_KEYS, Context, decide, may_contact
 from bot.conversations.inbound import get_or_create_conversation
 from bot.models import Account, Debtor, Message, ScheduledMessage
 from bot.outbound.deliver import ProviderUnavailable, create_params, deliver, record_outcome
 from bot.outbound.status import OUTSIDE_WINDOW, apply_early_status
 from bot.redis import redis_conn
+from bot.reminders.gate import past_expiry
 
 log = logging.getLogger(__name__)
 Out = statuses.Outbound
+CLEARED = "reminders.cleared"
 QUEUED = statuses.Reminder.QUEUED
 
 
@@ -62,10 +65,11 @@ def _send_locked(session, ids, client, bucket_for, threads, now=None):
     ).all()
     retry = None
     fresh = []
-    held_back = _held_back(session, rows, now or utcnow())
+    now = now or utcnow()
+    held_back = _held_back(session, rows, now)
     for sm, message in rows:
         if message.status == Out.PENDING and sm.id in held_back:
-            _hold_back(session, sm, message, *held_back[sm.id])
+            _hold_back(session, sm, message, *held_back[sm.id], now=now)
             continue
         if message.status == Out.SENDING:  # an earlier attempt was interrupted: reconcile first
             try:
@@ -89,8 +93,9 @@ def _send_locked(session, ids, client, bucket_for, threads, now=None):
 
 def _held_back(session, rows, now):
     """The contact decision again at send time: a queued reminder may have waited through an
-    outage while the debtor opted out, paid, disputed or was taken by an agent, the night came
-    or WhatsApp's window closed. {reminder id: (reason, defer until or None to suppress)}."""
+    outage while the debtor opted out, paid, disputed or was taken by an agent, the night came,
+    WhatsApp's window closed or a verification lock made the number discreet again.
+    {reminder id: (reason, defer until or None to suppress, decision)}."""
     pending = [(sm, m) for sm, m in rows if m.status == Out.PENDING]
     if not pending:
         return {}
@@ -107,10 +112,12 @@ def _held_back(session, rows, now):
         ).scalars()
     }
     # A reminder rechecked here is not its own contact: its dispatch counted it.
-    ctx = Context.load(session).load_debtors(
+    ctx = Context.load(session, now).load_debtors(
         session, list(debtors), now, exclude_reminders=[sm.id for sm, _ in pending]
     )
+    max_delay = timedelta(hours=current_app.config["REMINDER_MAX_DELAY_HOURS"])
     out = {}
+    cleared = session.info.setdefault(CLEARED, {})  # the send-time decisions, for the log
     for sm, message in pending:
         decision = decide(
             ctx,
@@ -118,29 +125,60 @@ def _held_back(session, rows, now):
             now,
             "reminder",
             (message.conversation.channel,),
-            template_key=message.template_key if message.content_sid else None,
+            template_key=message.template_key,
             account_status=accounts[sm.account_id].status,
         )
         if decision.action == "suppress" and decision.reason == "no_approved_template":
             # Free text and WhatsApp's window closed since dispatch: gate it again now (an
             # approved template, or SMS where the rule allows it).
-            out[sm.id] = ("window_closed", now)
+            out[sm.id] = ("window_closed", now, decision)
         elif decision.action == "suppress":
-            out[sm.id] = (decision.reason, None)
+            out[sm.id] = (decision.reason, None, decision)
+        elif decision.reason == "agent_held":
+            # Waits for the hand-back; the wait does not count against its expiry.
+            sm.expires_at = max(sm.expires_at, decision.next_at + max_delay)
+            out[sm.id] = (decision.reason, decision.next_at, decision)
         elif now > sm.expires_at:
-            out[sm.id] = ("expired", None)
+            out[sm.id] = (past_expiry(sm, "send_late"), None, decision)
+        elif decision.action == "defer" and decision.next_at > sm.expires_at:
+            out[sm.id] = (past_expiry(sm, decision.reason), None, decision)
         elif decision.action == "defer":
-            until = decision.next_at
-            out[sm.id] = (decision.reason, until if until <= sm.expires_at else None)
+            out[sm.id] = (decision.reason, decision.next_at, decision)
+        elif message.content_sid is None and decision.content_sid:
+            out[sm.id] = ("window_closed", now, decision)  # free text no longer allowed
+        elif decision.template_key in DISCREET_KEYS and message.template_key not in DISCREET_KEYS:
+            out[sm.id] = ("discreet_needed", now, decision)  # locked since it was rendered
+        else:
+            ctx.contacted(sm.debtor_id, now, message.conversation.channel)
+            cleared[sm.id] = decision
     return out
 
 
-def _hold_back(session, sm, message, reason, until):
+def _hold_back(session, sm, message, reason, until, decision=None, now=None):
     """Not now after all: the message is never sent and does not count as a contact; the
     reminder waits (the next dispatch gates it again) or is suppressed."""
     message.status = Out.SUPPRESSED
     message.error_message = f"held back at send time: {reason}"
     sm.contacted_at = None
+    contact_log.write(
+        session,
+        [
+            contact_log.event(
+                now or utcnow(),
+                sm.debtor_id,
+                "reminder",
+                "held_back",
+                decision,
+                reason=reason,
+                next_at=until,
+                account_id=sm.account_id,
+                scheduled_id=sm.id,
+                message_id=message.id,
+                channel=message.conversation.channel,
+                template_key=message.template_key,
+            )
+        ],
+    )
     if until is None:
         suppress(session, sm, reason, actor="worker")
         return
@@ -170,13 +208,17 @@ def _send_fresh(session, fresh, client, bucket_for, threads):
                 outcomes.append((future.result(), None))
             except (TwilioRestException, requests.RequestException, _NoToken) as exc:
                 outcomes.append((None, exc))
+    # When the provider accepted them (at the latest): what the caps count from now on.
+    accepted = utcnow()
     retry = None
-    for (_sm, message, _params), (sent, error) in zip(fresh, outcomes, strict=True):
+    for (sm, message, _params), (sent, error) in zip(fresh, outcomes, strict=True):
         if isinstance(error, _NoToken):
             message.status = Out.PENDING  # never sent
             retry = retry or ProviderUnavailable("send rate limit: no token in time")
             continue
         retry = record_outcome(session, message, sent, error) or retry
+        if message.provider_sid:
+            sm.contacted_at = accepted
     session.commit()
     for sm, message, _params in fresh:
         if message.provider_sid:
@@ -198,9 +240,37 @@ def _settle(session, sm, message):
         _outside_window(session, sm, message)
     elif message.status == Out.FAILED:
         sm.status, sm.reason = statuses.Reminder.FAILED, f"twilio:{message.error_code}"
+        sm.contacted_at = None  # never reached the debtor: not a contact
         audit.record(session, "worker", "reminder.failed", sm, {"error": message.error_code})
+        _log_outcome(session, sm, message, "failed", f"twilio:{message.error_code}")
     elif message.status not in Out.UNSENT:
         sm.status = statuses.Reminder.SENT
+        _log_outcome(session, sm, message, "sent", None)
+
+
+def _log_outcome(session, sm, message, action, reason):
+    at = sm.contacted_at or utcnow()
+    # The zones the send-time check held the moment against (when it ran in this job).
+    decision = session.info.get(CLEARED, {}).pop(sm.id, None)
+    contact_log.write(
+        session,
+        [
+            contact_log.event(
+                at,
+                sm.debtor_id,
+                "reminder",
+                action,
+                reason=reason,
+                zones=decision.zones if decision is not None else (),
+                pack=decision.pack if decision is not None else None,
+                account_id=sm.account_id,
+                scheduled_id=sm.id,
+                message_id=message.id,
+                channel=message.conversation.channel,
+                template_key=message.template_key,
+            )
+        ],
+    )
 
 
 def _outside_window(session, sm, message):
@@ -231,6 +301,7 @@ def _outside_window(session, sm, message):
             outbox.later(session, "send_reminders", [sm.id])
             session.commit()
             return
+    sm.contacted_at = None  # refused by WhatsApp: it never reached the debtor
     suppress(session, sm, "outside_window", actor="worker")
 
 

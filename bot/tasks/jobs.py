@@ -8,10 +8,11 @@ from flask.cli import ScriptInfo
 from rq import get_current_job
 
 from bot import audit, channels, statuses
+from bot.clock import utcnow
 from bot.conversations import handover
 from bot.conversations.escalation import mark_for_agent
 from bot.conversations.locks import holding
-from bot.conversations.turn import answer_pending
+from bot.conversations.turn import UNCERTAIN, UNSENT, answer_pending, next_pending, outage_over
 from bot.db import session as db_session
 from bot.debts import media_claims
 from bot.models import Message, Payment
@@ -22,6 +23,7 @@ from bot.outbound.twilio_client import get_client
 from bot.payments import autodebit, documents, receipts
 from bot.redis import redis_conn
 from bot.reminders import sending
+from bot.tasks import periodic, queues
 from bot.tasks.periodic import autodebit_lock
 
 log = logging.getLogger(__name__)
@@ -56,9 +58,20 @@ def process_inbound(message_id):
         if message is None or message.direction != statuses.IN:
             return
         conversation_id = message.conversation_id
+        oldest = next_pending(s, conversation_id)
         s.commit()
+        if oldest is not None and oldest.id != message_id and _has_own_job(oldest.id):
+            # The older message's job answers this one after it: only the message actually
+            # tried counts an attempt, however many of its conversation's jobs are queued.
+            return
         with holding(conversation_id) as lock:
             answer_pending(s, conversation_id, lock, get_client(), final_attempt)
+
+
+def _has_own_job(message_id):
+    """True when the message's own job is waiting or running (the sweep re-enqueues it if
+    it is lost, so a job deferring to it never strands this message)."""
+    return queues.marked_job_status("process_inbound", message_id) in (*queues.ALIVE, "started")
 
 
 def deliver_outbound(message_id):
@@ -70,12 +83,17 @@ def deliver_outbound(message_id):
             return
         if row.status not in statuses.Outbound.UNSENT:
             return
+        if row.first_attempt_at is None:
+            row.first_attempt_at = utcnow()
+            s.commit()
         try:
             deliver(s, row, get_client())
         except ProviderUnavailable as exc:
-            if not final_attempt():
+            if not outage_over(row):
                 raise
             s.rollback()
+            # Failed for now; tried again once Twilio answers (periodic.revive_failed).
+            row.error_code = UNCERTAIN if row.status == statuses.Outbound.SENDING else UNSENT
             row.status, row.error_message = statuses.Outbound.FAILED, str(exc)[:256]
             mark_for_agent(s, row.conversation, "delivery_failure")
             audit.record(s, "worker", "message.failed", row, {"reason": "delivery_failure"})
@@ -132,6 +150,13 @@ def sandbox_status_callbacks(sandbox_message_id):
     """Sandbox mode: deliver the status callbacks Twilio would send for a message."""
     with job_app().app_context():
         sandbox.post_status_callbacks(sandbox_message_id)
+
+
+def accrue_ledger():
+    """The daily accrual of interest and late fees over every account, one run at a time
+    (a second run finds the accounts accrued and adds nothing)."""
+    with job_app().app_context():
+        periodic.accrue()
 
 
 def send_reminders(ids):

@@ -1,37 +1,42 @@
-"""What the workers do between jobs: the sweep that finds work Redis lost, and the reminders
-tick. The database is the source of truth; these only re-enqueue from it."""
+"""What the workers do between jobs: the sweep that finds work Redis lost, the reminders tick
+and the request for the daily accrual. The database is the source of truth; these only
+re-enqueue from it."""
 
 import logging
 from datetime import timedelta
 
 from flask import current_app
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
 from sqlalchemy import exists, select
 
-from bot import statuses
+from bot import outbox, statuses
 from bot.clock import utcnow
+from bot.conversations import rasa_client, turn
 from bot.conversations.locks import is_held
-from bot.conversations.turn import give_up
 from bot.db import session as db_session
 from bot.debts import promises
+from bot.ledger import daily
+from bot.ledger import settlement as ledger_settlement
 from bot.models import Message, ScheduledMessage
+from bot.outbound.twilio_client import get_client
 from bot.redis import redis_conn
 from bot.reminders import dispatching, planning, sending
 from bot.tasks import queues
 
 log = logging.getLogger(__name__)
-# A message that has reached Rasa this many times without completing goes to the agents.
-MAX_ATTEMPTS = 10
-ALIVE = ("queued", "scheduled", "deferred")
+# A message tried this many times (each try its own, counted on the message) that still has
+# not completed after the outage bound goes to the agents: it may be what kills the worker.
+MAX_ATTEMPTS = 100
+ALIVE = queues.ALIVE
 
 
 def sweep(now=None):
-    """Re-enqueue inbound messages left unprocessed, e.g. after Redis lost its queue."""
+    """Re-enqueue inbound messages left unprocessed, e.g. after Redis lost its queue, and try
+    again those given up during an outage once the dependency answers."""
     s = db_session()
-    cutoff = (now or utcnow()) - timedelta(seconds=current_app.config["SWEEP_MIN_AGE"])
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=current_app.config["SWEEP_MIN_AGE"])
     stale = s.execute(
-        select(Message.id, Message.conversation_id, Message.attempts)
+        select(Message.id, Message.conversation_id)
         .where(Message.direction == statuses.IN, Message.status == statuses.Inbound.RECEIVED)
         .where(Message.created_at < cutoff)
         .order_by(Message.id)
@@ -39,33 +44,79 @@ def sweep(now=None):
     ).all()
     s.commit()
     requeued = 0
-    for message_id, conversation_id, attempts in stale:
-        if attempts >= MAX_ATTEMPTS:
-            message = s.get(Message, message_id)
-            give_up(s, message, "too_many_attempts", RuntimeError(f"{attempts} attempts"))
+    for message_id, conversation_id in stale:
+        if _job_alive(message_id, conversation_id):
             continue
-        if not _job_alive(message_id, conversation_id):
-            queues.enqueue("process_inbound", message_id)
-            requeued += 1
+        message = s.get(Message, message_id)
+        if message.attempts >= MAX_ATTEMPTS and turn.outage_over(message, now):
+            turn.give_up(s, message, "too_many_attempts", RuntimeError("too many attempts"))
+            continue
+        s.commit()
+        queues.enqueue("process_inbound", message_id)
+        requeued += 1
     if requeued:
         log.warning("sweep re-enqueued %d unprocessed message(s)", requeued)
-    return requeued + sweep_outbound(cutoff)
+    return requeued + sweep_outbound(cutoff) + revive_failed(now)
 
 
-def _marked_job_status(job, message_id):
-    """The status of the job a message's marker key names, or None when there is none."""
-    redis = redis_conn()
-    job_id = redis.get(queues.marker(job, message_id))
-    if not job_id:
-        return None
+def revive_failed(now):
+    """Messages given up during an outage are tried again once the dependency answers
+    (Rasa's health check; a one-item list of Twilio's messages): the debtor gets the answer,
+    and a conversation queued only because of the outage leaves the agents' queue."""
+    s = db_session()
+    revived = 0
+    for code, up in ((turn.BOT_DOWN, rasa_client.healthy), (turn.TWILIO_DOWN, _twilio_up)):
+        failed = turn.failed_by_outage(s, now, code)
+        if not failed or not up():
+            continue
+        for message in failed:
+            turn.revive(s, message)
+            outbox.later(s, "process_inbound", message.id)
+        revived += len(failed)
+    revived += _revive_outbound(s, now)
+    s.commit()
+    if revived:
+        log.warning("sweep tries again %d message(s) given up during an outage", revived)
+    return revived
+
+
+def _revive_outbound(s, now):
+    """Agents' replies and thank-yous given up while Twilio was down, sent once it answers."""
+    since = now - timedelta(hours=current_app.config["FAILED_RETRY_HOURS"])
+    rows = (
+        s.execute(
+            select(Message)
+            .where(Message.direction == statuses.OUT, Message.reply_to_id.is_(None))
+            .where(Message.status == statuses.Outbound.FAILED)
+            .where(Message.error_code.in_((turn.UNSENT, turn.UNCERTAIN)))
+            .where(Message.created_at >= since)
+            .where(~exists().where(ScheduledMessage.message_id == Message.id))
+            .order_by(Message.id)
+            .limit(1000)
+        )
+        .scalars()
+        .all()
+    )
+    if not rows or not _twilio_up():
+        return 0
+    for row in rows:
+        uncertain = row.error_code == turn.UNCERTAIN
+        row.status = statuses.Outbound.SENDING if uncertain else statuses.Outbound.PENDING
+        row.error_code = row.error_message = row.first_attempt_at = None
+        outbox.later(s, "deliver_outbound", row.id)
+    return len(rows)
+
+
+def _twilio_up():
     try:
-        return Job.fetch(job_id.decode(), connection=redis).get_status(refresh=False)
-    except NoSuchJobError:
-        return None
+        get_client().messages.list(limit=1)
+    except Exception:  # any failure means not yet: the next sweep asks again
+        return False
+    return True
 
 
 def _job_alive(message_id, conversation_id):
-    status = _marked_job_status("process_inbound", message_id)
+    status = queues.marked_job_status("process_inbound", message_id)
     if status in ALIVE:
         return True
     if status == "started":
@@ -97,7 +148,7 @@ def sweep_outbound(cutoff):
     s.commit()
     requeued = 0
     for message_id in pending:
-        if _marked_job_status("deliver_outbound", message_id) in (*ALIVE, "started"):
+        if queues.marked_job_status("deliver_outbound", message_id) in (*ALIVE, "started"):
             continue
         queues.enqueue("deliver_outbound", message_id)
         requeued += 1
@@ -124,6 +175,49 @@ def autodebit_tick(now=None):
         return False
     redis.set("autodebit:asked_at", repr(now.timestamp()))
     queues.enqueue("charge_autodebits")
+    return True
+
+
+def accrual_lock(timeout=3600):
+    """One accrual at a time (workers' ticks and the CLI)."""
+    return redis_conn().lock("lock:accrual", timeout=timeout)
+
+
+def accrue(now=None):
+    """Run the daily accrual now, unless another run holds the lock; returns its Report or
+    None. Settlements past their date expire first (their debtors' day has ended)."""
+    lock = accrual_lock()
+    if not lock.acquire(blocking=False):
+        log.info("accrual already running elsewhere")
+        return None
+    try:
+        s = db_session()
+        now = now or utcnow()
+        expired = ledger_settlement.expire_overdue(s, now.date() - timedelta(days=1))
+        s.commit()
+        if expired:
+            log.info("%d settlement(s) past their date expired", expired)
+        return daily.run(s, now=now, batch_size=current_app.config["ACCRUAL_BATCH"])
+    finally:
+        try:
+            lock.release()
+        except Exception:  # expired during a very long run: nothing to undo
+            log.warning("accrual lock expired during the run")
+
+
+def accrual_tick(now=None):
+    """Ask for the accrual job at most every ACCRUAL_INTERVAL seconds of the clock (shared by
+    all workers through Redis); True when it was enqueued."""
+    interval = current_app.config["ACCRUAL_INTERVAL"]
+    if interval <= 0:
+        return False
+    now = now or utcnow()
+    redis = redis_conn()
+    last = redis.get("ledger:accrual_at")
+    if last is not None and now.timestamp() - float(last) < interval:
+        return False
+    redis.set("ledger:accrual_at", repr(now.timestamp()))
+    queues.enqueue("accrue_ledger")
     return True
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from flask import has_app_context
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
 from sqlalchemy import event
 
 from bot import outbox
@@ -19,13 +21,20 @@ from bot.redis import redis_conn
 log = logging.getLogger(__name__)
 
 INBOUND = "inbound"
+# Messages a person is waiting on that are not answers to an inbound message: agents' replies,
+# thank-yous, fresh links. Workers take it first, so they never wait behind an inbound backlog.
 OUTBOUND = "outbound"
+REMINDERS = "reminders"  # proactive sends: after the debtors who wrote
 MAINTENANCE = "maintenance"
-ALL = (INBOUND, OUTBOUND, MAINTENANCE)
+# The order a worker serves its queues in (RQ takes the first non-empty one).
+ALL = (OUTBOUND, INBOUND, REMINDERS, MAINTENANCE)
 
-# Rasa, Twilio or a lock busy: back off for about 10 minutes in all; then the job's own last
-# attempt hands the message to agents (or, for reminders, the tick re-enqueues it).
-OUTAGE_RETRY = Retry(max=6, interval=[2, 5, 15, 30, 60, 300])
+# Rasa, Twilio or a lock busy: tried again every 30 s at most, for about 35 minutes (longer
+# than OUTAGE_GIVE_UP_MINUTES, after which the message's own bound hands it to the agents); a
+# job whose retries run out is found again by the sweep. A short interval means a message is
+# answered within about 30 s of the dependency coming back.
+OUTAGE_RETRY = Retry(max=72, interval=[2, 5, 10, 20, 30])
+ALIVE = ("queued", "scheduled", "deferred")
 FAILED_JOB_TTL = 7 * 24 * 3600
 MARKER_TTL = 24 * 3600
 
@@ -80,10 +89,18 @@ JOBS = {
     ),
     "send_reminders": Job(
         "bot.tasks.jobs.send_reminders",
-        OUTBOUND,
+        REMINDERS,
         timeout=300,
         description="send {n} reminder(s)",
         result_ttl=0,
+    ),
+    "accrue_ledger": Job(
+        "bot.tasks.jobs.accrue_ledger",
+        MAINTENANCE,
+        timeout=3600,
+        retry=Retry(max=3, interval=[60, 300, 900]),
+        description="daily accrual of interest and late fees",
+        result_ttl=3600,
     ),
     "sandbox_callbacks": Job(
         "bot.tasks.jobs.sandbox_status_callbacks",
@@ -102,6 +119,18 @@ def queue(name):
 def marker(job, message_id):
     """The key naming the job that owns a message, for the sweep."""
     return JOBS[job].marker.format(message_id)
+
+
+def marked_job_status(job, message_id):
+    """The status of the job a message's marker key names, or None when there is none."""
+    redis = redis_conn()
+    job_id = redis.get(marker(job, message_id))
+    if not job_id:
+        return None
+    try:
+        return RQJob.fetch(job_id.decode(), connection=redis).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
 
 
 def enqueue(job, *args, pipeline=None):

@@ -14,10 +14,10 @@ from babel.numbers import get_territory_currencies
 from flask import current_app
 from sqlalchemy import distinct, func, select
 
-from bot import audit, clock, users
+from bot import audit, clock, inputs, users
 from bot.models import Debtor, MessageTemplate, TemplateKey
 from bot.money import exponent
-from bot.templates import plural
+from bot.templates import optout, plural
 from bot.templates import store as templates
 from bot.templates.sms import sms_segments
 
@@ -48,16 +48,22 @@ class TemplateConflict(RuntimeError):
         self.current = current
 
 
-def check_body(body, declared, optional=(), locale=None):
+def check_body(body, declared, optional=(), key=None, locale=None):
     """Every problem of a body for a key declaring variables {name: type}; [] when it is fine.
 
     Plural blocks are checked against the locale's CLDR forms; a count (a number that needs a
-    plural form, like attempts left) written outside one is refused."""
+    plural form, like attempts left) written outside one is refused. Given the key and locale,
+    the compliance rules of the text are checked too."""
     if not (body or "").strip():
         return ["the text is empty"]
     problems, in_plural = plural.problems(body, declared, locale)
     if problems:
         return problems
+    if key and locale and optout.is_us_facing(key, locale) and not optout.has_opt_out_line(body):
+        problems.append(
+            "US debtors read this text: it must say how to stop these messages, e.g. "
+            '"Reply STOP to stop these messages." (Regulation F, 12 CFR 1006.6(e))'
+        )
     body = plural.without_blocks(body)
     used = list(in_plural)
     for name in sorted(n for n, kind in declared.items() if kind == "count"):
@@ -225,9 +231,9 @@ def add_version(session, spec, locale, body, user, action, extra=None):
 
 
 def normalise_body(body):
-    # Browsers send CRLF from a textarea; the stored text uses plain newlines. NUL characters
-    # are dropped (PostgreSQL refuses them in text).
-    return (body or "").replace("\r\n", "\n").replace("\x00", "").strip()
+    # Browsers send CRLF from a textarea; the stored text uses plain newlines. Control
+    # characters are dropped (PostgreSQL refuses a NUL in text).
+    return inputs.clean_text((body or "").replace("\r\n", "\n"))
 
 
 def save(session, key, locale, body, user, base_version=None):
@@ -239,7 +245,7 @@ def save(session, key, locale, body, user, base_version=None):
     spec = get_key(session, key)
     check_locale(locale)
     body = normalise_body(body)
-    problems = check_body(body, spec.variables or {}, spec.optional or [], locale)
+    problems = check_body(body, spec.variables or {}, spec.optional or [], key, locale)
     if problems:
         raise TemplateValidationError(problems)
     current = live(session, key, locale)
@@ -263,7 +269,7 @@ def restore(session, key, locale, version, user):
     if old is None:
         raise LookupError(f"no version {version} of {key!r} ({locale})")
     # A version saved before the key's variables changed may no longer fit them.
-    problems = check_body(old.body, spec.variables or {}, spec.optional or [], locale)
+    problems = check_body(old.body, spec.variables or {}, spec.optional or [], key, locale)
     if problems:
         raise TemplateValidationError(problems)
     current = live(session, key, locale)

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from bot import audit, users
+from bot import audit, inputs, users
 from bot.models import TemplateKey
 from bot.templates.admin import TemplateValidationError, get_key
 
@@ -31,7 +31,7 @@ def lacking_approved_template(session):
 
 def parse_content_variables(spec, raw):
     """{"1": "first_name", ...} from JSON text, checked against the key's declared variables."""
-    raw = (raw or "").replace("\x00", "").strip()
+    raw = inputs.clean_text(raw)
     if not raw:
         return None
     try:

@@ -101,7 +101,7 @@ def import_yaml(session, text, user, dry_run=False):
                 problems.append(f"{key} ({tag}): the body must be text")
                 continue
             body = normalise_body(body)
-            found = check_body(body, spec.variables or {}, spec.optional or [], tag)
+            found = check_body(body, spec.variables or {}, spec.optional or [], key, tag)
             problems.extend(f"{key} ({tag}): {p}" for p in found)
             if not found:
                 planned.append((spec, tag, body))

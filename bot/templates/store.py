@@ -3,6 +3,7 @@
 import re
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -61,6 +62,7 @@ def locale_chain(locale, default=None, register=None):
     return list(dict.fromkeys(chain))
 
 
+@lru_cache(maxsize=256)
 def babel_locale(tag):
     return Locale.parse(split_tag(tag)[0].replace("-", "_"))
 

@@ -53,7 +53,7 @@ def find_model():
 
 
 class Stack:
-    def __init__(self, workdir, workers=1, web_workers=2, extra_env=None, worker_args=()):
+    def __init__(self, workdir, workers=1, web_workers=2, extra_env=None, worker_args=(), nice=0):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ports = {n: free_port() for n in ("redis", "rasa", "actions", "web")}
@@ -63,6 +63,9 @@ class Stack:
         self.n_workers = workers
         self.worker_args = list(worker_args)
         self.web_workers = web_workers
+        # Rasa, the action server and the workers at a lower CPU priority than the web tier,
+        # as Procfile.dev runs them: on one machine, acknowledgements come first.
+        self.nice = nice
         self.procs = {}
         self.env = {
             **os.environ,
@@ -95,8 +98,10 @@ class Stack:
         self.redis = Redis.from_url(self.env["REDIS_URL"])
 
     # -- processes -------------------------------------------------------------------------
-    def _spawn(self, name, args):
+    def _spawn(self, name, args, background=False):
         log = open(self.workdir / f"{name}.log", "ab")
+        if background and self.nice:
+            args = ["nice", "-n", str(self.nice), *args]
         self.procs[name] = subprocess.Popen(
             args,
             cwd=ROOT,
@@ -116,6 +121,12 @@ class Stack:
         """The fake Twilio, redis-server and a migrated database: what every stack needs."""
         self.twilio.start()
         self.env["TWILIO_API_BASE_URL"] = self.twilio.url
+        self.start_redis()
+        self._run("db-upgrade")
+
+    def start_redis(self):
+        """redis-server without persistence: a restart comes back empty, as in the outage
+        the fault tests inject."""
         self._spawn(
             "redis",
             [
@@ -129,30 +140,12 @@ class Stack:
             ],
         )
         self._wait(lambda: self.redis.ping(), "redis")
-        self._run("db-upgrade")
 
     def start(self):
         self.start_base()
         self._run("load-demo")
         self._run("import-debts", str(ROOT / "tests" / "e2e" / "debtors.csv"))
-        self._spawn(
-            "rasa",
-            [
-                str(BIN / "rasa"),
-                "run",
-                "--enable-api",
-                "--auth-token",
-                self.env["RASA_TOKEN"],
-                "--model",
-                str(find_model()),
-                "--endpoints",
-                "dialogue/endpoints.yml",
-                "--credentials",
-                "dialogue/credentials.yml",
-                "--port",
-                str(self.ports["rasa"]),
-            ],
-        )
+        self.start_rasa(wait=False)
         self._spawn(
             "actions",
             [
@@ -164,6 +157,7 @@ class Stack:
                 "--port",
                 str(self.ports["actions"]),
             ],
+            background=True,
         )
         self._spawn(
             "web",
@@ -188,6 +182,39 @@ class Stack:
         self._wait(self._rasa_ready, "rasa", timeout=180)
         return self
 
+    def start_rasa(self, wait=True):
+        self._spawn(
+            "rasa",
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                self.env["RASA_TOKEN"],
+                "--model",
+                str(find_model()),
+                "--endpoints",
+                "dialogue/endpoints.yml",
+                "--credentials",
+                "dialogue/credentials.yml",
+                "--port",
+                str(self.ports["rasa"]),
+            ],
+            background=True,
+        )
+        if wait:
+            self._wait(self._rasa_ready, "rasa", timeout=180)
+
+    def stop_process(self, name):
+        """Stop one process of the stack (SIGTERM to its group, as an orchestrator would)."""
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
     def _rasa_ready(self):
         response = requests.post(
             f"{self.env['RASA_URL']}/model/parse",
@@ -198,7 +225,9 @@ class Stack:
         return response.ok
 
     def start_worker(self, i=0):
-        return self._spawn(f"worker{i}", [str(BIN / "flask"), "worker", *self.worker_args])
+        return self._spawn(
+            f"worker{i}", [str(BIN / "flask"), "worker", *self.worker_args], background=True
+        )
 
     def peak_memory(self):
         """Peak resident memory (VmHWM, MiB) of each running process and its children."""

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot import audit, channels, clock, statuses
 from bot.db import session
-from bot.debts import plans, promises
+from bot.debts import parsing, plans, promises
 from bot.debts.accounts import is_collectible
 from bot.debts.policies import discount_offer, policy_for
 from bot.models import Account, Checkout, Message, Payment, Promise
@@ -31,7 +31,8 @@ from bot.outbound.compose import conversation_locale
 from bot.payments import links, notify, providers
 from bot.payments import reconcile as payments
 from bot.redis import redis_conn
-from bot.templates import store as templates
+from bot.web import pay_ledger
+from bot.web.pay_texts import Fmt as _Fmt
 from bot.web.pay_texts import texts
 
 log = logging.getLogger(__name__)
@@ -74,20 +75,6 @@ def _page_locale(account):
     if conversation is not None:
         return conversation_locale(conversation)
     return account.debtor.locale
-
-
-class _Fmt:
-    """Money and dates in the debtor's locale (Babel)."""
-
-    def __init__(self, tag, currency):
-        self.locale = templates.babel_locale(tag)
-        self.currency = currency
-
-    def money(self, minor):
-        return templates.format_money(money_var(minor, self.currency), self.locale)
-
-    def date(self, day):
-        return templates.format_value("date", day, self.locale)
 
 
 def _actor(account):
@@ -157,6 +144,7 @@ def _view(account, notice=None, error=None, status=200):
             "max": latest.isoformat(),
             "latest": fmt.date(latest),
         }
+    context.update(pay_ledger.context(s, account, context["token"], today, fmt, t))
     history = s.execute(
         select(Payment)
         .where(Payment.account_id == account.id)
@@ -249,10 +237,6 @@ def _debt_action(allowed):
     return decorate
 
 
-def _open_without_plan(account):
-    return account.status == statuses.Account.OPEN and account.balance_minor > 0
-
-
 @bp.post("/<token>/checkout")
 @_debt_action(is_collectible)
 def checkout(token, account):
@@ -274,6 +258,12 @@ def checkout(token, account):
         if installment is None:
             return _refuse(account, "bad_request", 400)
         amount = installment.amount_minor - installment.paid_minor
+    elif option in pay_ledger.OPTIONS:
+        amount, error, status = pay_ledger.amount_for(
+            s, account, option, request.form, today, _actor(account), _page_locale(account)
+        )
+        if error:
+            return _view(account, error=error, status=status)
     else:
         return _refuse(account, "bad_request", 400)
     provider = providers.get()
@@ -315,16 +305,18 @@ def checkout(token, account):
 
 
 @bp.post("/<token>/plan")
-@_debt_action(_open_without_plan)
+@_debt_action(is_collectible)
 def plan(token, account):
-    """Create the plan the bot would create for the chosen number of installments."""
+    """Create the plan the bot would create for the chosen number of installments; a second
+    post (a double tap) shows the plan the first one created."""
     s = session()
-    try:
-        count = int(request.form.get("count", ""))
-    except ValueError:
+    if account.status == statuses.Account.PLAN:
+        return redirect(url_for("pay.page", token=token, done="plan"), code=303)
+    count = request.form.get("count", "").strip()
+    if not (count.isascii() and count.isdigit() and len(count) <= 4):
         return _refuse(account, "bad_request", 400)
     policy = policy_for(s, account)
-    fitted, adjusted = plans.fit_count(account.balance_minor, policy, count)
+    fitted, adjusted = plans.fit_count(account.balance_minor, policy, int(count))
     if adjusted:  # the page only offers counts that fit: anything else is a forged form
         return _refuse(account, "bad_request", 400)
     fee = plans.fee(account.balance_minor, policy)
@@ -345,7 +337,8 @@ def promise(token, account):
     except ValueError:
         return _refuse(account, "bad_request", 400)
     today = clock.today_for(account.debtor)
-    # The same service as the chat, on the debt this link is for.
+    amount = parsing.parse_amount(request.form.get("amount", ""), account.currency)
+    # The same service as the chat, on the debt this link is for (a partial amount if named).
     outcome, detail = promises.promise(
         s,
         SimpleNamespace(debtor_id=account.debtor_id),
@@ -353,7 +346,11 @@ def promise(token, account):
         _actor(account),
         today=today,
         account=account,
+        amount_minor=amount,
     )
+    if outcome == "too_small":
+        error = pay_ledger.too_small(account, detail, _page_locale(account))
+        return _view(account, error=error, status=422)
     if outcome == "past":
         return _refuse(account, "promise_past", 422)
     if outcome == "too_far":

@@ -1,5 +1,8 @@
 """The payment page's words in each language; amounts and dates are formatted by Babel."""
 
+from bot.money import money_var
+from bot.templates import store as templates
+
 TEXTS = {
     "es": {
         "title": "Tu pago",
@@ -41,6 +44,38 @@ TEXTS = {
         "sandbox_pay": "Pagar {amount}",
         "sandbox_paid": "Pago de prueba enviado. Vuelve a tu página de pago.",
         "back": "Volver a mi página de pago",
+        "breakdown": "¿De qué se compone tu saldo?",
+        "bd_principal": "Capital",
+        "bd_interest": "Intereses de mora",
+        "bd_fees": "Cargos por mora y del plan",
+        "bd_payments": "Pagos recibidos",
+        "bd_discounts": "Descuentos",
+        "bd_rate": (
+            "Los intereses de mora se calculan cada día sobre el capital vencido, a una tasa "
+            "de {rate} % anual, nunca por encima del máximo legal."
+        ),
+        "partial": "Abonar otro monto",
+        "partial_amount": "¿Cuánto quieres abonar? (mínimo {minimum})",
+        "partial_submit": "Abonar",
+        "partial_too_small": "El abono mínimo es de {minimum}.",
+        "settlement": "Cierra tu cuenta con un acuerdo",
+        "settlement_offer": (
+            "Paga {amount} ({pct} % de tu saldo) hasta el {until} y cerramos tu cuenta: te "
+            "condonamos {forgiven}."
+        ),
+        "settlement_accept": "Aceptar y pagar {amount}",
+        "settlement_ask": "¿Puedes pagar otro monto para cerrarla?",
+        "settlement_ask_submit": "Proponer este monto",
+        "settlement_agreed": (
+            "Tu acuerdo: paga {amount} hasta el {until} y tu cuenta queda cerrada."
+        ),
+        "settlement_pay": "Pagar mi acuerdo: {amount}",
+        "settlement_counter": (
+            "Lo mínimo que podemos aceptar es {amount} ({pct} % de tu saldo), pagado hasta el"
+            " {until}."
+        ),
+        "settlement_none": "Por ahora no hay un acuerdo disponible para esta cuenta.",
+        "promise_amount": "Monto que pagarás ese día (opcional; vacío = todo)",
     },
     "en": {
         "title": "Your payment",
@@ -82,6 +117,35 @@ TEXTS = {
         "sandbox_pay": "Pay {amount}",
         "sandbox_paid": "Test payment sent. Go back to your payment page.",
         "back": "Back to my payment page",
+        "breakdown": "What makes up your balance?",
+        "bd_principal": "Principal",
+        "bd_interest": "Late interest",
+        "bd_fees": "Late and plan fees",
+        "bd_payments": "Payments received",
+        "bd_discounts": "Discounts",
+        "bd_rate": (
+            "Late interest is charged daily on the overdue principal at {rate}% a year, never"
+            " above the legal maximum."
+        ),
+        "partial": "Pay another amount",
+        "partial_amount": "How much would you like to pay? (minimum {minimum})",
+        "partial_submit": "Pay this amount",
+        "partial_too_small": "The minimum partial payment is {minimum}.",
+        "settlement": "Close your account with a settlement",
+        "settlement_offer": (
+            "Pay {amount} ({pct}% of your balance) by {until} and we close your account, "
+            "forgiving {forgiven}."
+        ),
+        "settlement_accept": "Accept and pay {amount}",
+        "settlement_ask": "Can you pay another amount to close it?",
+        "settlement_ask_submit": "Propose this amount",
+        "settlement_agreed": "Your settlement: pay {amount} by {until} and your account is closed.",
+        "settlement_pay": "Pay my settlement: {amount}",
+        "settlement_counter": (
+            "The least we can accept is {amount} ({pct}% of your balance), paid by {until}."
+        ),
+        "settlement_none": "There is no settlement available for this account right now.",
+        "promise_amount": "Amount you will pay that day (optional; empty = all)",
     },
 }
 
@@ -89,3 +153,17 @@ TEXTS = {
 def texts(lang):
     """The page's words for a language ("es", "en"); Spanish when there are none for it."""
     return TEXTS.get(lang, TEXTS["es"])
+
+
+class Fmt:
+    """Money and dates in the debtor's locale (Babel)."""
+
+    def __init__(self, tag, currency):
+        self.locale = templates.babel_locale(tag)
+        self.currency = currency
+
+    def money(self, minor):
+        return templates.format_money(money_var(minor, self.currency), self.locale)
+
+    def date(self, day):
+        return templates.format_value("date", day, self.locale)

@@ -118,7 +118,10 @@ def demo_debtors():
 
 @simulator.get("")
 def page():
-    return render_template("simulator.html", debtors=demo_debtors())
+    # The simulator's script is inline (it is a page for the machine itself only).
+    csp = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'"
+    html = render_template("simulator.html", debtors=demo_debtors())
+    return html, 200, {"Content-Security-Policy": csp + "; frame-ancestors 'none'"}
 
 
 def _address():

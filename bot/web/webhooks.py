@@ -7,8 +7,10 @@ from flask import Blueprint, Response, abort, current_app, request
 from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
+from bot import inputs
 from bot.conversations.inbound import BadInbound, store_inbound
 from bot.db import session
+from bot.models import Message
 from bot.outbound.status import apply_status
 
 log = logging.getLogger(__name__)
@@ -53,12 +55,19 @@ def inbound():
 @bp.post("/status")
 @twilio_signed
 def status():
-    sid = (request.form.get("MessageSid") or "").strip()
-    new_status = (request.form.get("MessageStatus") or "").strip()
-    if not sid or not new_status:
-        return Response("Bad request: MessageSid and MessageStatus are required\n", 400)
+    form = request.form
     try:
-        known = apply_status(session(), sid, new_status, request.form.get("ErrorCode"))
+        sid = inputs.text(
+            form.get("MessageSid"), "MessageSid", inputs.length(Message.provider_sid), True
+        )
+        new_status = inputs.text(form.get("MessageStatus"), "MessageStatus", 32, True)
+        error_code = inputs.text(
+            form.get("ErrorCode"), "ErrorCode", inputs.length(Message.error_code)
+        )
+    except inputs.BadInput as exc:
+        return Response(f"Bad request: {exc}\n", 400, mimetype="text/plain")
+    try:
+        known = apply_status(session(), sid, new_status, error_code)
     except RedisError as exc:  # an early callback could not be held; Twilio will not resend
         log.error("could not hold an early status callback: %s", type(exc).__name__)
         known = False

@@ -19,23 +19,42 @@ from bot.testing.stack import BIN, ROOT, Stack
 
 SID = "HX" + "e" * 32
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Far-off due dates: no cadence step fires for these debtors, only the campaign.
+# Far-off due dates: no cadence step fires for these debtors, only the campaign. Every row
+# authorises WhatsApp and SMS (Colombia's pack uses only authorised channels).
 HEADER = (
     "external_id,full_name,phone,country,locale,currency,amount_due,due_date,id_last4,email,segment"
+    ",consent_whatsapp,consent_sms,consent_at,consent_evidence"
 )
+CONSENT = ",yes,yes,2025-06-01,contract clause 12"
 CSV = (
     HEADER
-    + """
-REM-CO-1,Ana Template,3015550301,CO,es-CO,COP,120000.00,2027-06-01,0301,,e2e_campaign
-REM-CO-2,Beto Sms,3015550302,CO,es-CO,COP,80000.00,2027-06-01,0302,,e2e_campaign
-REM-CO-3,Carla Agent,3015550303,CO,es-CO,COP,50000.00,2027-06-01,0303,,e2e_campaign
-REM-US-1,Dan Closed,+13085550304,US,en-US,USD,99.00,2027-06-01,0304,,e2e_campaign
-REM-CO-5,Eva Refused,3015550305,CO,es-CO,COP,70000.00,2027-06-01,0305,,e2e_campaign
-REM-CO-6,Fer Wrong,3015550306,CO,es-CO,COP,60000.00,2027-06-01,0306,,e2e_campaign
-REM-CO-7,Gil Late,3015550307,CO,es-CO,COP,65000.00,2027-06-01,0307,,e2e_campaign
-REM-CO-8,Other Segment,3015550308,CO,es-CO,COP,65000.00,2027-06-01,0308,,someone_else
+    + f"""
+REM-CO-1,Ana Template,3015550301,CO,es-CO,COP,120000.00,2027-06-01,0301,,e2e_campaign{CONSENT}
+REM-CO-2,Beto Sms,3015550302,CO,es-CO,COP,80000.00,2027-06-01,0302,,e2e_campaign{CONSENT}
+REM-CO-3,Carla Agent,3015550303,CO,es-CO,COP,50000.00,2027-06-01,0303,,e2e_campaign{CONSENT}
+REM-US-1,Dan Closed,+13125550304,US,en-US,USD,99.00,2027-06-01,0304,,e2e_campaign{CONSENT}
+REM-CO-5,Eva Refused,3015550305,CO,es-CO,COP,70000.00,2027-06-01,0305,,e2e_campaign{CONSENT}
+REM-CO-6,Fer Wrong,3015550306,CO,es-CO,COP,60000.00,2027-06-01,0306,,e2e_campaign{CONSENT}
+REM-CO-7,Gil Late,3015550307,CO,es-CO,COP,65000.00,2027-06-01,0307,,e2e_campaign{CONSENT}
+REM-CO-8,Other Segment,3015550308,CO,es-CO,COP,65000.00,2027-06-01,0308,,someone_else{CONSENT}
 """
 )
+# The law's hours would make the outcome depend on when the test runs: this stack replaces the
+# Colombian and US packs (CONTACT_PACKS_DIR, the seam for other countries' packs) with packs
+# open at every hour; the creditor's policy (rule-set) then decides. Consent stays required.
+TEST_PACK = """
+country: {country}
+name: {country} (e2e, open at every hour)
+version: e2e
+zones: [{zone}]
+holidays: {{calendar: {country}, subdivisions: none}}
+gate:
+  consent_required: {consent}
+  opt_out_line_required: {line}
+implements: {{}}
+rules:
+  - {{id: e2e, law: none (test), kind: practice, basis: general_knowledge, summary: test}}
+"""
 
 
 class ReminderStack(Stack):
@@ -72,6 +91,13 @@ class ReminderStack(Stack):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
+    packs = tmp_path_factory.mktemp("packs")
+    for country, zone, consent, line in (
+        ("CO", "America/Bogota", "true", "false"),
+        ("US", "America/Chicago", "false", "true"),
+    ):
+        text = TEST_PACK.format(country=country, zone=zone, consent=consent, line=line)
+        (packs / f"{country}.yml").write_text(text, encoding="utf-8")
     s = ReminderStack(
         tmp_path_factory.mktemp("reminders"),
         workers=2,
@@ -79,6 +105,7 @@ def stack(tmp_path_factory):
             "REMINDER_TICK": "1",
             "REMINDER_REQUEUE_AFTER": "3",
             "SEND_RATE_PER_SECOND": "4",
+            "CONTACT_PACKS_DIR": str(packs),
         },
     )
     try:
@@ -131,6 +158,16 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
         now,
     )
     stack.sql("UPDATE debtors SET wrong_number_at = ? WHERE phone = '+573015550306'", now)
+    # They all verified once on their number (Carla too): reminders carry the full text.
+    stack.sql(
+        "INSERT INTO conversations (channel, address, debtor_id, state, verification_failures,"
+        " needs_agent, bot_paused, verified_at, created_at, updated_at) SELECT 'sms', phone, id,"
+        " 'bot', 0, 0, 0, ?, ?, ? FROM debtors WHERE phone LIKE '+5730155503%'"
+        " OR phone = '+13125550304'",
+        now,
+        now,
+        now,
+    )
     stack.twilio.refuse["whatsapp:+573015550305"] = (400, 63016)  # refused on the API call
     stack.twilio.fail_later["whatsapp:+573015550307"] = "63016"  # failed in the callback
 
@@ -147,7 +184,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
         "e2e_campaign",
     )
     assert "7 reminder(s) planned" in output
-    assert "4 queued, 1 deferred, 2 suppressed" in output
+    assert "4 queued, 2 deferred, 1 suppressed" in output
     stack.redis.flushdb()
     for i in range(stack.n_workers):
         stack.start_worker(i)
@@ -170,7 +207,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
     assert final == {
         "REM-CO-1": ("sent", None, "whatsapp"),
         "REM-CO-2": ("sent", None, "sms"),
-        "REM-CO-3": ("suppressed", "agent_held", None),
+        "REM-CO-3": ("deferred", "agent_held", None),  # waits for the agent's hand-back
         "REM-US-1": ("deferred", "closed_day", None),
         "REM-CO-5": ("sent", "fallback:63016", "sms"),
         "REM-CO-6": ("suppressed", "wrong_number", None),
@@ -193,7 +230,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
     reasons = {(action, json.loads(data).get("reason")) for action, data in audit}
     assert {
         ("reminder.deferred", "closed_day"),
-        ("reminder.suppressed", "agent_held"),
+        ("reminder.deferred", "agent_held"),
         ("reminder.suppressed", "wrong_number"),
     } <= reasons
     assert [a for a, _ in audit].count("reminder.fallback") == 2
@@ -215,10 +252,11 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
         " (SELECT id FROM accounts WHERE external_id = 'REM-US-1')",
         now,
     )
-    dan = twilio.wait_for("whatsapp:+13085550304", 1)
+    dan = twilio.wait_for("whatsapp:+13125550304", 1)
     assert [m["content_sid"] for m in dan] == [SID]
+    # The approved template's English text carries the opt-out line (Regulation F).
     assert wait_for(lambda: scheduled(stack)["REM-US-1"][0] == "sent")
-    reached.append("whatsapp:+13085550304")
+    reached.append("whatsapp:+13125550304")
 
     # Running the campaign again reaches nobody twice.
     output = stack.flask(
@@ -240,6 +278,7 @@ def test_sends_respect_the_shared_rate(stack):
     stack.twilio.reset()
     rows = "\n".join(
         f"RATE-{i},Rate Person{i},30155504{i:02d},CO,es-CO,COP,1000.00,2027-06-01,{i:04d},,rate"
+        + CONSENT
         for i in range(8)
     )
     path = stack.workdir / "rate.csv"

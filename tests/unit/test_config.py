@@ -154,3 +154,24 @@ def test_retry_days_and_the_document_key(monkeypatch):
     assert cfg["DOCUMENT_SECRET"] and cfg["DOCUMENT_SECRET"] != cfg["SECRET_KEY"]
     monkeypatch.setenv("DOCUMENT_SECRET", "kept-across-rotations")
     assert load_config()["DOCUMENT_SECRET"] == "kept-across-rotations"
+
+
+def test_contact_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONTACT_PACKS_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="CONTACT_PACKS_DIR"):
+        load_config()
+    monkeypatch.setenv("CONTACT_PACKS_DIR", str(tmp_path))
+    monkeypatch.setenv("CREDITOR_NAME", "Tienda Sol")
+    monkeypatch.setenv("FIRST_CONTACT_NAMES_CREDITOR", "1")
+    cfg = load_config()
+    assert cfg["CONTACT_PACKS_DIR"] == str(tmp_path) and cfg["CREDITOR_NAME"] == "Tienda Sol"
+    assert cfg["FIRST_CONTACT_NAMES_CREDITOR"] is True
+
+
+def test_a_bad_pack_stops_the_app_at_start(tmp_path):
+    from bot import create_app
+    from bot.contact.packs import PackError
+
+    (tmp_path / "BR.yml").write_text("country: BR\ngate: {bedtime: true}\n", encoding="utf-8")
+    with pytest.raises(PackError, match="bedtime"):
+        create_app({"APP_ENV": "test", "CONTACT_PACKS_DIR": str(tmp_path)})

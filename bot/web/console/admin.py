@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -14,7 +15,7 @@ from flask import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bot import audit, clock, users
+from bot import audit, clock, inputs, users
 from bot.db import session as db_session
 from bot.debts import exports, imports, policies
 from bot.templates import admin as template_admin
@@ -160,7 +161,11 @@ def template_edit(key, locale):
             return redirect(url_for("admin.template_key", key=key))
     elif request.method == "POST":
         problems = template_admin.check_body(
-            template_admin.normalise_body(body), spec.variables or {}, spec.optional or [], locale
+            template_admin.normalise_body(body),
+            spec.variables or {},
+            spec.optional or [],
+            key,
+            locale,
         )
     if status == 409:
         current = template_admin.live(s, key, locale)
@@ -293,20 +298,27 @@ def policy_list():
 def policy_edit():
     s = db_session()
     portfolio = (request.values.get("portfolio") or "").strip()
-    policy = policies.get(s, portfolio) if portfolio else None
+    today = clock.today_in(current_app.config["AGENT_TIMEZONE"])
+    policy = policies.get(s, portfolio, today) if portfolio else None
     errors = {}
     values = policies.values_of(policy)
+    effective = request.form.get("effective_from", "") or today.isoformat()
     if request.method == "POST":
         values = {name: request.form.get(name, "") for name in policies.FIELD_NAMES}
         try:
-            parsed = policies.parse(request.form)
-            _policy, changes = policies.save(s, portfolio, parsed, current_user())
+            parsed = policies.parse(request.form, policies.values_of(policy))
+            day = policies.parse_effective(request.form.get("effective_from"), today)
+            _policy, changes = policies.save(s, portfolio, parsed, current_user(), day, today)
         except policies.PolicyError as exc:
             errors = exc.errors
         else:
             s.commit()
             if changes:
-                flash(f"Saved the policy of {portfolio}: {len(changes)} change(s).", "info")
+                flash(
+                    f"Saved the policy of {portfolio} from {day.isoformat()}: "
+                    f"{len(changes)} change(s).",
+                    "info",
+                )
             else:
                 flash("Nothing changed.", "info")
             return redirect(url_for("admin.policy_list"))
@@ -318,6 +330,9 @@ def policy_edit():
         values=values,
         errors=errors,
         fields=policies.FIELDS,
+        effective_from=effective,
+        today=today.isoformat(),
+        pending=policies.pending_versions(s, portfolio, today) if portfolio else [],
         history=policies.history(s, policy) if policy is not None else [],
     )
 
@@ -339,7 +354,7 @@ def debt_import():
         "debts.imported",
         user,
         {
-            "file": request.files["file"].filename[:128],
+            "file": inputs.clean_text(request.files["file"].filename, 128),
             "created": report.created,
             "updated": report.updated,
             "unchanged": report.unchanged,

@@ -15,13 +15,15 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot import clock
 from bot.clock import utcnow
 from bot.contact.window import window_open
 from bot.conversations import agents, contact_requests, handover, verification
 from bot.db import session as db_session
-from bot.debts import resolutions
+from bot.debts import parsing, resolutions
+from bot.ledger import breakdown
 from bot.models import (
     Account,
     Conversation,
@@ -32,6 +34,7 @@ from bot.models import (
     PaymentClaim,
     PaymentReceipt,
     Promise,
+    Settlement,
 )
 from bot.money import money_var
 from bot.phones import mask
@@ -134,8 +137,15 @@ def _context(s, conversation):
     def money(minor, currency):
         return templates.format_money(money_var(minor, currency), locale)
 
+    settlements = {}
+    for row in s.execute(
+        select(Settlement).where(Settlement.account_id.in_(ids)).order_by(Settlement.id.desc())
+    ).scalars():
+        settlements.setdefault(row.account_id, []).append(row)
     return {
         "debtor": debtor,
+        "breakdowns": {a.id: breakdown.totals(s, a) for a in accounts},
+        "settlements": settlements,
         "verified": verification.is_verified(conversation),
         "locked_minutes": verification.minutes_locked(conversation),
         "accounts": accounts,
@@ -245,13 +255,19 @@ def claim(conversation_id):
 
 
 def _act(conversation_id, work, done_message):
-    """Run an agent action on a conversation the agent holds; errors become a message, not a
-    500. What the action queued (a reply, a thank-you, a Rasa sync) goes once committed."""
+    """Run an agent action on a conversation the agent holds (the one holder check for every
+    action); errors become a message, not a 500. What the action queued (a reply, a
+    thank-you, a Rasa sync) goes once committed."""
     s = db_session()
     conv = _conversation(conversation_id)
     try:
         handover.require_holder(conv, current_user())
         work(s, conv, current_user())
+        s.commit()
+    except handover.AlreadyDone as exc:
+        s.rollback()
+        flash(str(exc), "info")
+        return _back(conv), 303
     except handover.HandoverError as exc:
         s.rollback()
         flash(str(exc), "error")
@@ -260,7 +276,11 @@ def _act(conversation_id, work, done_message):
         s.rollback()
         flash(f"The message could not be written: {exc}", "error")
         return _back(conv), 303
-    s.commit()
+    except IntegrityError:
+        # Another request did the same at the same instant (a double click): it stands.
+        s.rollback()
+        flash("That was just done from another click or by another agent; see below.", "info")
+        return _back(conv), 303
     if done_message:
         flash(done_message, "info")
     return _back(conv), 303
@@ -291,15 +311,8 @@ def send_template(conversation_id):
 @bp.post("/conversations/<int:conversation_id>/note")
 @login_required()
 def note(conversation_id):
-    s = db_session()
-    conv = _conversation(conversation_id)
-    try:
-        handover.add_note(s, conv, current_user(), request.form.get("text", ""))
-    except handover.HandoverError as exc:
-        flash(str(exc), "error")
-        return _back(conv), 303
-    s.commit()
-    return _back(conv), 303
+    text = request.form.get("text", "")
+    return _act(conversation_id, lambda s, c, u: handover.add_note(s, c, u, text), None)
 
 
 @bp.post("/conversations/<int:conversation_id>/payment-link")
@@ -327,6 +340,18 @@ def _int(field):
     return int(value)
 
 
+def _amount(field, account_id, required=False):
+    """An amount typed in the account's currency ("150000", "150.000,50", "150 mil")."""
+    text = request.form.get(field, "").strip()
+    if not text and not required:
+        return None
+    account = db_session().get(Account, resolutions.parse_id(account_id) or 0)
+    amount = parsing.parse_amount(text, account.currency) if account is not None else None
+    if amount is None:
+        raise handover.HandoverError(f"{field.replace('_', ' ').capitalize()}: give an amount.")
+    return amount
+
+
 @bp.post("/conversations/<int:conversation_id>/promise")
 @login_required()
 def promise(conversation_id):
@@ -334,9 +359,34 @@ def promise(conversation_id):
     return _act(
         conversation_id,
         lambda s, c, u: resolutions.record_promise(
-            s, c, u, form.get("account_id", ""), _date("date"), form.get("override_reason", "")
+            s,
+            c,
+            u,
+            form.get("account_id", ""),
+            _date("date"),
+            form.get("override_reason", ""),
+            _amount("amount", form.get("account_id", "")),
         ),
         "Promise recorded.",
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/settlement")
+@login_required()
+def settlement(conversation_id):
+    form = request.form
+    return _act(
+        conversation_id,
+        lambda s, c, u: resolutions.agree_settlement(
+            s,
+            c,
+            u,
+            form.get("account_id", ""),
+            _amount("amount", form.get("account_id", ""), required=True),
+            _date("pay_by"),
+            form.get("override_reason", ""),
+        ),
+        "Settlement agreed.",
     )
 
 

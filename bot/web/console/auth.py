@@ -1,15 +1,22 @@
-"""Console sign-in: server-side sessions in Redis, CSRF on every form, login rate limit.
+"""Console sign-in: server-side sessions in the database, CSRF on every form, sign-in
+throttling that slows a guesser down without locking the real agent out.
 
 The signed Flask cookie carries only a random session id and the CSRF token; who is signed in
-lives in Redis under that id with an idle timeout, so logging out (or the timeout) really ends
-the session even if someone kept a copy of the cookie.
+lives in the database under the id's hash with an idle timeout, so logging out (or the timeout)
+really ends the session even if someone kept a copy of the cookie, and a Redis restart signs
+nobody out.
+
+Failed sign-ins are counted per e-mail and client address together, and per client address
+alone. Past the limit each further try waits a growing delay (2, 4, 8 ... at most 60 seconds,
+one try per delay however many are sent in parallel): a stranger guessing an agent's password
+from elsewhere slows down only their own tries, and the agent's right password still works.
 """
 
 import functools
 import hashlib
 import hmac
-import json
 import secrets
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -24,19 +31,25 @@ from flask import (
     session,
     url_for,
 )
+from sqlalchemy import delete
 
-from bot import audit, clock, users
+from bot import audit, users
+from bot.clock import utcnow
 from bot.db import session as db_session
-from bot.models import User
+from bot.models import ConsoleSession, User
 from bot.redis import redis_conn
 
 bp = Blueprint("auth", __name__, url_prefix="/console")
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-# Failed sign-ins allowed per e-mail and per client address within the window.
+# Failed sign-ins allowed without delay within the window: per e-mail from one client address,
+# and per client address whatever the e-mail.
 FAILURES_PER_EMAIL = 5
 FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW = 15 * 60
+MAX_DELAY = 60
+# A session's last request is written at most this often (the idle timeout's precision).
+TOUCH_EVERY = timedelta(seconds=60)
 
 
 def init_app(app):
@@ -57,11 +70,11 @@ def init_app(app):
 
 
 def _key(sid):
-    return "console:session:" + hashlib.sha256(sid.encode()).hexdigest()
+    return hashlib.sha256(sid.encode()).hexdigest()
 
 
-def _idle_seconds():
-    return current_app.config["CONSOLE_IDLE_MINUTES"] * 60
+def _idle():
+    return timedelta(minutes=current_app.config["CONSOLE_IDLE_MINUTES"])
 
 
 def csrf_token():
@@ -87,15 +100,24 @@ def current_user():
         return g.user
     g.user = None
     sid = session.get("sid")
-    if sid:
-        key = _key(sid)
-        raw = redis_conn().get(key)
-        if raw is not None:
-            data = json.loads(raw)
-            user = db_session().get(User, data["user_id"])
-            if user is not None and user.active:
-                redis_conn().expire(key, _idle_seconds())  # idle timeout restarts
-                g.user = user
+    if not sid or not isinstance(sid, str):
+        return None
+    s = db_session()
+    row = s.get(ConsoleSession, _key(sid))
+    if row is None:
+        return None
+    now = utcnow()
+    if now - row.last_seen_at > _idle():
+        s.delete(row)
+        s.commit()
+        return None
+    user = s.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:  # the idle timeout restarts
+        row.last_seen_at = now
+        s.commit()
+    g.user = user
     return g.user
 
 
@@ -126,36 +148,44 @@ def _client_address():
 
 
 def _failure_keys(email):
-    email_hash = hashlib.sha256(users.normalise_email(email).encode()).hexdigest()[:32]
+    address = _client_address()
+    pair = hashlib.sha256(f"{users.normalise_email(email)}|{address}".encode()).hexdigest()[:32]
+    address_hash = hashlib.sha256(address.encode()).hexdigest()[:32]
     return (
-        (f"console:login-fail:email:{email_hash}", FAILURES_PER_EMAIL),
-        (f"console:login-fail:addr:{_client_address()}", FAILURES_PER_ADDRESS),
+        (f"console:login-fail:pair:{pair}", FAILURES_PER_EMAIL),
+        (f"console:login-fail:addr:{address_hash}", FAILURES_PER_ADDRESS),
     )
 
 
 def _count_attempt(email):
     """Count this attempt before the password is checked (so parallel guesses are counted
-    too); return the seconds to wait when a limit is exceeded, else 0."""
+    too); return the seconds to wait when this try must wait, else 0.
+
+    Past a limit, a try goes ahead only when it takes the key's delay slot (SET NX with the
+    delay as expiry): one try per delay, however many arrive at once."""
     keys = _failure_keys(email)
-    pipe = redis_conn().pipeline()
+    redis = redis_conn()
+    pipe = redis.pipeline()
     for key, _limit in keys:
         pipe.incr(key)
         pipe.expire(key, FAILURE_WINDOW, nx=True)
-        pipe.ttl(key)
     results = pipe.execute()
-    wait = 0
-    for i, (_key, limit) in enumerate(keys):
-        count, ttl = results[3 * i], results[3 * i + 2]
-        if count > limit:
-            wait = max(wait, ttl)
-    return max(wait, 0)
+    for i, (key, limit) in enumerate(keys):
+        over = results[2 * i] - limit
+        if over <= 0:
+            continue
+        delay = min(2**over, MAX_DELAY)
+        if not redis.set(key + ":slot", 1, ex=delay, nx=True):
+            redis.decr(key)  # a refused try is not a failed password
+            return max(redis.ttl(key + ":slot"), 1)
+    return 0
 
 
 def _forget_attempt(email):
-    """A successful sign-in: the e-mail's count restarts and the address gets its try back."""
-    (email_key, _), (address_key, _) = _failure_keys(email)
+    """A successful sign-in: the pair's count restarts and the address gets its try back."""
+    (pair_key, _), (address_key, _) = _failure_keys(email)
     pipe = redis_conn().pipeline()
-    pipe.delete(email_key)
+    pipe.delete(pair_key, pair_key + ":slot")
     pipe.decr(address_key)
     pipe.execute()
 
@@ -180,8 +210,12 @@ def start_session(user):
     """A new session id for a signed-in user (a session fixed before sign-in is dropped)."""
     session.clear()
     sid = secrets.token_urlsafe(32)
-    payload = {"user_id": user.id, "since": int(clock.epoch())}
-    redis_conn().set(_key(sid), json.dumps(payload), ex=_idle_seconds())
+    now = utcnow()
+    s = db_session()
+    s.add(ConsoleSession(id=_key(sid), user_id=user.id, created_at=now, last_seen_at=now))
+    # Sessions idle past the timeout are removed as new ones start (no job needed).
+    s.execute(delete(ConsoleSession).where(ConsoleSession.last_seen_at < now - _idle()))
+    s.commit()
     session["sid"] = sid
     session["csrf"] = secrets.token_urlsafe(32)
     g.user = user
@@ -189,8 +223,10 @@ def start_session(user):
 
 def end_session():
     sid = session.get("sid")
-    if sid:
-        redis_conn().delete(_key(sid))
+    if sid and isinstance(sid, str):
+        s = db_session()
+        s.execute(delete(ConsoleSession).where(ConsoleSession.id == _key(sid)))
+        s.commit()
     session.clear()
     g.user = None
 
@@ -205,9 +241,9 @@ def login():
     email = request.form.get("email", "")
     wait = _count_attempt(email)
     if wait:
-        minutes = max(1, round(wait / 60))
-        flash(f"Too many failed sign-ins. Try again in {minutes} minute(s).", "error")
-        return render_template("console/login.html", next=request.form.get("next", "")), 429
+        flash(f"Too many failed sign-ins. Try again in {wait} second(s).", "error")
+        page = render_template("console/login.html", next=request.form.get("next", ""))
+        return page, 429, {"Retry-After": str(wait)}
     s = db_session()
     user = users.authenticate(s, email, request.form.get("password", ""))
     if user is None:
@@ -237,17 +273,3 @@ def logout():
 def _forget_user():
     # g lives as long as the app context, which may span several requests (tests, CLI).
     g.pop("user", None)
-
-
-@bp.after_app_request
-def _console_headers(response):
-    if request.path.startswith("/console"):
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-        )
-    return response

@@ -149,7 +149,8 @@ def test_hand_to_agent_records_the_reason(db, conversation, time_machine, instan
 def test_opt_out_is_recorded_for_the_channel(db, conversation):
     dispatcher = CollectingDispatcher()
     run(ActionOptOut().run(dispatcher, tracker(conversation, intent="opt_out"), {}))
-    assert templates_sent(dispatcher) == [("opt_out.confirmed", {})]
+    # The first stop asks, once, whether every channel is meant (test_handoff.py).
+    assert templates_sent(dispatcher) == [("opt_out.confirmed_ask_all", {})]
     db.expire_all()
     debtor = db.get(Conversation, conversation.id).debtor
     assert debtor.opted_out_whatsapp_at is not None and debtor.opted_out_sms_at is None

@@ -22,14 +22,17 @@ def test_a_disputed_debt_is_never_called_nothing_owed(db, conversation):
     assert choices(dispatcher) == ["/partial_payment"]
 
 
-def test_why_it_grew_tells_the_balance_and_a_person_explains_it(db, conversation):
+def test_why_it_grew_tells_the_balance_with_what_it_is_made_of(db, conversation):
     verify(db, conversation)
     dispatcher, _events = run(
         ActionTellBreakdown(), tracker(conversation, intent="ask_amount_breakdown")
     )
-    assert [t for t, _v in sent(dispatcher)] == ["balance.overdue", "balance.breakdown_by_agent"]
+    said = sent(dispatcher)
+    assert [t for t, _v in said] == ["balance.overdue", "balance.breakdown"]
+    breakdown = said[1][1]
+    assert breakdown["principal"] == breakdown["balance"] and breakdown["reference"]
     db.expire_all()
-    assert db.get(Conversation, conversation.id).agent_reason == "ask_amount_breakdown"
+    assert not db.get(Conversation, conversation.id).needs_agent  # the ledger answers it
 
 
 def test_which_company_names_the_creditor_only_once_verified(db, conversation, app):

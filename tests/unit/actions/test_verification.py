@@ -63,7 +63,7 @@ def test_verification_continues_a_pending_form_in_the_same_turn(conversation, pe
 @pytest.mark.parametrize(
     ("pending", "templates"),
     [
-        ("ask_amount_breakdown", ["balance.overdue", "balance.breakdown_by_agent"]),
+        ("ask_amount_breakdown", ["balance.overdue", "balance.breakdown"]),
         ("request_settlement", ["discount.none"]),
         ("ask_balance", ["balance.overdue"]),
         (None, ["help.menu"]),

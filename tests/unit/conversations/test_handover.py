@@ -106,6 +106,8 @@ def test_reply_inside_the_window_and_refused_outside(db, held, ana):
 def test_only_the_holder_acts(db, held, beto):
     with pytest.raises(handover.HandoverError, match="Claim the conversation"):
         handover.agent_reply(db, held, beto, "hola")
+    with pytest.raises(handover.HandoverError, match="Claim the conversation"):
+        handover.add_note(db, held, beto, "una nota de otro agente")
 
 
 def test_notes_are_never_sent(db, held, ana):
@@ -167,7 +169,7 @@ def test_confirm_a_claim_applies_the_payment(db, held, ana):
     assert claim.status == "confirmed" and claim.resolved_by == f"agent:{ana.id}"
     assert account.balance_minor == before - 5_000_000 and account.status == "open"
     assert db.query(Payment).one().provider_ref == f"claim:{claim.id}"
-    with pytest.raises(handover.HandoverError, match="already resolved"):
+    with pytest.raises(handover.HandoverError, match="already confirmed"):
         resolutions.reject_claim(db, held, ana, claim.id)
 
 

@@ -24,7 +24,8 @@ def test_good_rows_load_normalised(db):
     report = run(db, HEADER + GOOD)
     assert (report.created, report.updated, report.rejected) == (2, 0, 0)
     ana = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
-    assert ana.locale == "es-CO" and ana.timezone == "America/Bogota"
+    # The zone column is the address's: never derived from the number (issue 12).
+    assert ana.locale == "es-CO" and ana.timezone is None
     assert "4821" not in ana.id_secret_hash and verification.secret_matches(ana, "4821")
     account = db.execute(select(Account).where(Account.external_id == "A-1")).scalar_one()
     assert (account.balance_minor, account.currency) == (15000000, "COP")
@@ -88,9 +89,67 @@ def test_missing_header_column_rejects_file(db):
     assert "phone" in report.errors[0][1]
 
 
-def test_non_utf8_file_is_reported(db):
-    report = import_csv(db, io.BytesIO(HEADER.encode() + "Ñandú".encode("latin-1")))
-    assert report.errors == [(1, "file is not UTF-8 text")]
+def test_a_line_that_is_not_utf8_is_one_bad_row(db):
+    latin = "B-1,Ñandú,3001234599,CO,es-CO,COP,1.00,2026-11-10,1234,,\n".encode("latin-1")
+    report = import_csv(db, io.BytesIO(HEADER.encode() + latin + GOOD.encode()))
+    assert report.errors == [(2, "the line is not UTF-8 text")]
+    assert report.created == 2
+    header = import_csv(db, io.BytesIO("external_id,nómbre\n".encode("latin-1")))
+    assert header.errors == [(1, "file is not UTF-8 text")]
+
+
+def test_hostile_rows_are_reported_and_the_good_rows_load(db):
+    """Each of these once crashed the import or let PostgreSQL refuse the whole file."""
+    long_name = "N" * 201
+    bad = (
+        f"H-1,{long_name},3001234580,CO,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        "H-2,Huge,3001234581,CO,es-CO,COP,999999999999999.99,2026-11-10,1234,,\n"
+        "H-3,Nul\x00Name,3001234582,CO,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        f'H-4,"{"x" * (130 * 1024)}",3001234583,CO,es-CO,COP,1.00,2026-11-10,1234,,\n'
+        "H-5,Unassigned,+999 1234567,CO,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        "H-6,Freephone,+80012345678,CO,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        "H-7,Nowhere,3001234584,ZZ,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        "H-8,Europe,3001234585,EU,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        "H-9,Nations,3001234586,UN,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        f"{'E' * 65},Long Id,3001234587,CO,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        "H-11,Bell\x07Name,3001234588,CO,es-CO,COP,1.00,2026-11-10,1234,,\n"
+        f"H-12,Long Mail,3001234589,CO,es-CO,COP,1.00,2026-11-10,1234,{'m' * 250}@x.co,\n"
+    )
+    report = run(db, HEADER + bad + GOOD)
+    by_line = dict(report.errors)
+    assert (report.created, report.rejected) == (2, 12), report.errors
+    assert "full_name is longer than 200" in by_line[2]
+    assert "amount_due is larger" in by_line[3]
+    assert "NUL" in by_line[4]
+    assert "larger than 128 KiB" in by_line[5]
+    assert "phone" in by_line[6] and "phone" in by_line[7]
+    assert all("country" in by_line[n] for n in (8, 9, 10))
+    assert "external_id is longer than 64" in by_line[11]
+    assert "control character" in by_line[12]
+    assert "email is longer than 254" in by_line[13]
+    phones = set(db.execute(select(Debtor.phone)).scalars())
+    assert phones == {"+573001234567", "+12025550143"}
+
+
+def test_a_row_the_database_refuses_loses_only_itself(db, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.debts import imports
+
+    real = imports._write
+
+    def refuse_one(session, values):
+        if values["external_id"] == "A-2":
+            session.flush()
+            raise IntegrityError("INSERT", {}, Exception("refused"))
+        return real(session, values)
+
+    monkeypatch.setattr(imports, "_write", refuse_one)
+    report = run(db, HEADER + GOOD + "A-3,Third,3001234590,CO,es-CO,COP,1.00,2026-11-10,1234,,\n")
+    assert report.created == 2 and report.errors == [
+        (3, "the database refused the row (IntegrityError)")
+    ]
+    assert set(db.execute(select(Account.external_id)).scalars()) == {"A-1", "A-3"}
 
 
 def test_cli_prints_errors_and_summary(app, tmp_path):
@@ -117,3 +176,55 @@ def test_an_account_cannot_change_currency(db):
     assert report.rejected == 1 and "cannot change to CLP" in report.errors[0][1]
     account = db.execute(select(Account).where(Account.external_id == "A-1")).scalar_one()
     assert (account.currency, account.balance_minor) == ("COP", 15000000)
+
+
+CONTACT_HEADER = HEADER.rstrip("\n") + (
+    ",timezone,region,consent_whatsapp,consent_sms,consent_email,consent_at,consent_method,"
+    "consent_evidence\n"
+)
+
+
+def test_address_zone_region_and_consent_columns(db):
+    from bot.contact import consent
+    from bot.models import ConsentRecord
+
+    text = CONTACT_HEADER + (
+        "C-1,Ana Pérez,3001234567,CO,es-CO,COP,1000.00,2026-11-10,4821,,,,,yes,no,,"
+        '2025-03-01,contract,"Clause 7, signed form 123"\n'
+        "C-2,Jo Doe,4155550100,US,en-US,USD,10.00,2026-11-10,1234,,,America/New_York,MA,,,,,,\n"
+    )
+    report = run(db, text)
+    assert report.errors == [] and report.created == 2
+    ana = db.execute(select(Debtor).where(Debtor.phone == "+573001234567")).scalar_one()
+    jo = db.execute(select(Debtor).where(Debtor.phone == "+14155550100")).scalar_one()
+    assert (jo.timezone, jo.region) == ("America/New_York", "MA")
+    assert consent.granted_channels(db, [ana.id]) == {ana.id: frozenset({"whatsapp"})}
+    assert ana.opted_out_sms_at is not None  # "no" on SMS is a withdrawal on record
+    records = db.execute(select(ConsentRecord).order_by(ConsentRecord.id)).scalars().all()
+    assert [(r.channel, r.action, r.method) for r in records] == [
+        ("whatsapp", "granted", "import"),
+        ("sms", "revoked", "import"),
+    ]
+    assert records[0].evidence == "contract: Clause 7, signed form 123"
+    # The same file again adds no second record.
+    run(db, text)
+    assert db.execute(select(func.count()).select_from(ConsentRecord)).scalar() == 2
+
+
+def test_bad_contact_columns_are_reported_and_the_good_rows_load(db):
+    text = CONTACT_HEADER + (
+        "D-1,A,3001234561,CO,es-CO,COP,1.00,2026-11-10,1111,,,Mars/Base,,,,,,,\n"
+        "D-2,B,3001234562,CO,es-CO,COP,1.00,2026-11-10,2222,,,,,maybe,,,2025-01-01,,x\n"
+        "D-3,C,3001234563,CO,es-CO,COP,1.00,2026-11-10,3333,,,,,yes,,,,,\n"
+        "D-4,D,4155550104,US,en-US,USD,1.00,2026-11-10,4444,,,,ZZ,,,,,,\n"
+        "D-5,E,3001234565,CO,es-CO,COP,1.00,2026-11-10,5555,,,,,yes,,,2999-01-01,,x\n"
+        "D-6,F,3001234566,CO,es-CO,COP,1.00,2026-11-10,6666,,,,,,,,,,\n"
+    )
+    report = run(db, text)
+    reasons = dict(report.errors)
+    assert "IANA zone" in reasons[2]
+    assert "yes or no" in reasons[3]
+    assert "consent_at and consent_evidence" in reasons[4]
+    assert "subdivision" in reasons[5]
+    assert "future" in reasons[6]
+    assert report.created == 1

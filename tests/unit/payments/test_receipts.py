@@ -190,5 +190,5 @@ def test_a_photo_without_words_is_not_sent_to_rasa(
         raise AssertionError("Rasa was asked about a photo")
 
     monkeypatch.setattr(turn.rasa_client, "send", no_rasa)
-    turn._answer(db, message, lock=None, client=None, final_attempt=lambda: True)
+    turn._answer(db, message, lock=None, client=None)
     assert message.status == "processed"

@@ -29,52 +29,12 @@ from bot.outbound.throttle import TokenBucket
 from bot.redis import redis_conn
 from bot.reminders import campaigns, dispatching, planning, segments, sending
 from bot.tasks import jobs, periodic, queues
+from tests.unit.reminders.conftest import FakeMessages
 
 # Tuesday 2026-11-17, 10:00 in Bogotá: Camila's debt (due 2026-11-10) is 7 days overdue.
 NOW = datetime(2026, 11, 17, 15, 0)
 CAMILA = "+573001234567"
 SID = "HX" + "a" * 32
-
-
-class FakeMessages:
-    """Stands in for client.messages: records creates; can fail the next ones."""
-
-    def __init__(self):
-        self.created = []
-        self.failures = []
-        self.lock = threading.Lock()  # the sender calls create from a few threads
-
-    def create(self, **kwargs):
-        with self.lock:
-            if self.failures:
-                raise self.failures.pop(0)
-            self.created.append({**kwargs, "date_created": utcnow()})
-            return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
-
-    def list(self, to, from_, **_):
-        """Newest first, like Twilio."""
-        return [
-            SimpleNamespace(
-                sid=f"SM{i + 1:032d}",
-                status="queued",
-                body=c.get("body"),
-                date_created=c["date_created"],
-            )
-            for i, c in reversed(list(enumerate(self.created)))
-            if c["to"] == to and c["from_"] == from_
-        ]
-
-
-@pytest.fixture
-def twilio():
-    return SimpleNamespace(messages=FakeMessages())
-
-
-@pytest.fixture
-def buckets(app):
-    with app.app_context():
-        bucket = TokenBucket(redis_conn(), "test", 1000, burst=1000)
-    return lambda channel: bucket
 
 
 def rows(db, **where):
@@ -143,7 +103,7 @@ def test_installment_and_promise_dates_are_planned(db, demo_debtors):
     assert not any(s.startswith(f"installment:{plan.installments[1].id}") for s in steps)
 
 
-def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, demo_debtors):
+def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, verified):
     planning.plan(db, now=NOW)
     report = dispatching.dispatch(db, now=NOW)
     row = rows(db, debtor_id=camila(db).id)[0]
@@ -157,12 +117,12 @@ def test_dispatch_queues_renders_and_enqueues_inside_the_hours(db, demo_debtors)
     assert "Camila" in message.body and "150.000" in message.body and "/pay/" in message.body
     assert "cuotas" in message.body  # the default segment's offer line
     assert report.queued >= 1
-    jobs_enqueued = queues.queue(queues.OUTBOUND).jobs
+    jobs_enqueued = queues.queue(queues.REMINDERS).jobs
     assert any(row.id in job.args[0] for job in jobs_enqueued)
     assert dispatching.dispatch(db, now=NOW).queued == 0  # nothing is queued twice
 
 
-def test_dispatch_uses_the_approved_template_outside_the_window(db, demo_debtors):
+def test_dispatch_uses_the_approved_template_outside_the_window(db, verified):
     key = db.get(TemplateKey, "reminder.overdue.friendly")
     key.content_sid, key.content_variables = SID, {"1": "first_name", "2": "amount"}
     db.commit()
@@ -244,7 +204,7 @@ def test_send_goes_once_through_the_rate_limit(app, db, demo_debtors, twilio, bu
     assert sent["from_"] == app.config["TWILIO_SMS_FROM"] and "Camila" in sent["body"]
 
 
-def test_content_sid_send_carries_the_variables(db, conversation, twilio, buckets):
+def test_content_sid_send_carries_the_variables(db, conversation, verified, twilio, buckets):
     key = db.get(TemplateKey, "reminder.overdue.friendly")
     key.content_sid, key.content_variables = SID, {"1": "first_name"}
     db.commit()
@@ -311,7 +271,7 @@ def test_a_lost_send_job_is_enqueued_again(db, demo_debtors):
     queued = rows(db, status="queued")
     assert sending.requeue_stale(db, now=utcnow() + timedelta(minutes=11)) == len(queued)
     assert sending.requeue_stale(db, now=utcnow() + timedelta(minutes=12)) == 0
-    ids = [i for job in queues.queue(queues.OUTBOUND).jobs for i in job.args[0]]
+    ids = [i for job in queues.queue(queues.REMINDERS).jobs for i in job.args[0]]
     assert sorted(ids) == sorted(r.id for r in queued)
 
 
@@ -380,7 +340,9 @@ def test_cli_edits_segments_rules_and_template_sids(app, db):
     assert bad.exit_code != 0 and "kind" in bad.output
     result = runner.invoke(args=["reminders", "rule-set", "co", "--max-per-week", "1"])
     assert result.exit_code == 0, result.output
-    assert "per_week=1" in runner.invoke(args=["reminders", "rules"]).output
+    listing = runner.invoke(args=["reminders", "rules"]).output
+    assert "per_week=1" in listing and "max_per_week: policy:CO" in listing
+    assert "max_per_day: law:co.frequency" in listing  # the law's own cap, with its source
     bad = runner.invoke(args=["reminders", "rule-set", "CO", "--hours", '{"mon": ["9", "8"]}'])
     assert bad.exit_code != 0
     result = runner.invoke(
@@ -551,9 +513,11 @@ def test_a_queued_reminder_is_checked_again_when_it_is_sent(app, db, demo_debtor
     sending.send(db, ids, twilio, buckets, now=NOW)
     assert twilio.messages.created == []
     by_id = {r.id: r for r in rows(db) if r.id in ids}
-    assert by_id[opted.id].status == by_id[held.id].status == "suppressed"
-    assert by_id[held.id].reason == "agent_held"
+    assert by_id[opted.id].status == "suppressed"
     assert by_id[opted.id].reason.startswith("opted_out_")
+    # The agent's conversation: it waits for the hand-back instead of being dropped.
+    assert (by_id[held.id].status, by_id[held.id].reason) == ("deferred", "agent_held")
+    assert by_id[held.id].contacted_at is None
     # The same reminder queued again, but now it is 23:00 in Bogota: it waits for the morning.
     opted_debtor.opted_out_whatsapp_at = opted_debtor.opted_out_sms_at = None
     row, message = by_id[opted.id], db.get(Message, opted.message_id)
@@ -565,3 +529,19 @@ def test_a_queued_reminder_is_checked_again_when_it_is_sent(app, db, demo_debtor
     [row] = [r for r in rows(db) if r.id == opted.id]
     assert (row.status, row.reason) == ("deferred", "outside_hours") and row.due_at > late
     assert db.get(Message, opted.message_id).status == "suppressed"
+
+
+def test_a_late_installment_is_still_reminded(db, demo_debtors):
+    """The daily accrual marks an unpaid installment late: still owed, so still reminded."""
+    account = camila(db).accounts[0]
+    plan = PaymentPlan(account_id=account.id, total_minor=100, created_by="bot")
+    plan.installments = [Installment(seq=1, due_date=date(2026, 11, 17), amount_minor=100)]
+    account.status = "plan"
+    db.add(plan)
+    db.commit()
+    planning.plan(db, now=NOW)
+    plan.installments[0].status = "late"
+    db.commit()
+    dispatching.dispatch(db, now=NOW, enqueue=False)
+    found = [(r.step.split(":")[0], r.reason) for r in rows(db, account_id=account.id)]
+    assert found and all(reason != "installment_paid" for _, reason in found)

@@ -2,6 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from redis import Redis
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 
@@ -27,7 +28,7 @@ class FakeMessages:
         self.created.append({**kwargs, "date_created": utcnow()})
         return SimpleNamespace(sid=f"SM{len(self.created):032d}", status="queued")
 
-    def list(self, to, from_, **_):
+    def list(self, to=None, from_=None, **_):
         """Newest first, like Twilio; queued messages have no date sent."""
         return [
             SimpleNamespace(
@@ -37,7 +38,7 @@ class FakeMessages:
                 date_created=c["date_created"],
             )
             for i, c in reversed(list(enumerate(self.created)))
-            if c["to"] == to and c["from_"] == from_
+            if to is None or (c["to"] == to and c["from_"] == from_)
         ]
 
 
@@ -45,6 +46,7 @@ class FakeMessages:
 def twilio(monkeypatch):
     fake = SimpleNamespace(messages=FakeMessages())
     monkeypatch.setattr(jobs, "get_client", lambda: fake)
+    monkeypatch.setattr(periodic, "get_client", lambda: fake)
     return fake.messages
 
 
@@ -113,13 +115,28 @@ def test_running_twice_sends_once(db, inbound, rasa, twilio):
     assert len(twilio.created) == 2 and len(rasa.calls) == 1
 
 
-def test_pending_messages_of_a_conversation_go_in_arrival_order(db, inbound, rasa, twilio):
+def test_pending_messages_of_a_conversation_go_in_arrival_order(app, db, inbound, rasa, twilio):
     first, second, third = inbound("uno", "SM1"), inbound("dos", "SM2"), inbound("tres", "SM3")
+    Redis.from_url(app.config["REDIS_URL"]).flushdb()  # the first messages' jobs were lost
     jobs.process_inbound(third.id)  # the last job to arrive still answers the first message first
     assert [c[1] for c in rasa.calls] == ["uno", "dos", "tres"]
     db.expire_all()
     for message in (first, second, third):
         assert db.get(Message, message.id).status == "processed"
+
+
+def test_a_job_leaves_older_messages_to_their_own_job(app, db, inbound, rasa, twilio):
+    """Only the message actually tried counts an attempt: the jobs of later messages in the
+    conversation do not each try the oldest one again while its own job is waiting."""
+    first, second = inbound("uno", "SM1"), inbound("dos", "SM2")
+    jobs.process_inbound(second.id)  # the first message's job is still queued
+    assert rasa.calls == []
+    db.expire_all()
+    assert db.get(Message, first.id).attempts == 0
+    jobs.process_inbound(first.id)  # its own job answers both, in order
+    assert [c[1] for c in rasa.calls] == ["uno", "dos"]
+    db.expire_all()
+    assert [db.get(Message, m.id).attempts for m in (first, second)] == [1, 1]
 
 
 @pytest.mark.parametrize(("status", "left_as"), [(503, "sending"), (429, "pending")])
@@ -205,21 +222,53 @@ def test_refused_connection_is_not_an_uncertain_send(db, inbound, rasa, twilio, 
     assert replies(db, message.id)[0].status == "pending"
 
 
-def test_rasa_down_retries_then_hands_to_agents(db, inbound, rasa, twilio, monkeypatch):
+def test_rasa_down_retries_then_hands_to_agents(db, inbound, rasa, twilio, travel):
+    """Only after OUTAGE_GIVE_UP_MINUTES (30) of failed tries does a message go to agents,
+    whatever the job's own retries say."""
     rasa.answers["hola"] = rasa_client.RasaUnavailable("down")
     message = inbound("hola")
-    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
-    with pytest.raises(rasa_client.RasaUnavailable):
-        jobs.process_inbound(message.id)
-    db.expire_all()
-    assert db.get(Message, message.id).status == "received"
-    monkeypatch.setattr(jobs, "final_attempt", lambda: True)
+    for minutes in (0, 5, 29):  # the job's last retry, but not yet the message's bound
+        if minutes:
+            travel(minutes=minutes - (5 if minutes == 29 else 0))
+        with pytest.raises(rasa_client.RasaUnavailable):
+            jobs.process_inbound(message.id)
+        db.expire_all()
+        assert db.get(Message, message.id).status == "received"
+    travel(minutes=2)
     jobs.process_inbound(message.id)
     db.expire_all()
     stored = db.get(Message, message.id)
     assert stored.status == "failed" and stored.body == "hola"
+    assert stored.error_code == "bot_unavailable" and stored.attempts == 4
     assert stored.conversation.needs_agent and stored.conversation.agent_reason == "bot_unavailable"
     assert twilio.created == []
+
+
+def test_a_message_failed_in_an_outage_is_answered_when_rasa_is_back(
+    app, db, inbound, rasa, twilio, travel, monkeypatch
+):
+    rasa.answers["hola"] = rasa_client.RasaUnavailable("down")
+    message = inbound("hola")
+    with pytest.raises(rasa_client.RasaUnavailable):
+        jobs.process_inbound(message.id)
+    travel(minutes=31)
+    jobs.process_inbound(message.id)  # given up: the agents' queue
+    monkeypatch.setattr(rasa_client, "healthy", lambda: False)
+    with app.app_context():
+        assert periodic.revive_failed(utcnow()) == 0  # still down: left alone
+    del rasa.answers["hola"]
+    monkeypatch.setattr(rasa_client, "healthy", lambda: True)
+    with app.app_context():
+        assert periodic.revive_failed(utcnow()) == 1
+    db.expire_all()
+    assert db.get(Message, message.id).status == "received"
+    jobs.process_inbound(message.id)
+    db.expire_all()
+    stored = db.get(Message, message.id)
+    assert stored.status == "processed" and stored.error_code is None
+    assert len(twilio.created) == 1
+    # The escalation only said the bot could not answer: it leaves the agents' queue.
+    assert not stored.conversation.needs_agent
 
 
 def test_agent_held_conversation_gets_no_bot_reply(db, inbound, rasa, twilio):
@@ -281,11 +330,17 @@ def test_an_unexpected_error_on_the_last_attempt_hands_to_agents(
     assert stored.status == "failed" and stored.conversation.agent_reason == "processing_error"
 
 
-def test_sweep_gives_up_on_a_message_that_keeps_failing(app, db, inbound):
+def test_sweep_gives_up_on_a_message_that_keeps_failing(app, db, inbound, travel):
     app.config["SWEEP_MIN_AGE"] = 0
     message = inbound("hola")
     message.attempts = periodic.MAX_ATTEMPTS
+    message.first_attempt_at = utcnow()
     db.commit()
+    Redis.from_url(app.config["REDIS_URL"]).flushdb()  # its job is gone (killed the worker)
+    with app.app_context():
+        assert periodic.sweep() == 1  # tried often, but not for long: once more
+    Redis.from_url(app.config["REDIS_URL"]).flushdb()
+    travel(minutes=31)
     with app.app_context():
         assert periodic.sweep() == 0
     db.expire_all()
@@ -430,20 +485,25 @@ def test_outbound_message_is_delivered_once(db, thanks, twilio):
     assert db.get(Message, thanks.id).status == "queued"
 
 
-def test_outbound_twilio_down_retries_then_hands_to_agents(db, thanks, twilio, monkeypatch):
-    monkeypatch.setattr(jobs, "final_attempt", lambda: False)
+def test_outbound_twilio_down_retries_then_hands_to_agents(app, db, thanks, twilio, travel):
     twilio.failures.append(TwilioRestException(429, "uri", "busy"))
     with pytest.raises(ProviderUnavailable):
         jobs.deliver_outbound(thanks.id)
     db.expire_all()
     assert db.get(Message, thanks.id).status == "pending"
-    monkeypatch.setattr(jobs, "final_attempt", lambda: True)
+    travel(minutes=31)
     twilio.failures.append(TwilioRestException(429, "uri", "busy"))
     jobs.deliver_outbound(thanks.id)
     db.expire_all()
     row = db.get(Message, thanks.id)
-    assert row.status == "failed" and row.conversation.needs_agent
+    assert row.status == "failed" and row.error_code == "unsent" and row.conversation.needs_agent
     assert twilio.created == []
+    # Twilio answers again: the sweep sends it after all, once.
+    with app.app_context():
+        assert periodic.revive_failed(utcnow()) == 1
+    jobs.deliver_outbound(thanks.id)
+    db.expire_all()
+    assert db.get(Message, thanks.id).status == "queued" and len(twilio.created) == 1
 
 
 def test_sweep_requeues_bot_started_messages_left_without_a_job(app, db, thanks, conversation):

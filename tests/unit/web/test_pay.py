@@ -98,8 +98,10 @@ def test_choosing_a_plan_creates_the_plan_the_bot_would(app, client, db, demo_de
     page = client.get(response.location).get_data(as_text=True)
     assert "Listo: tu plan quedó creado." in page
     assert f"Pagar la cuota 1 de 3: {format_cop(expected[0][1])}" in page
-    # A second plan cannot be made over the first.
-    assert client.post(f"/pay/{token}/plan", data={"count": "3"}).status_code == 409
+    # A second post (a double tap) shows the plan the first one made; no second plan.
+    again = client.post(f"/pay/{token}/plan", data={"count": "4"})
+    assert again.status_code == 303 and again.location.endswith("done=plan")
+    assert db.execute(select(func.count(PaymentPlan.id))).scalar() == 1
 
 
 def format_cop(minor):
@@ -371,3 +373,73 @@ def test_sandbox_checkout_exists_only_with_the_sandbox_provider(app, client, db,
     assert client.post("/pay/webhooks/sandbox", data=b"{}").status_code == 404
     app.config["PAYMENT_PROVIDER"] = "sandbox"
     assert client.get("/pay/sandbox/checkout/cs_sandbox_nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {"id": "evt_1", "type": "checkout.session.completed", "data": []},
+        {"id": "evt_1", "type": "checkout.session.completed", "data": {"object": "text"}},
+        {"id": ["evt"], "type": "x", "data": {"object": {}}},
+        {"id": "evt\x00", "type": "x", "data": {"object": {}}},
+        {"id": "evt_2", "type": "checkout.session.completed", "data": {"object": {"id": "cs\x00"}}},
+        {
+            "id": "evt_3",
+            "type": "checkout.session.completed",
+            "data": {"object": {"id": "cs_1", "amount_total": 10**30, "payment_status": "paid"}},
+        },
+        {
+            "id": "evt_4",
+            "type": "checkout.session.completed",
+            "data": {"object": {"id": "cs_1", "amount_total": True, "payment_status": "paid"}},
+        },
+        {"id": "e" * 129, "type": "x", "data": {"object": {}}},
+    ],
+)
+def test_odd_payment_events_are_400_and_store_nothing(app, client, db, event):
+    import json
+
+    payload = json.dumps(event).encode()
+    headers = {"Sandbox-Signature": providers.sign(payload, app.config["SANDBOX_PAYMENT_SECRET"])}
+    response = client.post("/pay/webhooks/sandbox", data=payload, headers=headers)
+    assert response.status_code == 400
+    assert db.execute(select(func.count(PaymentEvent.id))).scalar() == 0
+
+
+def at_once(count, request):
+    """Run request(i) on count threads released together; their results in order."""
+    import threading
+
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(i):
+        barrier.wait()
+        results[i] = request(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_three_simultaneous_plan_posts_leave_one_plan(app, db, demo_debtors):
+    """A double (triple) tap on a slow phone: one plan, and every tap sees it."""
+    account, token = token_for(app, db)
+    clients = [app.test_client() for _ in range(3)]
+    codes = at_once(3, lambda i: clients[i].post(f"/pay/{token}/plan", data={"count": "3"}))
+    assert [r.status_code for r in codes] == [303, 303, 303]
+    assert all(r.location.endswith("done=plan") for r in codes)
+    assert db.execute(select(func.count(PaymentPlan.id))).scalar() == 1
+
+
+def test_the_same_promise_posted_twice_is_recorded_once(app, db, demo_debtors):
+    account, token = token_for(app, db)
+    day = (clock.today_for(account.debtor) + timedelta(days=3)).isoformat()
+    clients = [app.test_client() for _ in range(2)]
+    codes = at_once(2, lambda i: clients[i].post(f"/pay/{token}/promise", data={"date": day}))
+    assert [r.status_code for r in codes] == [303, 303]
+    assert db.execute(select(func.count(Promise.id))).scalar() == 1

@@ -226,7 +226,9 @@ def test_a_mexican_whatsapp_number_with_the_old_mobile_1_is_read_as_52(client, d
 
 
 def test_a_list_pickers_choice_is_its_payload(client, db, sign):
-    form = inbound_form(body="Pagar en cuotas", ListId="/request_installments", ListTitle="Cuotas")
+    form = inbound_form(
+        body="Pagar en cuotas", ListId="/request_installments\x00", ListTitle="Cuotas"
+    )
     assert post_signed(client, sign, form).status_code == 200
     assert db.execute(select(Message)).scalar_one().button_payload == "/request_installments"
 
@@ -237,3 +239,32 @@ def test_a_shared_location_is_kept_as_media(client, db, sign):
     assert db.execute(select(Message)).scalar_one().media == [
         {"url": None, "content_type": "location"}
     ]
+
+
+def test_control_characters_in_a_message_are_dropped_not_stored(client, db, sign):
+    form = inbound_form(body="ho\x00la\x07 ", ButtonPayload="/affirm\x00")
+    assert post_signed(client, sign, form).status_code == 200
+    message = db.execute(select(Message)).scalar_one()
+    assert (message.body, message.button_payload) == ("hola", "/affirm")
+
+
+@pytest.mark.parametrize(
+    "sid", ["SM\x00" + "a" * 30, "SM" + "a" * 70, "SM\nab", ""], ids=["nul", "long", "br", "none"]
+)
+def test_a_message_sid_from_outside_is_checked_before_the_database(client, db, sign, sid):
+    response = post_signed(client, sign, inbound_form(sid=sid))
+    assert response.status_code == 400 and b"MessageSid" in response.data
+    assert count(db, Message) == 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"MessageSid": "SM\x00x", "MessageStatus": "delivered"},
+        {"MessageSid": "SM" + "b" * 32, "MessageStatus": "deliv\x00ered"},
+        {"MessageSid": "SM" + "b" * 32, "MessageStatus": "failed", "ErrorCode": "3" * 40},
+    ],
+)
+def test_a_status_callback_with_odd_values_is_400(client, sign, extra):
+    response = post_signed(client, sign, extra, path="/webhooks/twilio/status")
+    assert response.status_code == 400

@@ -8,7 +8,7 @@ import yaml
 from sqlalchemy import select
 
 from bot import users
-from bot.debts import plans, promises
+from bot.debts import plans, policies, promises
 from bot.models import Account, AuditEvent, Message, MessageTemplate, PaymentPolicy, Promise
 from bot.templates import admin as template_admin
 from bot.templates import exchange
@@ -203,7 +203,11 @@ def test_policy_edit_is_validated_and_audited(admin_client, db):
 
     assert admin_client.post(url, data=form).status_code == 302
     db.expire_all()
+    # A new version from today: the one before keeps its terms for the days it governed.
+    assert policy.max_installments == 12
+    policy = policies.get(db, "default")
     assert (policy.max_installments, policy.min_first_payment_minor) == (6, 2_000_000)
+    assert policy.effective_from > date(2000, 1, 1)
     event = db.execute(select(AuditEvent).where(AuditEvent.action == "policy.updated")).scalar_one()
     assert event.data["changes"]["max_installments"] == [12, 6]
     assert event.data["changes"]["late_fee_minor"] == [0, 500_000]

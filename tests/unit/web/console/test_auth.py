@@ -95,13 +95,34 @@ def test_a_successful_sign_in_resets_the_count(https, agent):
     assert login(https, token=token).status_code == 302
 
 
-def test_sign_in_is_rate_limited_per_email(https, agent):
+def test_sign_in_slows_down_a_guesser_without_locking_the_agent_out(app, https, agent):
     token = csrf(https)
     for _ in range(FAILURES_PER_EMAIL):
         assert login(https, password="not the password", token=token).status_code == 401
-    blocked = login(https, token=token)  # even the right password waits now
-    assert blocked.status_code == 429
-    assert "Too many failed sign-ins" in blocked.get_data(as_text=True)
+    assert login(https, password="not the password", token=token).status_code == 401  # 2 s
+    waiting = login(https, token=token)  # the next try waits its delay, even the right one
+    assert waiting.status_code == 429 and int(waiting.headers["Retry-After"]) <= 2
+    assert "Too many failed sign-ins" in waiting.get_data(as_text=True)
+    # The real agent elsewhere is not held back by a stranger's guesses.
+    elsewhere = https_client(app)
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert login(elsewhere).status_code == 302
+    # And the guesser's own delay passes: then the right password works there too.
+    Redis.from_url(app.config["REDIS_URL"]).delete(*_slots(app))
+    assert login(https, token=token).status_code == 302
+
+
+def _slots(app):
+    return Redis.from_url(app.config["REDIS_URL"]).keys("console:login-fail:*:slot")
+
+
+def test_parallel_guesses_past_the_limit_get_one_try_per_delay(app, https, agent):
+    token = csrf(https)
+    for _ in range(FAILURES_PER_EMAIL):
+        login(https, password="not the password", token=token)
+    answers = [login(https, password="guess", token=token).status_code for _ in range(5)]
+    assert answers == [401, 429, 429, 429, 429]
+    assert _slots(app)
 
 
 def test_logout_really_ends_the_session(https, agent):
@@ -120,13 +141,20 @@ def test_logout_needs_the_csrf_token(https, agent):
     assert https.get("/console/").status_code == 200
 
 
-def test_idle_session_expires(https, agent, app):
+def test_idle_session_expires(https, agent, app, travel):
     login(https)
-    redis = Redis.from_url(app.config["REDIS_URL"])
-    [key] = redis.keys("console:session:*")
-    assert 0 < redis.ttl(key) <= app.config["CONSOLE_IDLE_MINUTES"] * 60
-    redis.delete(key)  # what the idle timeout does
+    travel(minutes=app.config["CONSOLE_IDLE_MINUTES"] - 1)
+    assert https.get("/console/").status_code == 200  # a request restarts the idle timeout
+    travel(minutes=app.config["CONSOLE_IDLE_MINUTES"] - 1)
+    assert https.get("/console/").status_code == 200
+    travel(minutes=app.config["CONSOLE_IDLE_MINUTES"] + 1)
     assert https.get("/console/").status_code == 302
+
+
+def test_a_session_survives_redis_losing_everything(https, agent, app):
+    login(https)
+    Redis.from_url(app.config["REDIS_URL"]).flushall()  # restarted empty
+    assert https.get("/console/").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -171,3 +199,8 @@ def test_an_agent_never_reaches_admin_pages(app, db, agent):
     other = https_client(app)
     login(other, email="boss@example.com")
     assert other.get("/console/admin-probe").get_data(as_text=True) == "admin"
+
+
+@pytest.mark.parametrize("email", ["agent\x00@example.com", "a" * 300 + "@example.com"])
+def test_an_odd_e_mail_is_a_failed_sign_in_not_an_error(https, agent, email):
+    assert login(https, email=email).status_code == 401

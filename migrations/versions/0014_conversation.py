@@ -1,15 +1,15 @@
 """conversation: portfolios' voice, contact requests, NLU reviews
 
-Revision ID: 0010_conversation
-Revises: 0010_rails
+Revision ID: 0014_conversation
+Revises: 0013_compliance
 Create Date: 2026-11-30 14:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_conversation"
-down_revision = "0010_rails"
+revision = "0014_conversation"
+down_revision = "0013_compliance"
 branch_labels = None
 depends_on = None
 
