@@ -1,15 +1,12 @@
 """Partial payments ("abono"): the debtor names an amount (at least the policy's minimum) and
-gets a link for it through the money service (actions/money_seam.py). An account under review
-still takes the part the debtor recognises."""
+gets a link for it, recorded as a promise of that part (bot.debts.partial). An account under
+review still takes the part the debtor recognises."""
 
 from rasa_sdk.events import SlotSet
 
-from bot import audit
-from bot.conversations.escalation import mark_for_agent
-from bot.debts import accounts, parsing
+from bot.debts import accounts, parsing, partial
 from bot.money import money_var
 
-from . import money_seam
 from .context import (
     BotAction,
     BotFormValidation,
@@ -20,18 +17,14 @@ from .context import (
     say_message,
     today_for,
 )
+from .menu import say_menu
 
 
 def pay_part(dispatcher, s, conversation, account, amount_minor):
-    """Answer a partial payment of amount_minor on account: the money service's link, or a
-    person who sends it."""
-    message = money_seam.partial_payment(s, account, amount_minor, today_for(conversation))
-    if message is None:
-        audit.record(
-            s, "debtor", "partial_payment.requested", account, {"amount_minor": amount_minor}
-        )
-        mark_for_agent(s, conversation, "partial_payment")
-        message = money_seam.partial_by_agent(account, amount_minor)
+    """Answer a partial payment of amount_minor on account: a link for that part with what
+    will remain (a promise of it recorded), the minimum when it is too small, the whole
+    balance's link when it covers it."""
+    message = partial.partial_payment(s, account, amount_minor, today_for(conversation))
     say_message(dispatcher, message)
 
 
@@ -75,7 +68,7 @@ class ValidatePartialForm(BotFormValidation):
                 return {"partial_amount": None}
             value = str(slot_value or "")
             minor = int(value) if value.isdigit() else parsing.parse_amount(value, account.currency)
-            least = money_seam.partial_minimum(s, account, today_for(conversation))
+            least = partial.minimum(s, account, today_for(conversation))
             balance = money_var(account.balance_minor, account.currency)
             minimum = money_var(least, account.currency)
         if minor is None:
@@ -96,10 +89,10 @@ class ActionAskPartialAmount(BotAction):
             return []  # the validator already asked again
         with conversation_scope(tracker) as (s, conversation):
             account = _account(s, conversation)
-            least = money_seam.partial_minimum(s, account, today_for(conversation))
-            minimum = money_var(least, account.currency)
-            balance = money_var(account.balance_minor, account.currency)
-        say(dispatcher, "partial.ask_amount", minimum=minimum, balance=balance)
+            if account is None:
+                return []  # nothing to pay: the form ends and says so
+            message = partial.ask_amount(s, account, today_for(conversation))
+        say_message(dispatcher, message)
         return []
 
 
@@ -116,7 +109,9 @@ class ActionPartialPayment(BotAction):
         amount = tracker.get_slot("partial_amount")
         with conversation_scope(tracker) as (s, conversation):
             account = _account(s, conversation)
-            if account is None or amount is None:
+            if conversation is None or not conversation.debtor_id:
+                say_menu(dispatcher)
+            elif account is None or amount is None:
                 for message in accounts.nothing_to_collect(s, conversation.debtor_id):
                     say_message(dispatcher, message)
             else:
