@@ -8,10 +8,11 @@ from rasa_sdk.events import SlotSet
 from bot import audit
 from bot.conversations import verification
 from bot.debts import accounts, parsing
+from bot.debts.policies import offered_discount
 from bot.money import money_var
 from bot.payments import links
 
-from .context import BotAction, app, conversation_scope, listen, say, say_message
+from .context import BotAction, app, conversation_scope, listen, say, say_message, today_for
 from .partial import pay_part
 
 # Money named with the request: a currency word or sign, or "por/for" before a number.
@@ -56,13 +57,31 @@ def send_payment_link(dispatcher, tracker, s, conversation):
     if amount and amount < account.balance_minor:
         return pay_part(dispatcher, s, conversation, account, amount)
     url = links.payment_url(account)
+    hours = app().config["PAY_LINK_TTL_HOURS"]
+    offer = offered_discount(s, account, today_for(conversation))
+    if offer is not None:  # "dale" after the discount: the link states the discounted amount
+        pct, discounted, until = offer
+        audit.record(
+            s, "debtor", "payment_link.sent", account, {"discount_amount_minor": discounted}
+        )
+        say(
+            dispatcher,
+            "payment.link_discount",
+            amount=money_var(discounted, account.currency),
+            balance=money_var(account.balance_minor, account.currency),
+            pct=pct,
+            until=until.isoformat(),
+            url=url,
+            hours=hours,
+        )
+        return None
     audit.record(s, "debtor", "payment_link.sent", account, {})
     say(
         dispatcher,
         "payment.link",
         amount=money_var(account.balance_minor, account.currency),
         url=url,
-        hours=app().config["PAY_LINK_TTL_HOURS"],
+        hours=hours,
     )
     return None
 

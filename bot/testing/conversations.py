@@ -14,6 +14,9 @@ conversations, each a list of turns and the outcomes to check:
           expect: [verify.ok, promise.recorded]     # template keys among this turn's replies
       outcome: {promise: promise}                   # what the database must show at the end
 
+A turn may also name amounts as the debtor reads them: states_amount (some reply says it) and
+never_amount (no reply does), compared digit by digit ("S/ 723.96" states "723.96").
+
 Used by tests/e2e/test_conversation_suite.py (every conversation must reach its outcome) and
 bench/conversation_suite.py (the share that does, the replies per message).
 """
@@ -75,7 +78,7 @@ def load_suite(directory=SUITE_DIR):
 
 
 def prepare(stack, csv, portfolios):
-    """Import the suite's debtors and set its portfolios' voice."""
+    """Import the suite's debtors and set its portfolios' voice and payment policy."""
     stack._run("import-debts", str(csv))
     for name, settings in portfolios.items():
         args = ["portfolio-set", name]
@@ -83,7 +86,15 @@ def prepare(stack, csv, portfolios):
             args += ["--register", settings["register"]]
         if settings.get("creditor"):
             args += ["--creditor", settings["creditor"]]
+        for name_, value in (settings.get("policy") or {}).items():
+            args += ["--policy", f"{name_}={value}"]
         stack._run(*args)
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def debtor_facts(stack, phone):
@@ -207,6 +218,13 @@ def run(stack, conversation):
         for text in turn.get("contains") or []:
             if not any(text in body for _key, body in replies):
                 result.problems.append(f"{turn.get('say')!r}: no reply says {text!r}")
+        stated = set().union(*(_numbers(body) for _key, body in replies))
+        for amount in _as_list(turn.get("states_amount")):
+            if re.sub(r"\D", "", str(amount)) not in stated:
+                result.problems.append(f"{turn.get('say')!r}: no reply states {amount}")
+        for amount in _as_list(turn.get("never_amount")):
+            if re.sub(r"\D", "", str(amount)) in stated:
+                result.problems.append(f"{turn.get('say')!r}: a reply states {amount}")
         for key, body in replies:
             if key == "verify.ok":
                 verified = True
@@ -332,8 +350,22 @@ def _audit(stack, address, facts, expected):
     return None if rows else f"no {expected} in the audit log"
 
 
+def _partial(stack, address, facts, expected):
+    """A link for part of the balance: a pending promise of expected minor units, audited."""
+    rows = _debtor_rows(
+        stack,
+        facts,
+        "SELECT p.amount_minor, a.balance_minor FROM promises p JOIN accounts a "
+        "ON a.id = p.account_id WHERE a.debtor_id = :d AND p.status = 'pending'",
+    )
+    if not any(amount == expected and amount < balance for amount, balance in rows):
+        return f"no partial promise of {expected} (found {rows})"
+    return _audit(stack, address, facts, "partial_payment.link_sent")
+
+
 OUTCOMES = {
     "promise": _promise,
+    "partial": _partial,
     "plan": _plan,
     "claim": _claim,
     "dispute": _dispute,
