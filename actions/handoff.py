@@ -189,7 +189,11 @@ class ActionWrongNumber(BotAction):
 
     def act(self, dispatcher, tracker, domain):
         if asked_before(tracker).get("template") == "wrong_number.confirm":
-            return mark_wrong_number(dispatcher, tracker)
+            # The answer to the question: the debtor's own words decide before the intent
+            # ("no no, sí es mi número" can be read as wrong_number; it is a no).
+            if wrong_number_reply(tracker.latest_message.get("text")) == "deny":
+                return answer_wrong_number(dispatcher, tracker, "deny")
+            return mark_wrong_number(dispatcher, tracker) + listen()
         with conversation_scope(tracker) as (s, conversation):
             if conversation is not None:
                 audit.record(s, "debtor", "conversation.wrong_number_asked", conversation, {})

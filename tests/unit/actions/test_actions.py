@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -199,6 +199,26 @@ def test_wrong_number_is_marked_only_once_confirmed(db, conversation):
     conv = db.get(Conversation, conversation.id)
     assert conv.debtor.wrong_number_at is not None
     assert conv.state == "closed" and conv.agent_reason == "wrong_number"
+
+
+def test_a_no_in_words_read_as_wrong_number_does_not_mark_the_number(db, conversation):
+    """After the question, "no no, sí es mi número" may be classified wrong_number: the words
+    decide, and verification goes on."""
+    from actions.handoff import ActionWrongNumber
+
+    dispatcher = CollectingDispatcher()
+    run(ActionWrongNumber().run(dispatcher, tracker(conversation, intent="wrong_number"), {}))
+    answer = tracker(conversation, intent="wrong_number", text="no no, si es mi numero")
+    answer.events = [
+        {"event": "bot", "data": {"custom": dispatcher.messages[0]["custom"]}},
+        {"event": "user", "parse_data": {"intent": {"name": "wrong_number"}}},
+    ]
+    dispatcher = CollectingDispatcher()
+    events = run(ActionWrongNumber().run(dispatcher, answer, {}))
+    assert templates_sent(dispatcher) == [("wrong_number.not_wrong", {})]
+    assert FollowupAction("verification_form") in events
+    db.expire_all()
+    assert db.get(Conversation, conversation.id).debtor.wrong_number_at is None
 
 
 def user(intent):
