@@ -1,7 +1,8 @@
 """The send-time check: WhatsApp's window, a lock since dispatch, and what counts as a contact
 (a held-back or failed message does not)."""
 
-from datetime import timedelta
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
@@ -74,5 +75,8 @@ def test_a_sent_reminder_is_logged_with_the_moment_it_was_accepted(db, verified,
     [row] = rows(db, debtor_id=camila(db).id)
     sent = db.execute(select(ContactEvent).where(ContactEvent.action == "sent")).scalar_one()
     assert (sent.at, sent.channel, sent.message_id) == (row.contacted_at, "sms", row.message_id)
-    assert sent.zones == "America/Bogota" and sent.local_times.startswith("America/Bogota 2026-")
+    # The local time of the moment it was accepted (the suite's clock: TEST_NOW moves it).
+    local = sent.at.replace(tzinfo=timezone.utc).astimezone(ZoneInfo("America/Bogota"))
+    assert sent.zones == "America/Bogota"
+    assert sent.local_times.startswith(f"America/Bogota {local:%Y-%m-%d %H:%M}")
     assert sent.pack == "CO@2026.12"
