@@ -6,7 +6,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.debts import claims, parsing
 
-from .context import BotAction, BotFormValidation, conversation_scope, say, today_for
+from .context import BotAction, BotFormValidation, conversation_scope, listen, say, today_for
 
 UNKNOWN = "unknown"
 _DONT_KNOW = (
@@ -14,9 +14,16 @@ _DONT_KNOW = (
     "no sé",
     "no recuerdo",
     "no me acuerdo",
+    "ni idea",
+    "no tengo idea",
     "dont know",
     "don't know",
     "not sure",
+    "no idea",
+    "don't remember",
+    "dont remember",
+    "can't remember",
+    "cant remember",
 )
 
 
@@ -38,7 +45,7 @@ class ActionRecordDispute(BotAction):
 
     def act(self, dispatcher, tracker, domain):
         record_dispute(dispatcher, tracker)
-        return [SlotSet("pending_text", None)]
+        return [SlotSet("pending_text", None)] + listen()
 
 
 def _dont_know(text):
@@ -96,7 +103,7 @@ class ActionRecordPaymentClaim(BotAction):
             SlotSet("claim_date", None),
             SlotSet("claim_amount", None),
             SlotSet("pending_text", None),
-        ]
+        ] + listen()
 
 
 class ActionAskClaimDate(BotAction):

@@ -1,7 +1,6 @@
 """The debtor asks for their documents ("mándame el paz y salvo", "send me my receipt"): they are
-sent now as WhatsApp media (bot.payments.documents); only to a verified debtor.
-
-Not in the dialogue yet: the conversation's intents and rules call action_send_documents."""
+sent now as WhatsApp media (bot.payments.documents); only to a verified debtor (after
+verification, the request made before it is answered in the same turn)."""
 
 import re
 
@@ -13,7 +12,7 @@ from bot.conversations import verification
 from bot.models import Account, Payment
 from bot.payments import documents
 
-from .context import BotAction, conversation_scope, say
+from .context import BotAction, conversation_scope, listen, say
 
 PAZ = re.compile(r"paz|salvo|certif|settle", re.IGNORECASE)
 RECEIPT = re.compile(r"recibo|receipt|comprobante", re.IGNORECASE)
@@ -46,23 +45,28 @@ def account_for_documents(session, debtor_id):
     ).scalar_one_or_none()
 
 
+def send_documents(dispatcher, tracker):
+    """Send the documents the debtor asked for (the words kept from before verification, if
+    any); False when the debtor is not verified."""
+    with conversation_scope(tracker) as (s, conversation):
+        if conversation is None or not verification.is_verified(conversation):
+            return False
+        account = account_for_documents(s, conversation.debtor_id)
+        words = tracker.get_slot("pending_text") or tracker.latest_message.get("text")
+        said = [("document.none", {})]
+        if account is not None:
+            said = documents.send_on_request(s, account, which(words))
+    for key, variables in said:
+        say(dispatcher, key, **variables)
+    return True
+
+
 class ActionSendDocuments(BotAction):
     def name(self):
         return "action_send_documents"
 
     def act(self, dispatcher, tracker, domain):
-        with conversation_scope(tracker) as (s, conversation):
-            if conversation is None or not verification.is_verified(conversation):
-                said = None
-            else:
-                account = account_for_documents(s, conversation.debtor_id)
-                what = which(tracker.latest_message.get("text"))
-                said = [("document.none", {})]
-                if account is not None:
-                    said = documents.send_on_request(s, account, what)
-        if said is None:
+        if not send_documents(dispatcher, tracker):
             say(dispatcher, "verify.ask")
             return [SlotSet("verified", False)]
-        for key, variables in said:
-            say(dispatcher, key, **variables)
-        return []
+        return listen()

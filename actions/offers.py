@@ -7,15 +7,28 @@ from rasa_sdk.events import SlotSet
 from bot import audit
 from bot.conversations import verification
 from bot.debts import settlements
-from bot.debts.accounts import collectible_accounts
+from bot.debts.accounts import collectible_accounts, nothing_to_collect
 from bot.debts.policies import discount_offer
 from bot.money import money_var
 from bot.outbound.compose import conversation_locale
 from bot.payments import links, rails
 
-from .context import BotAction, conversation_scope, say, say_with_choices, today_for
+from .context import (
+    BotAction,
+    conversation_scope,
+    listen,
+    say,
+    say_message,
+    say_with_choices,
+    today_for,
+)
 
-LINK_CHOICE = {"title_template": "button.payment_link", "payload": "/request_payment_link"}
+# A short yes after an offer takes the link ("dale", "sí, mándamelo").
+LINK_CHOICE = {
+    "title_template": "button.payment_link",
+    "payload": "/request_payment_link",
+    "on": "affirm",
+}
 AGENT_CHOICE = {"title_template": "button.agent", "payload": "/request_agent"}
 
 
@@ -37,7 +50,7 @@ class ActionPaymentMethods(BotAction):
         for key, variables in said:
             say(dispatcher, key, **variables)
         say_with_choices(dispatcher, "payment.methods", [LINK_CHOICE, AGENT_CHOICE])
-        return []
+        return listen()
 
 
 class ActionOfferDiscount(BotAction):
@@ -51,8 +64,9 @@ class ActionOfferDiscount(BotAction):
                 return [SlotSet("verified", False)]
             accounts = collectible_accounts(s, conversation.debtor_id)
             if not accounts:
-                say(dispatcher, "balance.none")
-                return []
+                for message in nothing_to_collect(s, conversation.debtor_id):
+                    say_message(dispatcher, message)
+                return listen()
             account = accounts[0]
             offer = discount_offer(s, account, today_for(conversation))
             if offer is None:
@@ -60,11 +74,11 @@ class ActionOfferDiscount(BotAction):
                 proposal = settlements.propose(s, account, today_for(conversation))
                 if proposal is None:
                     say_with_choices(dispatcher, "discount.none", [LINK_CHOICE, AGENT_CHOICE])
-                    return []
+                    return listen()
                 variables = proposal.variables(account.currency)
                 variables["url"] = links.payment_url(account)
                 say_with_choices(dispatcher, "settlement.offer", [AGENT_CHOICE], **variables)
-                return []
+                return listen()
             pct, amount, until = offer
             audit.record(
                 s,
@@ -80,4 +94,4 @@ class ActionOfferDiscount(BotAction):
                 "until": until.isoformat(),
             }
         say_with_choices(dispatcher, "discount.offer", [LINK_CHOICE, AGENT_CHOICE], **variables)
-        return []
+        return listen()

@@ -16,6 +16,7 @@ from .context import (
     BotAction,
     BotFormValidation,
     conversation_scope,
+    listen,
     say,
     say_with_choices,
     today_for,
@@ -143,7 +144,7 @@ class ActionCreatePlan(BotAction):
         ]
         if tracker.get_slot("plan_count") is None:
             say_with_choices(dispatcher, "plan.unavailable", [AGENT])
-            return reset
+            return reset + listen()
         if not tracker.get_slot("plan_confirmed"):
             say_with_choices(
                 dispatcher,
@@ -153,7 +154,7 @@ class ActionCreatePlan(BotAction):
                     AGENT,
                 ],
             )
-            return reset
+            return reset + listen()
         count = int(tracker.get_slot("plan_count"))
         with conversation_scope(tracker) as (s, conversation):
             account, rows, fee = _schedule(s, conversation, count)
@@ -167,4 +168,4 @@ class ActionCreatePlan(BotAction):
                 "url": url,
             }
         say(dispatcher, "plan.created", **variables)
-        return reset
+        return reset + listen()

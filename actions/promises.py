@@ -5,15 +5,18 @@ from datetime import date
 from rasa_sdk.events import SlotSet
 
 from bot.debts import parsing, promises
-from bot.debts.accounts import collectible_accounts
+from bot.debts.accounts import collectible_accounts, nothing_to_collect
 from bot.money import money_var
 
 from .context import (
     BotAction,
     BotFormValidation,
+    asked_before,
     bot_spoke_this_turn,
     conversation_scope,
+    listen,
     say,
+    say_message,
     say_with_choices,
     today_for,
 )
@@ -29,9 +32,21 @@ def _too_far_choices(latest):
             "title_template": "button.pay_on",
             "title_vars": {"date": latest.isoformat()},
             "payload": latest.isoformat(),
+            "on": "affirm",  # "ok", "dale", "sí, ese día" take the date offered
         },
         {"title_template": "button.agent", "payload": "/request_agent"},
     ]
+
+
+def offered_date(tracker):
+    """The date the bot's last question offered as its one choice, or None."""
+    for button in asked_before(tracker).get("buttons") or []:
+        if button.get("on") == "affirm":
+            try:
+                return date.fromisoformat(str(button.get("payload")))
+            except ValueError:
+                return None
+    return None
 
 
 class ValidatePromiseForm(BotFormValidation):
@@ -46,6 +61,8 @@ class ValidatePromiseForm(BotFormValidation):
         with conversation_scope(tracker) as (_s, conversation):
             today = today_for(conversation)
         day = parsing.parse_date(text or "", today)
+        if day is None and tracker.latest_message.get("intent", {}).get("name") == "affirm":
+            day = offered_date(tracker)  # "sí, ese día" to the latest date the bot offered
         return {"promise_date": day.isoformat()} if day else {}
 
     async def validate_promise_date(self, slot_value, dispatcher, tracker, domain):
@@ -75,8 +92,8 @@ class ActionAskPromiseDate(BotAction):
         return "action_ask_promise_date"
 
     def act(self, dispatcher, tracker, domain):
-        if bot_spoke_this_turn(tracker):  # the validator already answered (and offered choices)
-            return []
+        if bot_spoke_this_turn(tracker, ("promise.too_far", "promise.past")):
+            return []  # the validator already answered (and offered choices)
         with conversation_scope(tracker) as (s, conversation):
             accounts = collectible_accounts(s, conversation.debtor_id) if conversation else []
             latest = promises.latest_promise_date(
@@ -112,8 +129,11 @@ class ActionRecordPromise(BotAction):
             if outcome == "recorded":
                 account = collectible_accounts(s, conversation.debtor_id)[0]
                 amount = money_var(detail.amount_minor, account.currency)
+            else:
+                nothing = nothing_to_collect(s, conversation.debtor_id)
         if outcome == "recorded":
             say(dispatcher, "promise.recorded", amount=amount, date=day.isoformat())
         else:
-            say(dispatcher, "balance.none")
-        return reset
+            for message in nothing:
+                say_message(dispatcher, message)
+        return reset + listen()

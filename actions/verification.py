@@ -2,22 +2,28 @@
 
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 
-from bot.conversations import contact, verification
-from bot.debts import accounts
+from bot.conversations import contact, verification, waiting
 
+from .balance import tell_balance, tell_breakdown, tell_creditor
 from .claims import record_dispute
-from .clarify import MAIN_CHOICES
 from .context import (
     BotAction,
     BotFormValidation,
+    app,
     conversation_scope,
     first_name,
+    listen,
     say,
     say_with_choices,
-    today_for,
 )
+from .documents import send_documents
+from .menu import say_menu
 from .offers import ActionOfferDiscount
 from .payments import send_payment_link
+
+# Intents whose words may carry the ID digits though they are not an answer ("uy me
+# equivoqué, es 4812" read as a wrong number): the digits still count as the answer.
+_NOT_AN_ANSWER = ("wrong_number", "third_party", "change_number", "request_callback", "deny")
 
 
 class ActionSessionStart(BotAction):
@@ -36,6 +42,14 @@ class ActionSessionStart(BotAction):
         ]
 
 
+def still_in_line(tracker):
+    """The "still in line" message when the debtor waits for a person, else None."""
+    with conversation_scope(tracker) as (s, conversation):
+        if conversation is None or not waiting.is_waiting(conversation):
+            return None
+        return waiting.still_waiting_message(s, app().config, conversation)
+
+
 class ActionGreet(BotAction):
     """Greet an unverified debtor (revealing nothing) and forget any earlier request, so what
     follows verification is the help menu."""
@@ -44,8 +58,13 @@ class ActionGreet(BotAction):
         return "action_greet"
 
     def act(self, dispatcher, tracker, domain):
+        reset = [SlotSet("pending_request", None), SlotSet("pending_text", None)]
+        waiting_message = still_in_line(tracker)
+        if waiting_message is not None:  # "hola?? alguien?" while waiting for a person
+            say(dispatcher, waiting_message["template"], **waiting_message["vars"])
+            return reset + listen()
         say(dispatcher, "greet")
-        return [SlotSet("pending_request", None), SlotSet("pending_text", None)]
+        return reset
 
 
 class ActionRememberRequest(BotAction):
@@ -64,6 +83,20 @@ class ActionRememberRequest(BotAction):
 class ValidateVerificationForm(BotFormValidation):
     def name(self):
         return "validate_verification_form"
+
+    async def extract_id_digits(self, dispatcher, tracker, domain):
+        """ID digits the slot's text mapping did not take: typed before the bot asked ("hola,
+        mi cédula termina en 4821, cuánto debo"), or with words read as another intent while
+        it asked ("uy me equivoqué, es 4812"). Never the end of a phone number."""
+        if tracker.get_slot("id_digits") is not None:
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("requested_slot") == "id_digits":
+            intent = (tracker.latest_message.get("intent") or {}).get("name")
+            found = intent in _NOT_AN_ANSWER and verification.extract_candidate(text)
+        else:  # activation: the message that started verification
+            found = verification.early_candidate(text)
+        return {"id_digits": text} if found else {}
 
     async def validate_id_digits(self, slot_value, dispatcher, tracker, domain):
         with conversation_scope(tracker) as (s, conversation):
@@ -87,7 +120,8 @@ class ValidateVerificationForm(BotFormValidation):
 
 
 class ActionVerificationDone(BotAction):
-    """After the form: answer the pending request, start its form, or offer help."""
+    """After the form: answer the pending request, or start its form so that its next question
+    is asked in this same turn; otherwise the menu."""
 
     def name(self):
         return "action_verification_done"
@@ -108,18 +142,24 @@ class ActionVerificationDone(BotAction):
             record_dispute(dispatcher, tracker)
         elif what == "discount":
             ActionOfferDiscount().act(dispatcher, tracker, domain)
-        elif what == "payment_link":
-            send_payment_link(dispatcher, tracker)
+        elif what == "documents":
+            send_documents(dispatcher, tracker)
         else:
             with conversation_scope(tracker) as (s, conversation):
-                if what == "balance" and conversation and conversation.debtor_id:
-                    today = today_for(conversation)
-                    for message in accounts.balance_messages(s, conversation.debtor_id, today):
-                        say(dispatcher, message["template"], **message["vars"])
+                if conversation is None or not conversation.debtor_id:
+                    say_menu(dispatcher)
+                elif what == "payment_link":
+                    send_payment_link(dispatcher, tracker, s, conversation)
+                elif what == "balance":
+                    tell_balance(dispatcher, s, conversation)
+                elif what == "breakdown":
+                    tell_breakdown(dispatcher, s, conversation)
+                elif what == "creditor":
+                    tell_creditor(dispatcher, s, conversation)
                 else:
-                    say_with_choices(dispatcher, "help.menu", MAIN_CHOICES)
+                    say_menu(dispatcher)
         ask_consent(dispatcher, tracker)
-        return reset + [SlotSet("pending_text", None)]
+        return reset + [SlotSet("pending_text", None)] + listen()
 
 
 CONSENT_CHOICES = [

@@ -55,6 +55,9 @@ def load_config(overrides=None):
         "PAY_LINK_TTL_HOURS": int(_env("PAY_LINK_TTL_HOURS", "72")),
         "AGENT_HOURS": _env("AGENT_HOURS", "mon-fri 08:00-18:00, sat 09:00-13:00"),
         "AGENT_TIMEZONE": _env("AGENT_TIMEZONE", "America/Bogota"),
+        # Minutes an agent takes per conversation in the queue: a debtor who writes again while
+        # waiting is told about this many minutes for each conversation ahead of theirs.
+        "AGENT_MINUTES_PER_CONVERSATION": int(_env("AGENT_MINUTES_PER_CONVERSATION", "5")),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
         # text (a line per record) or json (one object per line, personal data masked).
         "LOG_FORMAT": _env("LOG_FORMAT", "text"),

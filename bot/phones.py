@@ -19,11 +19,22 @@ class PhoneError(ValueError):
 
 def normalise(raw, country=None, geographic=False):
     """Return the E.164 form of raw, reading national numbers in country's plan; geographic
-    refuses numbers of no country (+800 freephone, +882 networks: no local hours apply)."""
+    refuses numbers of no country (+800 freephone, +882 networks: no local hours apply).
+
+    A Mexican mobile written the way WhatsApp still sends it, with the 1 Mexico dropped from
+    its dialling plan in 2019 (+52 1 55 1234 5678), is read as the number it is (+52 55 ...)."""
     try:
         number = phonenumbers.parse((raw or "").strip(), (country or "").upper() or None)
     except phonenumbers.NumberParseException as exc:
         raise PhoneError(f"phone {mask(raw)} cannot be read ({exc.args[0]})") from exc
+    national = str(number.national_number)
+    if (
+        number.country_code == 52
+        and len(national) == 11
+        and national.startswith("1")
+        and not phonenumbers.is_valid_number(number)
+    ):
+        number = phonenumbers.PhoneNumber(country_code=52, national_number=int(national[1:]))
     if not phonenumbers.is_valid_number(number):
         raise PhoneError(f"phone {mask(raw)} is not a valid number for {country or 'any country'}")
     if geographic and phonenumbers.region_code_for_number(number) in (None, "001", "ZZ"):

@@ -149,3 +149,9 @@ class Experiment:
     RUNNING = "running"  # debtors are assigned and get their variant
     STOPPED = "stopped"  # everybody gets what the control gets
     PROMOTED = "promoted"  # everybody gets the winner
+
+
+class ContactRequest:
+    PENDING = "pending"  # waiting for an agent
+    CONFIRMED = "confirmed"  # a new number now on file, or the call made
+    DISMISSED = "dismissed"

@@ -4,6 +4,7 @@ from bot.cli import (
     autodebit,
     compliance,
     ledger,
+    portfolios,
     reminders,
     results,
     setup,
@@ -30,6 +31,7 @@ COMMANDS = (
     reminders.campaign_group,
     results.analytics_rollup,
     autodebit.autodebit_group,
+    portfolios.portfolio_set,
     ledger.ledger_group,
     compliance.compliance_group,
 )

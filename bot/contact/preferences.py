@@ -81,3 +81,19 @@ def record_wrong_number(session, debtor, channel, actor, now=None):
     debtor.wrong_number_at = now or utcnow()
     audit.record(session, actor, "contact.wrong_number", debtor, {"channel": channel})
     return True
+
+
+def clear_wrong_number(session, debtor, actor, reason, now=None):
+    """Undo a wrong-number mark (an agent found it was the debtor's number after all, or the
+    debtor verified on it); False when the number was not marked."""
+    if debtor.wrong_number_at is None:
+        return False
+    audit.record(
+        session,
+        actor,
+        "contact.wrong_number_cleared",
+        debtor,
+        {"reason": reason, "marked_at": debtor.wrong_number_at.isoformat()},
+    )
+    debtor.wrong_number_at = None
+    return True

@@ -7,11 +7,6 @@ from bot import clock
 from bot.hours import is_open, next_opening, parse_hours
 
 
-def city(zone_name):
-    """ "America/Bogota" -> "Bogota", for telling a time with its place."""
-    return zone_name.rsplit("/", 1)[-1].replace("_", " ")
-
-
 def availability(config, now=None):
     """(open now?, next opening as an aware datetime or None)."""
     zone = ZoneInfo(config["AGENT_TIMEZONE"])
@@ -36,6 +31,6 @@ def handoff_message(config, debtor, now=None):
         "vars": {
             "opens_day": opens.date().isoformat(),
             "opens_time": opens.strftime("%H:%M"),
-            "zone": city(zone),
+            "zone": zone,  # told as its city in the debtor's language ("Bogotá")
         },
     }

@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import channels, inputs, outbox, statuses
 from bot.clock import utcnow
+from bot.conversations import media as inbound_files
 from bot.models import Conversation, Debtor, Message
 
 MAX_MEDIA = 10  # what Twilio sends at most with one message
@@ -15,8 +16,9 @@ class BadInbound(ValueError):
 
 
 def inbound_media(form):
-    """The media Twilio posted with a message (NumMedia, MediaUrl<n>, MediaContentType<n>):
-    [{"url", "content_type"}], or None. Raises BadInbound."""
+    """The media Twilio posted with a message (NumMedia, MediaUrl<n>, MediaContentType<n>), and
+    a shared location (Latitude and Longitude, no file): [{"url", "content_type"}], or None.
+    Raises BadInbound."""
     count = (form.get("NumMedia") or "0").strip()
     if not count.isdigit() or int(count) > MAX_MEDIA:
         raise BadInbound(f"NumMedia must be a number from 0 to {MAX_MEDIA}")
@@ -27,6 +29,8 @@ def inbound_media(form):
             raise BadInbound(f"MediaUrl{i} is missing or not a URL")
         content_type = (form.get(f"MediaContentType{i}") or "").strip()[:64]
         media.append({"url": url, "content_type": content_type})
+    if not media and form.get("Latitude") and form.get("Longitude"):
+        media.append({"url": None, "content_type": inbound_files.LOCATION})
     return media or None
 
 
@@ -65,7 +69,10 @@ def store_inbound(session, form, max_body):
         raise BadInbound(f"Body is longer than {max_body} characters")
     # What the debtor wrote is kept, less the control characters (PostgreSQL refuses a NUL).
     body = inputs.clean_text(body)
-    payload = inputs.clean_text(form.get("ButtonPayload"), inputs.length(Message.button_payload))
+    # A quick-reply button's payload, or a list-picker item's id (the menu on WhatsApp).
+    payload = inputs.clean_text(
+        form.get("ButtonPayload") or form.get("ListId"), inputs.length(Message.button_payload)
+    )
     try:
         channel, address = channels.parse(form.get("From"))
     except channels.BadAddress as exc:
@@ -99,7 +106,9 @@ def store_inbound(session, form, max_body):
     try:
         session.flush()
         outbox.later(session, "process_inbound", message.id)
-        if media:  # a receipt photo, say: fetched and kept by its own job
+        if inbound_files.kind(message) == inbound_files.RECEIPT:
+            # A payment proof: fetched, kept and answered by its own job (a voice note or a
+            # sticker is answered in the turn, bot.conversations.media).
             outbox.later(session, "receive_media", message.id)
         session.commit()
     except IntegrityError:  # the same MessageSid raced in on another request

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot import audit, metrics, statuses
 from bot.clock import utcnow
-from bot.conversations import rasa_client
+from bot.conversations import media, rasa_client
 from bot.conversations.escalation import mark_for_agent
 from bot.conversations.language import follow_language
 from bot.conversations.replies import chosen_payload, record_replies
@@ -79,8 +79,9 @@ def _answer(session, message, lock, client):
         message.status = In.FOR_AGENT
         session.commit()
         return
-    if message.media and not (message.body or "").strip() and not message.button_payload:
-        # A file without words (a receipt photo): its own job answers it; Rasa has no text.
+    if media.kind(message) == media.RECEIPT and not message.button_payload:
+        # A payment proof (its words are kept with it): its own job answers once it has the
+        # file; Rasa would start an already-paid question on top of it.
         message.status = In.PROCESSED
         message.processed_at = utcnow()
         session.commit()
@@ -93,10 +94,13 @@ def _answer(session, message, lock, client):
         .all()
     )
     if not replies:
-        answers = _ask_rasa(session, message, lock)
+        answers = _media_answers(message)
         if answers is None:
-            return
-        replies = record_replies(session, message, rasa_client.to_template_messages(answers))
+            answers = _ask_rasa(session, message, lock)
+            if answers is None:
+                return
+            answers = rasa_client.to_template_messages(answers)
+        replies = record_replies(session, message, answers)
         session.commit()
     for row in replies:
         lock.reacquire()
@@ -120,6 +124,15 @@ def _answer(session, message, lock, client):
         message.error_code = None
         _leave_outage_queue(session, conversation)
     session.commit()
+
+
+def _media_answers(message):
+    """The answer to a voice note or other media (Rasa reads text only); None for a message
+    Rasa should read (words, or words with a file that is neither)."""
+    found = media.kind(message)
+    if found is None or (found == media.OTHER and (message.body or "").strip()):
+        return None
+    return media.replies(message)
 
 
 def _fail_unsent(session, replies, exc):

@@ -59,15 +59,54 @@ def days_overdue(account, today):
     return max((today - account.due_date).days, 0)
 
 
+# The choice offered with an account under review: pay the part the debtor does recognise.
+PARTIAL_CHOICE = {"title_template": "button.partial", "payload": "/partial_payment"}
+
+
+def paused_message(account):
+    """An account under review (a dispute, a reported payment): never "nothing owed"."""
+    return {
+        "template": "balance.paused",
+        "vars": {
+            "amount": money_var(account.balance_minor, account.currency),
+            "reference": account.external_id,
+        },
+        "buttons": [PARTIAL_CHOICE],
+    }
+
+
+def nothing_to_collect(session, debtor_id):
+    """What to say when no debt can be offered a link, a promise or a discount: the accounts
+    under review with what the debtor can still do, else that nothing is owed."""
+    paused = open_accounts(session, debtor_id, statuses.Account.PAUSED)
+    if paused:
+        return [paused_message(account) for account in paused]
+    return [{"template": "balance.none", "vars": {}}]
+
+
+def payable_account(session, debtor_id):
+    """The debt a payment the debtor names goes to: the oldest collectible one, else the
+    oldest under review (the part the debtor recognises can still be paid); None."""
+    for among in (statuses.Account.COLLECTIBLE, statuses.Account.PAUSED):
+        accounts = open_accounts(session, debtor_id, among)
+        if accounts:
+            return accounts[0]
+    return None
+
+
 def balance_messages(session, debtor_id, today, explain=False):
-    """Template messages describing what the debtor owes on their today: one per open account,
-    each followed by what it is made of (principal, interest, fees, payments) when interest or
-    fees made it grow, or when explain (the debtor asked why, or about interest)."""
+    """Template messages describing what the debtor owes on their today: one per open account
+    (an account under review says so, with the part the debtor recognises still payable), each
+    followed by what it is made of (principal, interest, fees, payments) when interest or fees
+    made it grow, or when explain (the debtor asked why, or about interest)."""
     accounts = open_accounts(session, debtor_id)
     if not accounts:
         return [{"template": "balance.none", "vars": {}}]
     messages = []
     for account in accounts:
+        if account.status in statuses.Account.PAUSED:
+            messages.append(paused_message(account))
+            continue
         overdue = days_overdue(account, today)
         messages.append(
             {

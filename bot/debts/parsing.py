@@ -267,6 +267,13 @@ def _calendar_date(plain, today, past):
     return _NO_DATE
 
 
+def _months_ahead(today, months):
+    """The same day, months later (the month's last day when it is shorter)."""
+    month = today.month - 1 + months
+    year, month = today.year + month // 12, month % 12 + 1
+    return date(year, month, min(today.day, calendar.monthrange(year, month)[1]))
+
+
 def _day_number(plain):
     """ "el 15", "the 15th": the day of the month, or None."""
     match = re.search(r"\b(?:el|the|on the|dia)\s+(\d{1,2})(?:st|nd|rd|th)?\b", plain)
@@ -296,6 +303,11 @@ def parse_date(text, today):
     )
     if match and _count(match.group(1)):
         return today + timedelta(days=_count(match.group(1)) * _UNITS[match.group(2)])
+    match = re.search(r"\b(?:en|in|dentro de)\s+(\d+|[a-z]+)\s+(mes|meses|months?)\b", plain)
+    if match and _count(match.group(1)):  # "en dos meses": far, but a date (the policy decides)
+        return _months_ahead(today, _count(match.group(1)))
+    if re.search(r"\b(?:en|in)\s+(?:un|a|one)\s+(mes|month)\b", plain):
+        return _months_ahead(today, 1)
     if re.search(r"\b(proxima|siguiente) semana\b|\bnext week\b", plain):
         return today + timedelta(days=7 - today.weekday())
     match = re.search(rf"\b({_WEEKDAY_NAMES})\b", plain)

@@ -338,3 +338,23 @@ def discount_offer(session, account, today):
         return None
     amount = discounted(account.balance_minor, policy.discount_max_pct)
     return policy.discount_max_pct, amount, today + timedelta(days=policy.discount_valid_days)
+
+
+def offered_discount(session, account, today):
+    """The pay-in-full discount the debtor was offered (audited discount.offered) and that still
+    stands today, as discount_offer gives it; None when none was offered or it lapsed. A link
+    asked for after the offer states this amount, not the full balance (issue 16)."""
+    offer = discount_offer(session, account, today)
+    if offer is None:
+        return None
+    last = session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.action == "discount.offered")
+        .where(AuditEvent.subject_type == Account.__tablename__)
+        .where(AuditEvent.subject_id == str(account.id))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if last is None or (last.data or {}).get("until", "") < today.isoformat():
+        return None
+    return offer

@@ -6,6 +6,7 @@ from bot.models.audit import AuditEvent
 from bot.models.base import Base, TimestampMixin
 from bot.models.compliance import ConsentRecord, ContactEvent, HolidayOverride
 from bot.models.conversations import Conversation, ConversationNote, Message, SandboxMessage
+from bot.models.dialogue import ContactRequest, NluReview, Portfolio
 from bot.models.email import EmailEvent
 from bot.models.ledger import LedgerBalance, LedgerEntry, Settlement
 from bot.models.money import (
@@ -49,6 +50,7 @@ __all__ = [
     "ConsoleSession",
     "ConsentRecord",
     "ContactEvent",
+    "ContactRequest",
     "ContactRule",
     "Conversation",
     "ConversationNote",
@@ -68,12 +70,14 @@ __all__ = [
     "Message",
     "MessagePrice",
     "MessageTemplate",
+    "NluReview",
     "Payment",
     "PaymentClaim",
     "PaymentEvent",
     "PaymentPlan",
     "PaymentPolicy",
     "PaymentReceipt",
+    "Portfolio",
     "Promise",
     "RollupRun",
     "RailMethod",

@@ -4,11 +4,12 @@ delivered by a job once the transaction commits."""
 
 from flask import current_app
 
-from bot import channels, outbox, statuses
+from bot import channels, clock, outbox, statuses
 from bot.clock import utcnow
 from bot.contact.decision import Context, Facts, decide, may_contact
 from bot.models import Message, TemplateKey
 from bot.templates import store as templates
+from bot.templates import voice
 
 
 class Refused(RuntimeError):
@@ -61,7 +62,14 @@ def queue_outbound(
         spec = session.get(TemplateKey, key)
         slots = templates.content_variables(spec, variables or {}, locale)
     if body is None:
-        body, _used = templates.render(session, key, locale, variables)
+        body, _used = templates.render(
+            session,
+            key,
+            locale,
+            variables,
+            voice.register_for(session, conversation.debtor),
+            clock.today_for(conversation.debtor, now),
+        )
     row = Message(
         conversation_id=conversation.id,
         direction=statuses.OUT,

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, literal, or_, select, text, tuple_, up
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot import channels, outbox, statuses
-from bot.clock import utcnow
+from bot.clock import debtor_zone, local_date, utcnow
 from bot.contact import log as contact_log
 from bot.contact.decision import DISCREET_KEYS
 from bot.models import (
@@ -28,7 +28,7 @@ from bot.models import (
 )
 from bot.payments import links
 from bot.reminders import gate
-from bot.templates import optout
+from bot.templates import optout, voice
 from bot.templates import store as templates
 
 log = logging.getLogger(__name__)
@@ -65,29 +65,34 @@ class _Renderer:
     def __init__(self, session):
         self.session = session
         self.cache = {}
+        self.registers = voice.registers(session)  # {portfolio: register}, read once a run
         self.version = None  # the version of the last text rendered
 
-    def __call__(self, key, locale, variables):
-        if (key, locale) not in self.cache:
-            row, used = templates.lookup(self.session, key, locale)
+    def register(self, r):
+        return self.registers.get(r.account_segment or r.debtor_segment or voice.DEFAULT)
+
+    def __call__(self, key, locale, variables, register=None, today=None):
+        if (key, locale, register) not in self.cache:
+            row, used = templates.lookup(self.session, key, locale, register)
             spec = self.session.get(TemplateKey, key)
             declared = spec.variables if spec else {}
-            self.cache[key, locale] = (row.body, used, declared, spec, row.version)
-        body, used, declared, spec, self.version = self.cache[key, locale]
-        fmt = locale if locale.split("-")[0] == used.split("-")[0] else used
-        return templates.render_body(body, declared, variables, fmt), spec, fmt
+            entry = (row.body, used, declared, spec, row.version)
+            self.cache[key, locale, register] = entry
+        body, used, declared, spec, self.version = self.cache[key, locale, register]
+        fmt = templates.format_locale(locale, used)
+        return templates.render_body(body, declared, variables, fmt, today), spec, fmt
 
-    def offer(self, offer, locale, variables):
+    def offer(self, offer, locale, variables, register=None, today=None):
         if not offer:
             return ""
         version = self.version
-        text, _spec, _fmt = self(f"reminder.offer.{offer}", locale, variables)
+        text, _spec, _fmt = self(f"reminder.offer.{offer}", locale, variables, register, today)
         self.version = version
         return text
 
-    def opt_out_line(self, locale):
+    def opt_out_line(self, locale, register=None):
         version = self.version
-        text, _spec, _fmt = self(optout.LINE_KEY, locale, {})
+        text, _spec, _fmt = self(optout.LINE_KEY, locale, {}, register)
         self.version = version
         return text
 
@@ -139,7 +144,9 @@ def _due_rows(now, status, after, batch, step_prefix=None):
             Debtor.opt_out_scope_asked_at,
             Debtor.opt_out_scope_answered_at,
             Debtor.wrong_number_at,
+            Debtor.segment.label("debtor_segment"),
             Account.status.label("account_status"),
+            Account.segment.label("account_segment"),
         )
         .join(Debtor, Debtor.id == ScheduledMessage.debtor_id)
         .join(Account, Account.id == ScheduledMessage.account_id)
@@ -248,7 +255,7 @@ def dispatch(
             conversation_id, conv_locale = conversations[decision.channel, address]
             locale = conv_locale or r.locale
             try:
-                values = _outbound(r, decision, locale, render, creditor)
+                values = _outbound(r, decision, locale, render, creditor, now)
             except templates.TemplateError as exc:
                 log.error("reminder %s cannot be rendered: %s", r.id, exc)
                 report.count("suppressed", "render_error")
@@ -442,24 +449,27 @@ def _conversations(session, wanted):
     return found
 
 
-def _outbound(r, decision, locale, render, creditor=""):
-    """The outbound message's values for an allowed reminder, in the debtor's locale: the
-    discreet variant (no amount, reference or link) until the right party is confirmed, and
-    opt-out instructions where the pack asks for them."""
+def _outbound(r, decision, locale, render, creditor="", now=None):
+    """The outbound message's values for an allowed reminder, in the debtor's locale and the
+    portfolio's register: the discreet variant (no amount, reference or link) until the right
+    party is confirmed, and opt-out instructions where the pack asks for them."""
     key = decision.template_key or r.template_key
+    register = render.register(r)
+    # A date in the debtor's current year is told without its year.
+    today = local_date(now or utcnow(), debtor_zone(r))
     if key in DISCREET_KEYS:
         variables = {"first_name": (r.variables or {}).get("first_name", "")}
         if "named" in key:
             variables["creditor"] = creditor
-        body, spec, fmt = render(key, locale, variables)
+        body, spec, fmt = render(key, locale, variables, register, today)
         offer = ""
     else:
         variables = dict(r.variables or {})
         account = SimpleNamespace(id=r.account_id, debtor_id=r.debtor_id)
         variables["url"] = links.payment_url(account)
-        body, spec, fmt = render(key, locale, variables)
-        offer = render.offer(variables.get("offer"), locale, variables)
-    line = render.opt_out_line(locale) if decision.opt_out_line else ""
+        body, spec, fmt = render(key, locale, variables, register, today)
+        offer = render.offer(variables.get("offer"), locale, variables, register, today)
+    line = render.opt_out_line(locale, register) if decision.opt_out_line else ""
     values = {
         "direction": statuses.OUT,
         "template_key": key,

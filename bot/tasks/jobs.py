@@ -14,6 +14,7 @@ from bot.conversations.escalation import mark_for_agent
 from bot.conversations.locks import holding
 from bot.conversations.turn import UNCERTAIN, UNSENT, answer_pending, next_pending, outage_over
 from bot.db import session as db_session
+from bot.debts import media_claims
 from bot.models import Message, Payment
 from bot.outbound import sandbox
 from bot.outbound.deliver import ProviderUnavailable, deliver
@@ -106,13 +107,15 @@ def sync_bot(conversation_id):
 
 
 def receive_media(message_id):
-    """Fetch, check and keep the files of an inbound message (receipts to verify); answer."""
+    """Fetch, check and keep the files of an inbound message (receipts to verify) and answer;
+    a usable one is an already-paid claim (collection pauses until an agent decides)."""
     with job_app().app_context():
         s = db_session()
         message = s.get(Message, message_id)
         if message is None or message.direction != statuses.IN:
             return
-        receipts.receive(s, message, final_attempt=final_attempt())
+        found = receipts.receive(s, message, final_attempt=final_attempt())
+        media_claims.claim_for_receipts(s, message, found)
         s.commit()
 
 

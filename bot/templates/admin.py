@@ -17,7 +17,7 @@ from sqlalchemy import distinct, func, select
 from bot import audit, clock, inputs, users
 from bot.models import Debtor, MessageTemplate, TemplateKey
 from bot.money import exponent
-from bot.templates import optout
+from bot.templates import optout, plural
 from bot.templates import store as templates
 from bot.templates.sms import sms_segments
 
@@ -26,7 +26,7 @@ WHATSAPP_TEMPLATE_LIMIT = 1024
 
 _BRACES = re.compile(r"\{([^{}]*)\}")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+_LOCALE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?(@(" + "|".join(templates.REGISTERS[1:]) + "))?$")
 
 
 class TemplateValidationError(ValueError):
@@ -49,17 +49,29 @@ class TemplateConflict(RuntimeError):
 
 
 def check_body(body, declared, optional=(), key=None, locale=None):
-    """Every problem of a body for a key declaring variables {name: type} (and, given the key
-    and locale, the compliance rules of the text); [] when it is fine."""
-    problems = []
+    """Every problem of a body for a key declaring variables {name: type}; [] when it is fine.
+
+    Plural blocks are checked against the locale's CLDR forms; a count (a number that needs a
+    plural form, like attempts left) written outside one is refused. Given the key and locale,
+    the compliance rules of the text are checked too."""
     if not (body or "").strip():
         return ["the text is empty"]
+    problems, in_plural = plural.problems(body, declared, locale)
+    if problems:
+        return problems
     if key and locale and optout.is_us_facing(key, locale) and not optout.has_opt_out_line(body):
         problems.append(
             "US debtors read this text: it must say how to stop these messages, e.g. "
             '"Reply STOP to stop these messages." (Regulation F, 12 CFR 1006.6(e))'
         )
-    used = []
+    body = plural.without_blocks(body)
+    used = list(in_plural)
+    for name in sorted(n for n, kind in declared.items() if kind == "count"):
+        if f"{{{name}}}" in body:
+            problems.append(
+                f"{{{name}}} is a count: write it with its plural forms, like "
+                f"{{{name}, plural, one {{# día}} other {{# días}}}}"
+            )
     for match in _BRACES.finditer(body):
         name = match.group(1)
         if not _NAME.match(name):
@@ -85,11 +97,14 @@ def check_body(body, declared, optional=(), key=None, locale=None):
 
 
 def check_locale(tag):
-    """A locale tag like es or es-CO that Babel knows; raises TemplateValidationError."""
+    """A locale tag like es, es-CO or es@usted (a register) that Babel knows; raises
+    TemplateValidationError."""
     if not _LOCALE_TAG.match(tag or ""):
-        raise TemplateValidationError([f"locale {tag!r} is not a tag like es or es-CO"])
+        raise TemplateValidationError(
+            [f"locale {tag!r} is not a tag like es, es-CO or es@usted (registers: usted, vos)"]
+        )
     try:
-        Locale.parse(tag.replace("-", "_"))
+        Locale.parse(templates.split_tag(tag)[0].replace("-", "_"))
     except (ValueError, UnknownLocaleError) as exc:
         raise TemplateValidationError([f"locale {tag!r} is not a known locale"]) from exc
     return tag
@@ -294,8 +309,6 @@ def history(session, key, locale):
 _SAMPLE_TEXT = {
     "first_name": "Camila",
     "reference": "CO-1001",
-    "opens_time": "08:00",
-    "zone": "America/Bogota",
 }
 
 
@@ -309,7 +322,7 @@ def _sample_amount(currency):
 def sample_variables(declared, locale_tag, today=None):
     """Sample values for a preview, in the currency of the locale's country."""
     today = today or clock.utcnow().date()
-    territory = Locale.parse(locale_tag.replace("-", "_")).territory
+    territory = templates.babel_locale(locale_tag).territory
     currencies = get_territory_currencies(territory) if territory else []
     currency = currencies[0] if currencies else "USD"
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
@@ -317,7 +330,10 @@ def sample_variables(declared, locale_tag, today=None):
         "money": {"amount": _sample_amount(currency), "currency": currency},
         "date": (today + timedelta(days=7)).isoformat(),
         "number": 3,
+        "count": 3,
         "url": f"{base}/pay/sample-link",
+        "zone": "America/Bogota",
+        "time": "08:00",
     }
     return {
         name: samples[kind] if kind in samples else _SAMPLE_TEXT.get(name, "Sample")
@@ -328,13 +344,13 @@ def sample_variables(declared, locale_tag, today=None):
 def preview_locales(session, locale):
     """The locales debtors reading this text use: their own (es-CO) when it falls back here."""
     debtor_locales = session.execute(select(distinct(Debtor.locale))).scalars().all()
-    language = locale.split("-")[0]
-    matching = sorted(
-        tag for tag in debtor_locales if tag and tag.split("-")[0] == language and tag != locale
-    )
-    if "-" in locale:
+    tag, register = templates.split_tag(locale)
+    language = tag.split("-")[0]
+    matching = sorted(t for t in debtor_locales if t and t.split("-")[0] == language and t != tag)
+    if "-" in tag:
         matching = []  # a regional text is read only in its own region
-    return [locale] + matching
+    suffix = f"@{register}" if register else ""
+    return [locale] + [t + suffix for t in matching]
 
 
 def preview(session, key, locale, body, today=None):
@@ -346,7 +362,7 @@ def preview(session, key, locale, body, today=None):
     for tag in preview_locales(session, locale):
         variables = sample_variables(declared, tag, today)
         try:
-            text = templates.render_body(body, declared, variables, tag)
+            text = templates.render_body(body, declared, variables, tag, today)
         except (templates.TemplateError, ValueError) as exc:
             items.append({"locale": tag, "error": str(exc)})
             continue

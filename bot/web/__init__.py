@@ -23,6 +23,8 @@ from bot.web.console import (
     agent,
     auth,
     compliance,
+    contacts,
+    dialogue_admin,
     email_admin,
     experiments,
     i18n,
@@ -69,6 +71,8 @@ def init_app(app, collectors=()):
     app.register_blueprint(experiments.bp)
     app.register_blueprint(receipts.bp)
     app.register_blueprint(rails_admin.bp)
+    app.register_blueprint(contacts.bp)
+    app.register_blueprint(dialogue_admin.bp)
     app.register_blueprint(compliance.bp)
 
     https = app.config["PUBLIC_BASE_URL"].startswith("https:")

@@ -242,7 +242,7 @@ def _debt_action(allowed):
 
 
 @bp.post("/<token>/checkout")
-@_debt_action(is_collectible)
+@_debt_action(lambda account: pay_ledger.may_check_out(account, request.form.get("option")))
 def checkout(token, account):
     """Start a provider checkout for the chosen option and send the debtor to it."""
     s = session()

@@ -8,6 +8,7 @@ amount is only ever a request that those services accept or refuse.
 
 from bot import statuses
 from bot.debts import parsing, partial, settlements
+from bot.debts.accounts import is_collectible
 from bot.ledger import breakdown
 from bot.money import to_decimal
 from bot.payments import links
@@ -36,7 +37,7 @@ def context(s, account, token, today, fmt, t):
             if terms
             else None,
         }
-    if account.status not in statuses.Account.COLLECTIBLE or account.balance_minor <= 0:
+    if not partial.accepts(account):
         return found
     due = owed(s, account)
     asked = links.amount_of(token)
@@ -44,6 +45,8 @@ def context(s, account, token, today, fmt, t):
         "minimum": fmt.money(partial.minimum(s, account, today)),
         "value": str(to_decimal(asked, account.currency)) if asked and asked < due else "",
     }
+    if account.status not in statuses.Account.COLLECTIBLE:
+        return found  # under review: only the part the debtor recognises (a partial payment)
     agreed = settlements.active(s, account)
     if agreed is not None:
         found["settlement"] = {
@@ -68,6 +71,13 @@ def too_small(account, minimum, tag):
     """The refusal of a partial amount under the minimum, in the page's language."""
     t, fmt = texts(tag.split("-")[0]), Fmt(tag, account.currency)
     return t["partial_too_small"].format(minimum=fmt.money(minimum))
+
+
+def may_check_out(account, option):
+    """A checkout is for a collectible account, or a partial payment on one under review."""
+    if option == "partial":
+        return partial.accepts(account)
+    return is_collectible(account)
 
 
 def amount_for(s, account, option, form, today, actor, tag):

@@ -19,9 +19,9 @@ def test_installments_in_english(stack):
     [ask] = turn(stack, phone, "can i pay in installments?", 1)
     assert ask.startswith("In how many monthly installments")
     [summary] = turn(stack, phone, "I can pay 100 dollars per month", 1)
-    assert "3-installment plan" in summary and "Total: $300.00" in summary
+    assert "plan of 3 installments" in summary and "Total: $300.00" in summary
     [created] = turn(stack, phone, "yes", 1)
-    assert created.startswith("Done! Your 3-installment plan is set up.")
+    assert created.startswith("Done! Your plan of 3 installments is set up.")
 
 
 def test_already_paid_in_english(stack):

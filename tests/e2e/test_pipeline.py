@@ -51,9 +51,14 @@ def test_verification_then_balance_in_spanish(stack):
     assert "150.000" not in " ".join(greet)  # nothing about the debt before verification
     verified = turn(stack, CAMILA, "mi cedula termina en 4821", 2)
     assert verified[0] == "¡Gracias, Camila! Ya confirmamos tu identidad. ✅"
-    assert verified[1].endswith("1. Ver mi saldo\n2. Hablar con una persona")
+    # The menu after verification offers the main options (issue 16).
+    assert verified[1].endswith(
+        "1. Ver mi saldo\n2. Pagar ahora\n3. Pagar en cuotas\n4. Necesito más tiempo\n"
+        "5. Hablar con una persona"
+    )
     [balance] = turn(stack, CAMILA, "1", 1)  # the numbered choice
-    assert "$150.000" in balance and "10 de noviembre de 2026" in balance
+    # The year only when it is not the debtor's current one.
+    assert "$150.000" in balance and "10 de noviembre" in balance
     assert "DEMO-CO-001" in balance
     [again] = turn(stack, CAMILA, "cuanto debo?", 1)
     assert again == balance
@@ -94,14 +99,20 @@ def test_answers_follow_the_language_the_debtor_writes_in(stack):
     verified = turn(stack, JORGE, "7730", 2, channel="sms")
     assert verified[0] == "Thank you, Jorge! Your identity is confirmed. ✅"
     [balance] = turn(stack, JORGE, "how much do I owe?", 1, channel="sms")
-    assert "2,350.50" in balance and "December 5, 2026" in balance
+    # Pesos in English: the currency named, grouped without ambiguity (never "MX$2,350.50").
+    assert "2\xa0350.50\xa0Mexican pesos" in balance and "December 5" in balance
     [spanish] = turn(stack, JORGE, "gracias, muy amable", 1, channel="sms")
     assert spanish.startswith("¡Con gusto!")
 
 
 def test_wrong_number_apologises_and_discloses_nothing(stack):
-    [sorry] = turn(stack, LUCIA, "numero equivocado, no conozco a ninguna Lucia", 1)
-    assert sorry.startswith("Disculpa la molestia") and "Lucía" not in sorry
+    # Marked only once the person confirms it (issue 16): a question first.
+    [asked] = turn(stack, LUCIA, "numero equivocado, no conozco a ninguna Lucia", 1)
+    assert asked.startswith("Disculpa la molestia") and "Lucía" not in asked
+    [(wrong_at,)] = db_rows(stack, "SELECT wrong_number_at FROM debtors WHERE phone = :p", p=LUCIA)
+    assert wrong_at is None
+    [sorry] = turn(stack, LUCIA, "1", 1)  # "Sí, número equivocado"
+    assert "no te volveremos a escribir" in sorry and "Lucía" not in sorry
     [(wrong_at,)] = db_rows(stack, "SELECT wrong_number_at FROM debtors WHERE phone = :p", p=LUCIA)
     assert wrong_at is not None
 
@@ -112,7 +123,7 @@ def test_verification_then_balance_in_english_over_sms(stack):
     verified = turn(stack, EMILY, "5512", 2, channel="sms")
     assert verified[0] == "Thank you, Emily! Your identity is confirmed. ✅"
     [balance] = turn(stack, EMILY, "how much do I owe?", 1, channel="sms")
-    assert "$420.00" in balance and "November 1, 2026" in balance
+    assert "$420.00" in balance and "November 1" in balance
     # Replies went from the SMS sender, with a status callback that Twilio then called.
     sent = stack.twilio.to(EMILY)
     assert {m["from"] for m in sent} == {"+15005550006"}

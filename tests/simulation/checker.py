@@ -142,6 +142,9 @@ class Checker:
                 s["last_inbound"] = moment
                 if data.get("verify"):
                     s["right_party"] = True
+                    # The holder proved who they are on this number: it is theirs after all,
+                    # and the wrong-number mark is cleared (issue 16).
+                    s["wrong_number"] = False
             elif kind == "fail_verify":
                 s["right_party"] = False
                 s["last_inbound"] = moment

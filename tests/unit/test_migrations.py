@@ -21,6 +21,7 @@ def test_migrations_upgrade_downgrade_upgrade(app, tmp_path):
         assert {"consent_records", "contact_events", "holiday_overrides"} <= tables
         assert {"experiments", "analytics_daily", "message_prices"} <= tables
         assert "locale" in {c["name"] for c in inspect(engine).get_columns("users")}
+        assert {"portfolios", "contact_requests", "nlu_reviews"} <= tables
         debtors = {c["name"] for c in inspect(engine).get_columns("debtors")}
         assert {"region", "opted_out_email_at", "opt_out_scope_asked_at"} <= debtors
         assert {"preferred_channel", "email_undeliverable_at"} <= debtors

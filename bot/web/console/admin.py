@@ -175,7 +175,11 @@ def template_edit(key, locale):
             return redirect(url_for("admin.template_key", key=key))
     elif request.method == "POST":
         problems = template_admin.check_body(
-            template_admin.normalise_body(body), spec.variables or {}, spec.optional or []
+            template_admin.normalise_body(body),
+            spec.variables or {},
+            spec.optional or [],
+            key,
+            locale,
         )
     if status == 409:
         current = template_admin.live(s, key, locale)

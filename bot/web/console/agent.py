@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import channels, clock
 from bot.clock import utcnow
 from bot.contact.window import window_open
-from bot.conversations import agents, handover, verification
+from bot.conversations import agents, contact_requests, handover, verification
 from bot.db import session as db_session
 from bot.debts import parsing, resolutions
 from bot.ledger import breakdown
@@ -114,6 +114,8 @@ def _message_item(message):
         "error_code": message.error_code,
         "author": message.author.email if message.author else None,
         "at": i18n.when(message.created_at, "medium"),
+        # What was attached (a receipt photo, a voice note): its type; the file stays at Twilio.
+        "media": [m.get("content_type") or "file" for m in message.media or []],
     }
 
 
@@ -209,6 +211,7 @@ def conversation(conversation_id):
         messages=[_message_item(m) for m in _messages(s, conv)],
         notes=notes,
         ctx=_context(s, conv),
+        contact_requests=contact_requests.pending(s, conv.id),
         reason_label=handover.reason_label(conv.agent_reason),
         today=_today(conv).isoformat(),
     )

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -130,7 +130,7 @@ def test_greet_verified_uses_first_name(conversation):
             [
                 (
                     "agent.handoff_later",
-                    {"opens_day": "2026-11-30", "opens_time": "08:00", "zone": "Bogota"},
+                    {"opens_day": "2026-11-30", "opens_time": "08:00", "zone": "America/Bogota"},
                 )
             ],
         ),
@@ -170,19 +170,55 @@ def test_ask_says_locked_while_locked(db, conversation):
     assert templates_sent(dispatcher) == [("verify.locked", {"minutes": 10})]
 
 
-def test_wrong_number_marks_the_number_and_discloses_nothing(db, conversation):
+def test_wrong_number_is_marked_only_once_confirmed(db, conversation):
     from actions.handoff import ActionWrongNumber
 
     dispatcher = CollectingDispatcher()
     events = run(
         ActionWrongNumber().run(dispatcher, tracker(conversation, intent="wrong_number"), {})
     )
+    [message] = dispatcher.messages
+    assert message["custom"]["template"] == "wrong_number.confirm" and events == []
+    assert [(b["payload"], b["on"]) for b in message["custom"]["buttons"]] == [
+        ("/wrong_number", "affirm"),
+        ("/deny", "deny"),
+    ]
+    db.expire_all()
+    assert db.get(Conversation, conversation.id).debtor.wrong_number_at is None
+    # The "yes" button (or the same words again) answers the question: now it is marked.
+    confirmed = tracker(conversation, intent="wrong_number")
+    confirmed.events = [
+        {"event": "bot", "data": {"custom": message["custom"]}},
+        {"event": "user", "parse_data": {"intent": {"name": "wrong_number"}}},
+    ]
+    dispatcher = CollectingDispatcher()
+    events = run(ActionWrongNumber().run(dispatcher, confirmed, {}))
     assert templates_sent(dispatcher) == [("wrong_number.sorry", {})]
-    assert events == [SlotSet("verified", False)]
+    assert SlotSet("verified", False) in events
     db.expire_all()
     conv = db.get(Conversation, conversation.id)
     assert conv.debtor.wrong_number_at is not None
     assert conv.state == "closed" and conv.agent_reason == "wrong_number"
+
+
+def test_a_no_in_words_read_as_wrong_number_does_not_mark_the_number(db, conversation):
+    """After the question, "no no, sí es mi número" may be classified wrong_number: the words
+    decide, and verification goes on."""
+    from actions.handoff import ActionWrongNumber
+
+    dispatcher = CollectingDispatcher()
+    run(ActionWrongNumber().run(dispatcher, tracker(conversation, intent="wrong_number"), {}))
+    answer = tracker(conversation, intent="wrong_number", text="no no, si es mi numero")
+    answer.events = [
+        {"event": "bot", "data": {"custom": dispatcher.messages[0]["custom"]}},
+        {"event": "user", "parse_data": {"intent": {"name": "wrong_number"}}},
+    ]
+    dispatcher = CollectingDispatcher()
+    events = run(ActionWrongNumber().run(dispatcher, answer, {}))
+    assert templates_sent(dispatcher) == [("wrong_number.not_wrong", {})]
+    assert FollowupAction("verification_form") in events
+    db.expire_all()
+    assert db.get(Conversation, conversation.id).debtor.wrong_number_at is None
 
 
 def user(intent):

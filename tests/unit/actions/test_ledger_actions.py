@@ -68,7 +68,8 @@ def test_a_balance_that_grew_comes_with_its_breakdown(db, verified):
 
 
 def test_asking_about_interest_explains_even_an_unchanged_balance(db, verified):
-    templates = [t for t, _ in sent(ActionTellBalance(), verified, intent="ask_interest")]
+    # "¿Cuánto me cobran de intereses?" / "¿por qué subió?" is the NLU's ask_amount_breakdown.
+    templates = [t for t, _ in sent(ActionTellBalance(), verified, intent="ask_amount_breakdown")]
     assert "balance.breakdown" in templates
 
 

@@ -67,8 +67,8 @@ def test_the_handoff_says_a_person_answers_soon_on_shift():
 @pytest.mark.parametrize(
     ("zone", "opens_time", "city"),
     [
-        ("America/Mexico_City", "07:00", "Mexico City"),  # Bogotá's 08:00 is 07:00 there
-        (None, "08:00", "Bogota"),  # no zone on file: the agents' own
+        ("America/Mexico_City", "07:00", "America/Mexico_City"),  # Bogotá's 08:00 is 07:00
+        (None, "08:00", "America/Bogota"),  # no zone on file: the agents' own
     ],
 )
 def test_out_of_hours_the_debtor_hears_when_in_their_own_time(zone, opens_time, city):

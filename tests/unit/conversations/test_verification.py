@@ -15,6 +15,10 @@ from bot.models import AuditEvent, Conversation
         ("mi rut termina en 872K!", "872K"),
         ("hola", None),
         ("12345", None),
+        # The end of a phone number is never an ID answer (a failed attempt otherwise).
+        ("anoten este 300-123-4567", None),
+        ("llamenme al (300) 123 4567", None),
+        ("+52 1 55 1234 5678", None),
     ],
 )
 def test_extract_candidate(text, candidate):
@@ -49,3 +53,31 @@ def test_unknown_number_never_verifies(db):
     db.add(conv)
     db.flush()
     assert verification.attempt(db, conv, "4821") == ("failed", 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "candidate"),
+    [
+        ("4821", "4821"),
+        (" 4821. ", "4821"),
+        ("hola, mi cédula termina en 4821, cuánto debo?", "4821"),
+        ("my ID ends with 5512", "5512"),
+        ("te pago el 2026", None),  # digits without a word saying they are the ID
+        ("puedo abonar 5000", None),
+        ("cc 4821", "4821"),
+    ],
+)
+def test_early_candidate_needs_digits_alone_or_words_saying_so(text, candidate):
+    assert verification.early_candidate(text) == candidate
+
+
+def test_verifying_on_a_number_marked_wrong_undoes_the_mark(db, conversation):
+    from bot.clock import utcnow
+
+    conversation.debtor.wrong_number_at = utcnow()
+    db.commit()
+    assert verification.attempt(db, conversation, "4821")[0] == "verified"
+    db.commit()
+    assert conversation.debtor.wrong_number_at is None
+    actions = db.execute(select(AuditEvent.action)).scalars().all()
+    assert "contact.wrong_number_cleared" in actions

@@ -58,6 +58,8 @@ def test_parse_amount(text, currency, minor):
         ("in two weeks", date(2026, 12, 7)),
         ("la proxima semana", date(2026, 11, 30)),
         ("el 10 de enero", date(2027, 1, 10)),
+        ("le puedo pagar en dos meses?", date(2027, 1, 23)),
+        ("in a month", date(2026, 12, 23)),
         ("no se", None),
         ("31/02", None),
     ],

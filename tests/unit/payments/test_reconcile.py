@@ -291,7 +291,8 @@ def test_thanks_follow_the_language_the_debtor_writes_in(db, camila, conversatio
     [message_id] = queued_messages(db, payment)
     body = db.get(Message, message_id).body
     assert body.startswith("Thank you! We received your payment of")
-    assert "140,000" in body
+    # Pesos read in English: grouped by spaces and named, never "COP140,000" (issue 16).
+    assert "140\xa0000\xa0Colombian pesos" in body
 
 
 def test_a_failing_hook_never_undoes_the_payment(db, camila, monkeypatch):

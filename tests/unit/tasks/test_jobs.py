@@ -539,3 +539,53 @@ def test_a_turn_is_timed_from_the_message_stored_to_the_replies_sent(db, inbound
     jobs.process_inbound(message.id)  # already answered: not a second turn
     assert count("bot_turn_duration_seconds_count") == turns + 1
     assert count("bot_rasa_request_duration_seconds_count") == asked + 1
+
+
+def test_a_voice_note_gets_a_kind_answer_without_rasa(db, inbound, rasa, twilio):
+    form = {
+        "MessageSid": "SM-voice",
+        "From": "whatsapp:+573001234567",
+        "Body": "",
+        "NumMedia": "1",
+        "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+        "MediaContentType0": "audio/ogg",
+    }
+    message, _ = store_inbound(db, form, 4096)
+    jobs.process_inbound(message.id)
+    assert rasa.calls == []
+    [reply] = replies(db, message.id)
+    assert reply.template_key == "media.voice" and reply.body.startswith("Recibí tu nota de voz")
+    assert reply.body.endswith("\n\n1. Hablar con una persona")
+
+
+def test_a_receipt_photo_is_left_to_its_own_job(app, db, inbound, rasa, twilio):
+    form = {
+        "MessageSid": "SM-photo",
+        "From": "whatsapp:+573001234567",
+        "Body": "ya pagué, aquí está",
+        "NumMedia": "1",
+        "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM2/Media/ME2",
+        "MediaContentType0": "image/jpeg",
+    }
+    message, _ = store_inbound(db, form, 4096)
+    db.commit()
+    jobs.process_inbound(message.id)
+    assert rasa.calls == [] and replies(db, message.id) == []
+    assert db.get(Message, message.id).status == "processed"
+
+
+def test_a_short_yes_takes_the_choice_the_bot_offered(db, inbound, rasa, twilio):
+    buttons = [
+        {
+            "title_template": "button.payment_link",
+            "payload": "/request_payment_link",
+            "on": "affirm",
+        },
+        {"title_template": "button.agent", "payload": "/request_agent"},
+    ]
+    rasa.answers["descuento?"] = [{"custom": {"template": "discount.none", "buttons": buttons}}]
+    jobs.process_inbound(inbound("descuento?", "SM-d").id)
+    jobs.process_inbound(inbound("dale, mándamelo", "SM-y").id)
+    assert rasa.calls[-1][1] == "/request_payment_link"
+    jobs.process_inbound(inbound("no sé", "SM-n").id)
+    assert rasa.calls[-1][1] == "no sé"

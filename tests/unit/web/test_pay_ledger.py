@@ -113,3 +113,20 @@ def test_no_settlement_where_the_policy_has_none(app, client, db, demo_debtors):
     assert 'id="settlement"' not in client.get(f"/pay/{token}").get_data(as_text=True)
     refused = client.post(f"/pay/{token}/checkout", data={"option": "settlement"})
     assert refused.status_code == 409
+
+
+def test_an_account_under_review_takes_only_a_partial_payment(app, client, db, demo_debtors):
+    """A disputed debt: the part the debtor recognises can be paid from the chat's link; the
+    full balance, a settlement or a plan cannot."""
+    account, token = token_for(app, db, amount_minor=2_000_000)
+    account.status = "disputed"
+    db.commit()
+    page = client.get(f"/pay/{token}").get_data(as_text=True)
+    assert "en revisión" in page and 'id="partial"' in page and 'value="20000.00"' in page
+    assert 'value="full"' not in page and 'id="settlement"' not in page
+    full = client.post(f"/pay/{token}/checkout", data={"option": "full"})
+    assert full.status_code == 409
+    response = client.post(f"/pay/{token}/checkout", data={"option": "partial", "amount": "20000"})
+    assert response.status_code == 303
+    checkout = db.execute(select(Checkout)).scalar_one()
+    assert (checkout.purpose, checkout.amount_minor) == ("partial", 2_000_000)

@@ -218,6 +218,29 @@ def test_sandbox_endpoints_answer_only_this_machine(app, client):
     assert client.get("/simulator").status_code == 404
 
 
+def test_a_mexican_whatsapp_number_with_the_old_mobile_1_is_read_as_52(client, db, sign):
+    form = inbound_form(sender="whatsapp:+5215512345678")
+    assert post_signed(client, sign, form).status_code == 200
+    message = db.execute(select(Message)).scalar_one()
+    assert message.conversation.address == "+525512345678"
+
+
+def test_a_list_pickers_choice_is_its_payload(client, db, sign):
+    form = inbound_form(
+        body="Pagar en cuotas", ListId="/request_installments\x00", ListTitle="Cuotas"
+    )
+    assert post_signed(client, sign, form).status_code == 200
+    assert db.execute(select(Message)).scalar_one().button_payload == "/request_installments"
+
+
+def test_a_shared_location_is_kept_as_media(client, db, sign):
+    form = inbound_form(body="", Latitude="4.60971", Longitude="-74.08175")
+    assert post_signed(client, sign, form).status_code == 200
+    assert db.execute(select(Message)).scalar_one().media == [
+        {"url": None, "content_type": "location"}
+    ]
+
+
 def test_control_characters_in_a_message_are_dropped_not_stored(client, db, sign):
     form = inbound_form(body="ho\x00la\x07 ", ButtonPayload="/affirm\x00")
     assert post_signed(client, sign, form).status_code == 200

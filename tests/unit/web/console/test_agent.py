@@ -90,6 +90,7 @@ ADMIN_PAGES = (
     "email_admin.",
     "results.",
     "experiments.",
+    "dialogue_admin.",
 )
 
 
@@ -106,6 +107,8 @@ def console_routes(app, held):
         "receipt_id": decided_receipt(conversation),
         "method_id": 1,
         "override_id": 1,
+        "request_id": 1,  # a contact request that does not exist: refused with a message
+        "review_id": 1,
         "decision": None,  # per endpoint below
         "key": "greet",
         "locale": "es",
@@ -127,7 +130,10 @@ def console_routes(app, held):
             continue
         args = {name: values[name] for name in rule.arguments}
         if "decision" in args:
-            args["decision"] = "confirm" if rule.endpoint == "agent.claim_decision" else "uphold"
+            args["decision"] = {
+                "agent.claim_decision": "confirm",
+                "contacts.contact_request_decision": "dismiss",
+            }.get(rule.endpoint, "uphold")
         with app.test_request_context():
             from flask import url_for
 

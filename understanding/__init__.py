@@ -1,0 +1,1 @@
+"""Rasa NLU components of the bot (dialogue/config.yml names them by dotted path)."""
