@@ -89,7 +89,9 @@ def test_an_email_reply_is_answered_by_email_and_unsubscribe_works(stack, tmp_pa
         "SELECT opted_out_email_at FROM debtors WHERE phone = '+573005550199'"
     )
     assert opted_out is not None
+    # Hers only: the stack is shared, and other tests' debtors stop every channel too.
     [(evidence,)] = stack.query(
-        "SELECT evidence FROM consent_records WHERE channel = 'email' AND action = 'revoked'"
+        "SELECT r.evidence FROM consent_records r JOIN debtors d ON d.id = r.debtor_id"
+        " WHERE r.channel = 'email' AND r.action = 'revoked' AND d.phone = '+573005550199'"
     )
     assert "RFC 8058" in evidence
