@@ -2,6 +2,7 @@
 locale, with the rendered HTML and the text side by side before publishing."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from bot.db import session as db_session
 from bot.templates import admin as template_admin
@@ -35,10 +36,18 @@ def edit(key, locale):
             problems, status = exc.problems, 422
         else:
             if row is None:
-                flash("Nothing changed: the e-mail is the same as the live version.", "info")
+                flash(_("Nothing changed: the e-mail is the same as the live version."), "info")
             else:
                 s.commit()
-                flash(f"Published e-mail version {row.version} of {key} ({locale}).", "info")
+                flash(
+                    _(
+                        "Published e-mail version %(version)s of %(key)s (%(locale)s).",
+                        version=row.version,
+                        key=key,
+                        locale=locale,
+                    ),
+                    "info",
+                )
             return redirect(url_for("email_admin.edit", key=key, locale=locale)), 303
     elif request.method == "POST" or current is not None:
         problems = email_admin.check(email_admin.normalise(parts), spec, locale)
