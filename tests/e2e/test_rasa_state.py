@@ -73,7 +73,7 @@ def test_a_rasa_restart_in_the_middle_of_verification_loses_nothing(debtors):
     verified, balance = turn(stack, ELENA, "7070", 2)
     assert verified == "¡Gracias, Elena! Ya confirmamos tu identidad. ✅"
     # The request from before the restart is answered, not the help menu.
-    assert "$410.000" in balance and "20 de noviembre de 2026" in balance
+    assert "$410.000" in balance and "20 de noviembre" in balance  # the year only when not this one
     [count] = turn(stack, ELENA, "quiero pagar en cuotas", 1)
     assert count.startswith("¿En cuántas cuotas")
 
@@ -84,7 +84,7 @@ def test_two_replicas_taking_turns_through_the_worker(replicas):
     assert "4 dígitos" in ask
     verified, balance = turn(stack, MATEO, "7171", 2)
     assert verified == "¡Gracias, Mateo! Ya confirmamos tu identidad. ✅"
-    assert "$275.000" in balance and "25 de noviembre de 2026" in balance
+    assert "$275.000" in balance and "25 de noviembre" in balance
     [count] = turn(stack, MATEO, "quiero pagar en cuotas", 1)
     assert count.startswith("¿En cuántas cuotas")
     # Both replicas read the one tracker in Redis.
