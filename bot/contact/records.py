@@ -214,6 +214,7 @@ def _country_rows(label, country, rule, rules, items, week_items):
         per_debtor[debtor.id].append((debtor, at, channel))
     stats = {"day": 0, "week": 0, "over_day": 0, "over_week": 0, "channels": 0, "gap": 0}
     outside = 0
+    this_week = set(week_items)  # membership per contact: a list made the report quadratic
     for debtor, at, _channel in week_items:
         debtor_rule = rules.get(country, debtor.region)
         zones = zones_for(debtor.phone, debtor.timezone, debtor_rule)
@@ -223,7 +224,7 @@ def _country_rows(label, country, rule, rules, items, week_items):
         debtor = history[0][0]
         debtor_rule = rules.get(country, debtor.region)
         zones = zones_for(debtor.phone, debtor.timezone, debtor_rule)
-        in_week = [h for h in history if h in week_items]
+        in_week = [h for h in history if h in this_week]
         if not in_week:
             continue
         days = defaultdict(int)
