@@ -31,6 +31,7 @@ from pathlib import Path
 import time_machine
 from sqlalchemy import func, insert, select
 
+from bench.common import verified_conversation
 from bot.testing.fake_twilio import FakeTwilio
 from bot.testing.stack import ROOT, free_port
 
@@ -131,20 +132,7 @@ def build(app, n):
                         }
                     )
                 if i % 2:
-                    conversations.append(
-                        {
-                            "channel": "sms",
-                            "address": debtors[-1]["phone"],
-                            "debtor_id": i + 1,
-                            "state": "bot",
-                            "verified_at": stamp,
-                            "verification_failures": 0,
-                            "needs_agent": False,
-                            "bot_paused": False,
-                            "created_at": stamp,
-                            "updated_at": stamp,
-                        }
-                    )
+                    conversations.append(verified_conversation(debtors[-1]["phone"], i + 1, stamp))
                 accounts.append(
                     {
                         "id": i + 1,

@@ -21,9 +21,40 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from bench.campaign import NOW, open_rules, start_redis
+from bench.campaign import COUNTRIES, NOW, start_redis
+from bench.common import verified_conversation
 from bot.testing.smtp import SmtpCatcher
 from bot.testing.stack import ROOT
+
+# Sending is measured at the real clock (the workers run unpatched): packs and policies open at
+# every hour, so the hour the benchmark runs at does not decide what the send-time check allows.
+OPEN_PACK = """
+country: {country}
+name: "{country}, benchmark: open at every hour"
+version: bench
+zones: []
+holidays: {{calendar: {country}, subdivisions: none}}
+gate: {{}}
+implements: {{}}
+rules:
+  - {{id: bench, law: none, kind: practice, basis: general_knowledge, summary: bench}}
+"""
+
+
+def open_rules(s, workdir, env):
+    """Every country's pack and policy open at every hour, without caps."""
+    from bot.models import ContactRule
+
+    packs = Path(workdir) / "packs"
+    packs.mkdir(exist_ok=True)
+    for country, *_rest in COUNTRIES:
+        (packs / f"{country}.yml").write_text(OPEN_PACK.format(country=country), "utf-8")
+    env["CONTACT_PACKS_DIR"] = str(packs)
+    s.execute(
+        ContactRule.__table__.update().values(
+            hours={}, skip_holidays=False, max_per_day=100, max_per_week=100, min_gap_hours=0
+        )
+    )
 
 
 def build(app, n):
@@ -65,20 +96,7 @@ def build(app, n):
                 }
             )
             # Verified on their number: the full reminder, not the discreet first contact.
-            conversations.append(
-                {
-                    "channel": "sms",
-                    "address": debtors[-1]["phone"],
-                    "debtor_id": i + 1,
-                    "state": "bot",
-                    "verified_at": stamp,
-                    "verification_failures": 0,
-                    "needs_agent": False,
-                    "bot_paused": False,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
-            )
+            conversations.append(verified_conversation(debtors[-1]["phone"], i + 1, stamp))
             accounts.append(
                 {
                     "id": i + 1,
