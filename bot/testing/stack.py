@@ -63,6 +63,7 @@ class Stack:
         worker_args=(),
         nice=0,
         rasa_replicas=1,
+        database_url=None,
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,8 @@ class Stack:
             **os.environ,
             "APP_ENV": "test",
             "SECRET_KEY": uuid.uuid4().hex,
-            "DATABASE_URL": f"sqlite:///{self.workdir / 'bot.db'}",
+            # An SQLite file of its own, or a database given (PostgreSQL for production's path).
+            "DATABASE_URL": database_url or f"sqlite:///{self.workdir / 'bot.db'}",
             "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
             "RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in self.rasa_ports),
             "RASA_TOKEN": uuid.uuid4().hex,
