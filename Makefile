@@ -19,12 +19,12 @@ MODEL        = models/$(MODEL_HASH).tar.gz
 export FLASK_APP := bot
 export ACTION_SERVER_URL ?= http://localhost:5055/webhook
 
-.PHONY: help install python deps redis postgres browser migrate model demo run test test-instants lint validate stories clean translations extract-messages
+.PHONY: help install python deps redis postgres browser migrate model demo run test test-postgres test-instants lint validate stories clean translations extract-messages
 
 help:
 	@echo "make run    set up everything, then start the bot in sandbox mode (simulator URL printed)"
 	@echo "make test   set up everything, then lint, validate the Rasa data and run all tests"
-	@echo "make install / migrate / model / demo / lint / validate / stories / test-instants / clean"
+	@echo "make install / migrate / model / demo / lint / validate / stories / test-postgres / test-instants / clean"
 	@echo "make browser / postgres (Debian packages some tests need)"
 	@echo "make translations / extract-messages (console catalogues)"
 
@@ -130,7 +130,13 @@ INSTANTS := 2026-01-04T08:30:00+00:00@Pacific/Kiritimati 2031-12-25T04:59:30+00:
 
 test: install browser postgres lint validate stories
 	MODEL_PATH=$(MODEL) $(BIN)/pytest $(PYTEST_ARGS)
-	@if [ -z "$(PYTEST_ARGS)" ]; then $(MAKE) --no-print-directory test-instants; fi
+	@if [ -z "$(PYTEST_ARGS)" ]; then $(MAKE) --no-print-directory test-postgres test-instants; fi
+
+# The whole suite again (unit, e2e, simulation) on production's database: a throwaway PostgreSQL
+# server, each unit test on its own copy of a migrated database, the e2e stacks on theirs.
+test-postgres: deps redis postgres browser model
+	@echo "pytest on PostgreSQL (TEST_DATABASE=postgresql)"
+	TEST_DATABASE=postgresql MODEL_PATH=$(MODEL) $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-instants: deps redis
 	@for at in $(INSTANTS); do \

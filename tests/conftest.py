@@ -1,5 +1,5 @@
-"""Shared fixtures: a real redis-server per session, a migrated SQLite database per test, and
-the clock.
+"""Shared fixtures: a real redis-server per session, a migrated database per test (SQLite, or
+PostgreSQL with TEST_DATABASE=postgresql), and the clock.
 
 TEST_NOW (an ISO instant, e.g. 2027-01-03T08:30:00+00:00) starts every unit test at that
 instant, the clock running on from it: CI runs the unit suite at a night outside agent hours and
@@ -109,25 +109,36 @@ def postgres():
 
 
 @pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory):
-    """A database file migrated to head once; each test gets its own copy."""
-    path = tmp_path_factory.mktemp("db") / "template.db"
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "APP_ENV": "test"})
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["db-upgrade"])
-    assert result.exit_code == 0, result.output
-    app.extensions["db"].engine.dispose()
-    return path
+def databases(tmp_path_factory, request):
+    """Migrated once, copied per test: SQLite files, or PostgreSQL databases when
+    TEST_DATABASE=postgresql (tests/databases.py)."""
+    from tests.databases import ENGINE, ENGINES, PostgresDatabases, SqliteDatabases
+
+    if ENGINE not in ENGINES:
+        pytest.fail(f"TEST_DATABASE={ENGINE!r}: use one of {', '.join(ENGINES)}")
+    if ENGINE == "postgresql":
+        yield PostgresDatabases(request.getfixturevalue("postgres"))
+    else:
+        yield SqliteDatabases(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def stack_database(request):
+    """new() gives an empty database for a whole test stack (bot/testing/stack.py migrates it):
+    on PostgreSQL with TEST_DATABASE=postgresql, else None (the stack keeps an SQLite file)."""
+    from tests.databases import ENGINE
+
+    server = request.getfixturevalue("postgres") if ENGINE == "postgresql" else None
+    return lambda: server.create_database() if server else None
 
 
 @pytest.fixture
-def app(tmp_path, migrated_db, redis_server):
-    path = tmp_path / "bot.db"
-    shutil.copy(migrated_db, path)
+def app(tmp_path, databases, redis_server):
+    url = databases.new(tmp_path)
     app = create_app(
         {
             "APP_ENV": "test",
-            "DATABASE_URL": f"sqlite:///{path}",
+            "DATABASE_URL": url,
             "REDIS_URL": redis_server,
             "PUBLIC_BASE_URL": "https://bot.example.test",
         }
@@ -135,6 +146,7 @@ def app(tmp_path, migrated_db, redis_server):
     Redis.from_url(redis_server).flushdb()
     yield app
     app.extensions["db"].engine.dispose()
+    databases.drop(url)
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from bot.testing.stack import Stack
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, stack_database):
     """The whole real stack, started once per test session (Rasa takes a while to load)."""
-    s = Stack(tmp_path_factory.mktemp("stack"), workers=2)
+    s = Stack(tmp_path_factory.mktemp("stack"), workers=2, database_url=stack_database())
     try:
         s.start()
     except Exception:

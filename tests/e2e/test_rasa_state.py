@@ -28,9 +28,14 @@ def debtors(stack):
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory):
+def replicas(tmp_path_factory, stack_database):
     """A second stack with two Rasa replicas and one worker: the worker's requests alternate."""
-    s = Stack(tmp_path_factory.mktemp("replicas"), workers=1, rasa_replicas=2)
+    s = Stack(
+        tmp_path_factory.mktemp("replicas"),
+        workers=1,
+        rasa_replicas=2,
+        database_url=stack_database(),
+    )
     try:
         s.start()
         s._run("import-debts", str(DEBTORS))

@@ -6,13 +6,14 @@ Rasa is not needed for proactive messages, so this stack starts without it (and 
 """
 
 import json
-import sqlite3
+import re
 import subprocess
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from bot.testing import wait_for
 from bot.testing.stack import BIN, ROOT, Stack
@@ -84,13 +85,30 @@ class ReminderStack(Stack):
         return result.stdout
 
     def sql(self, statement, *params):
-        with sqlite3.connect(self.workdir / "bot.db") as conn:
-            rows = conn.execute(statement, params).fetchall()
-        return rows
+        """Run one statement on the stack's database (SQLite or PostgreSQL), `?` placeholders."""
+        numbers = iter(range(len(params)))
+        statement = re.sub(r"\?", lambda _: f":p{next(numbers)}", statement)
+        engine = create_engine(self.env["DATABASE_URL"], future=True)
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(statement), {f"p{i}": p for i, p in enumerate(params)})
+                return result.all() if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+
+def as_dict(data):
+    """A JSON column's value: parsed by PostgreSQL's driver, text from SQLite."""
+    return data if isinstance(data, dict) else json.loads(data)
+
+
+def as_datetime(value):
+    """A timestamp column's value: a datetime from PostgreSQL's driver, text from SQLite."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, stack_database):
     packs = tmp_path_factory.mktemp("packs")
     for country, zone, consent, line in (
         ("CO", "America/Bogota", "true", "false"),
@@ -101,6 +119,7 @@ def stack(tmp_path_factory):
     s = ReminderStack(
         tmp_path_factory.mktemp("reminders"),
         workers=2,
+        database_url=stack_database(),
         extra_env={
             "REMINDER_TICK": "1",
             "REMINDER_REQUEUE_AFTER": "3",
@@ -147,13 +166,13 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
     # The US is open only on the day after tomorrow (in Chicago, this debtor's zone).
     later = DAYS[(datetime.now(ZoneInfo("America/Chicago")).weekday() + 2) % 7]
     stack.flask("reminders", "rule-set", "US", "--hours", json.dumps({later: ["00:00", "24:00"]}))
-    now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
     stack.sql("UPDATE debtors SET opted_out_whatsapp_at = ? WHERE phone = '+573015550302'", now)
     # An agent holds Carla's conversation (a disputed account is not even planned).
     stack.sql(
         "INSERT INTO conversations (channel, address, debtor_id, state, verification_failures,"
-        " needs_agent, created_at, updated_at) SELECT 'whatsapp', phone, id, 'agent', 0, 1, ?, ?"
-        " FROM debtors WHERE phone = '+573015550303'",
+        " needs_agent, created_at, updated_at) SELECT 'whatsapp', phone, id, 'agent', 0, TRUE,"
+        " ?, ? FROM debtors WHERE phone = '+573015550303'",
         now,
         now,
     )
@@ -162,7 +181,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
     stack.sql(
         "INSERT INTO conversations (channel, address, debtor_id, state, verification_failures,"
         " needs_agent, bot_paused, verified_at, created_at, updated_at) SELECT 'sms', phone, id,"
-        " 'bot', 0, 0, 0, ?, ?, ? FROM debtors WHERE phone LIKE '+5730155503%'"
+        " 'bot', 0, FALSE, FALSE, ?, ?, ? FROM debtors WHERE phone LIKE '+5730155503%'"
         " OR phone = '+13125550304'",
         now,
         now,
@@ -230,7 +249,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
     audit = stack.sql(
         "SELECT action, data FROM audit_events WHERE action LIKE 'reminder.%' ORDER BY id"
     )
-    reasons = {(action, json.loads(data).get("reason")) for action, data in audit}
+    reasons = {(action, as_dict(data).get("reason")) for action, data in audit}
     assert {
         ("reminder.deferred", "closed_day"),
         ("reminder.deferred", "agent_held"),
@@ -242,7 +261,7 @@ def test_campaign_through_the_real_worker(stack, tmp_path):
         "WHERE a.external_id = 'REM-US-1'"
     )[0][0]
     local = (
-        datetime.fromisoformat(deferred_until)
+        as_datetime(deferred_until)
         .replace(tzinfo=timezone.utc)
         .astimezone(ZoneInfo("America/Chicago"))
     )

@@ -458,7 +458,7 @@ def test_plan_form_confirms_then_creates_the_plan(db, conversation):
     db.expire_all()
     plan = db.execute(select(PaymentPlan)).scalar_one()
     assert len(plan.installments) == 12 and plan.total_minor == 15_000_000
-    assert db.execute(select(Account)).scalars().first().status == "plan"
+    assert db.get(Account, plan.account_id).status == "plan"
 
 
 def test_no_plan_when_nothing_can_be_split(db, conversation):

@@ -1,6 +1,5 @@
 """The March history every metric test reads (answers worked out by hand in the comments)."""
 
-import shutil
 from datetime import date, datetime
 
 import pytest
@@ -18,17 +17,15 @@ def d(day, month=3):
 
 
 @pytest.fixture(scope="module")
-def march_app(tmp_path_factory, migrated_db, redis_server):
+def march_app(tmp_path_factory, databases, redis_server):
     """One database with the March history, rolled up once for the module's (reading) tests."""
-    path = tmp_path_factory.mktemp("march") / "bot.db"
-    shutil.copy(migrated_db, path)
-    app = create_app(
-        {"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{path}", "REDIS_URL": redis_server}
-    )
+    url = databases.new(tmp_path_factory.mktemp("march"))
+    app = create_app({"APP_ENV": "test", "DATABASE_URL": url, "REDIS_URL": redis_server})
     with app.app_context():
         built = build_march(db_session())
     yield app, built
     app.extensions["db"].engine.dispose()
+    databases.drop(url)
 
 
 @pytest.fixture

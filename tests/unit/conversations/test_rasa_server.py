@@ -9,7 +9,7 @@ from bot.conversations import rasa_server
 
 # Rasa brings in TensorFlow and with it absl, whose log handler keeps the stderr of its import
 # (pytest's capture file) and closes it when alembic's fileConfig shuts every handler down under
-# Flask's CLI runner (the migrated_db fixture): later tests would fail on a closed file.
+# Flask's CLI runner (the databases fixture): later tests would fail on a closed file.
 absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 RESULTS = [
