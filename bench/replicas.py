@@ -1,4 +1,4 @@
-"""Rasa replicas through the whole stack: the same load with 1 and with N Rasa replicas, alternating.
+"""Rasa replicas through the whole stack: the same load on 1 and on N replicas, alternating.
 
 One stack (PostgreSQL with --postgres, --workers RQ workers, --replicas Rasa servers sharing
 their trackers and locks in redis) serves every round; a 1-replica round restarts the workers
@@ -60,9 +60,7 @@ def route(stack, replicas):
 
 def process_groups(stack):
     """Name -> pids of each stack process (with its children) and of PostgreSQL."""
-    groups = {
-        name: [proc.pid, *_children(proc.pid)] for name, proc in stack.procs.items()
-    }
+    groups = {name: [proc.pid, *_children(proc.pid)] for name, proc in stack.procs.items()}
     groups["postgres"] = postgres_pids(stack.env["DATABASE_URL"])
     return groups
 
@@ -118,7 +116,8 @@ def run_round(stack, args, number, replicas):
     }
     print(
         f"round {number}: {replicas} replica(s), load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}: "
-        f"turn p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms, mean {result['mean']:.0f} ms; "
+        f"turn p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms, "
+        f"mean {result['mean']:.0f} ms; "
         f"{result['rate']:.2f} turns/s; errors {result['errors']}, lost replies {result['lost']}, "
         f"duplicated {result['duplicated']}"
     )
@@ -152,7 +151,7 @@ def main():
             f"1 vs {args.rasa_replicas} Rasa replicas alternating, {args.rounds} rounds each"
         )
         results = []
-        for r in range(args.rounds):
+        for _ in range(args.rounds):
             for replicas in (1, args.rasa_replicas):
                 results.append(run_round(stack, args, len(results), replicas))
         one = [r for r in results if r["replicas"] == 1]
@@ -160,7 +159,10 @@ def main():
         for key in ("p50", "p95"):
             a = statistics.mean(r[key] for r in one)
             b = statistics.mean(r[key] for r in many)
-            print(f"{key}: 1 replica {a:.0f} ms, {args.rasa_replicas} replicas {b:.0f} ms, ratio {b / a:.2f}")
+            print(
+                f"{key}: 1 replica {a:.0f} ms, {args.rasa_replicas} replicas {b:.0f} ms, "
+                f"ratio {b / a:.2f}"
+            )
         rate_one = statistics.mean(r["rate"] for r in one)
         rate_many = statistics.mean(r["rate"] for r in many)
         print(
