@@ -35,13 +35,53 @@ def stack_arguments(parser):
         "--nice", type=int, default=0, help="run Rasa, actions and workers at this nice level"
     )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--rasa-replicas", type=int, default=1, help="Rasa servers")
+    parser.add_argument(
+        "--replicas", "--rasa-replicas", dest="rasa_replicas", type=int, default=1,
+        help="Rasa servers sharing their trackers in redis; the workers take them in turn",
+    )  # fmt: skip
+    parser.add_argument(
+        "--postgres", action="store_true",
+        help="a throwaway PostgreSQL cluster instead of an SQLite file (production's database)",
+    )  # fmt: skip
+
+
+@contextmanager
+def database(args):
+    """The stack's DATABASE_URL: a fresh database on a throwaway PostgreSQL cluster with
+    --postgres (its server stopped and deleted afterwards), else None (an SQLite file)."""
+    if not getattr(args, "postgres", False):
+        yield None
+        return
+    from bot.testing.postgres import Postgres
+
+    server = Postgres().start()
+    try:
+        yield server.create_database()
+    finally:
+        server.stop()
+
+
+def postgres_pids(database_url):
+    """The PostgreSQL server's processes (postmaster and backends) of a --postgres stack, by
+    the port of its URL: the postmaster's pid file lies in the throwaway cluster's folder."""
+    if not database_url or not database_url.startswith("postgresql"):
+        return []
+    port = database_url.rsplit(":", 1)[1].split("/")[0]
+    for pid_file in Path(tempfile.gettempdir()).glob("bot-postgres-*/data/postmaster.pid"):
+        try:
+            lines = pid_file.read_text().splitlines()
+        except OSError:
+            continue
+        if len(lines) > 3 and lines[3].strip() == port:
+            pid = int(lines[0])
+            return [pid, *_children(pid)]
+    return []
 
 
 @contextmanager
 def running_stack(args):
     """Start the real stack in a scratch folder; print peak memory and stop it afterwards."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, database(args) as database_url:
         stack = Stack(
             tmp,
             workers=args.workers,
@@ -49,6 +89,7 @@ def running_stack(args):
             nice=getattr(args, "nice", 0),
             web_workers=getattr(args, "web_workers", 2),
             rasa_replicas=getattr(args, "rasa_replicas", 1),
+            database_url=database_url,
         )
         try:
             yield stack.start()
@@ -76,6 +117,12 @@ def _pids(stack, prefix):
     for name, proc in stack.procs.items():
         if name.startswith(prefix):
             yield from [proc.pid, *_children(proc.pid)]
+
+
+def process_cpu_seconds(pids):
+    """CPU time (user + system, s) used so far by these processes (utime and stime)."""
+    fields = [_stat_fields(pid) for pid in pids]
+    return sum(int(f[11]) + int(f[12]) for f in fields if f) / CLOCK_TICKS
 
 
 def rss_mib(stack, prefix):

@@ -8,12 +8,13 @@ process(es) and the action server spent per measured turn, and Rasa's resident m
 and after the run (from /proc/<pid>/stat).
 
 --direct posts the same "hola" straight to Rasa's REST channel instead (no web, worker or
-Twilio): what Rasa and the action server alone sustain. --rasa-replicas N starts N Rasa
+Twilio): what Rasa and the action server alone sustain. --replicas N starts N Rasa
 servers sharing their tracker and lock stores in redis; the worker (or --direct) takes them in
-turn.
+turn. --postgres runs the stack on a throwaway PostgreSQL cluster (bench.replicas compares 1
+and N replicas through the whole stack).
 
     .venv/bin/python -m bench.turn_latency [--conversations 200] [--concurrency 4]
-        [--workers 2] [--rasa-replicas 1] [--direct]
+        [--workers 2] [--replicas 1] [--postgres] [--direct]
 """
 
 import argparse
