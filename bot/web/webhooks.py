@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
 from bot import inputs
-from bot.conversations.inbound import BadInbound, store_inbound
+from bot.conversations.inbound import BadInbound, record_inbound
 from bot.db import session
 from bot.models import Message
 from bot.outbound.status import apply_status
@@ -45,7 +45,7 @@ def inbound():
     s = session()
     try:
         # Stored and committed; its job is enqueued after the commit (or found by the sweep).
-        store_inbound(s, request.form, current_app.config["MAX_INBOUND_BODY"])
+        record_inbound(s, request.form, current_app.config["MAX_INBOUND_BODY"])
     except BadInbound as exc:
         s.rollback()
         return Response(f"Bad request: {exc}\n", status=400, mimetype="text/plain")
