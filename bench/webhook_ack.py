@@ -26,7 +26,7 @@ import uuid
 
 import aiohttp
 
-from .common import running_stack, stack_arguments, summary
+from .common import cpu_seconds, running_stack, stack_arguments, summary
 
 
 async def sender(
@@ -237,9 +237,14 @@ def main_cpu(count):
 def main_burst(args):
     with running_stack(args) as stack:
         phones = burst_debtors(stack, args.burst)
+        groups = ("web", "worker", "rasa", "actions", "redis")
+        before = {g: cpu_seconds(stack, g) for g in groups}
+        own = time.process_time()
         latencies, errors, elapsed, lags = asyncio.run(
             burst(stack, phones, args.connections, args.rate)
         )
+        used = {g: cpu_seconds(stack, g) - before[g] for g in groups}
+        used["generator"] = time.process_time() - own
         offered = f"at {args.rate:g}/s" if args.rate else "as fast as the generator goes"
         print(f"burst: {len(latencies)} signed webhooks from distinct debtors, {offered}")
         print(f"offered rate reached: {len(latencies) / elapsed:.0f} requests/s")
@@ -247,6 +252,10 @@ def main_burst(args):
         if args.rate:
             print(summary("generator lag (sent after its instant)", lags))
         print(f"non-200: {len(errors)} {sorted(set(errors))}")
+        print(
+            f"CPU during the burst's {elapsed:.1f} s: "
+            + ", ".join(f"{g} {used[g]:.1f} s" for g in (*groups, "generator"))
+        )
         seconds = drain(stack, args.burst, args.drain)
         if seconds is None:
             print(f"not all answered within {args.drain:g} s")
