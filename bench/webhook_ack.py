@@ -10,8 +10,11 @@ Three modes:
 - open loop (--rate R): the senders together post R messages per second on a fixed schedule,
   as debtors do, whatever the server's speed: the latency a debtor's message meets;
 - burst (--burst N): N imported debtors each write once, all at once (a campaign's replies
-  arriving together), offered at the highest rate this generator reaches (or --rate); then
-  the backlog is watched until every message is answered (or --drain seconds pass).
+  arriving together), offered at the highest rate this generator reaches (or open loop at
+  --rate, each acknowledgement timed from its scheduled instant); the CPU each process used
+  during the burst is printed; then the backlog is watched until every message is answered
+  (or --drain seconds pass). Rasa, the workers and the action server run at --nice 10 (the
+  Procfiles' priority); --nice 0 runs them at the web tier's.
 
     .venv/bin/python -m bench.webhook_ack [--senders 50] [--per-sender 20] [--rate 20]
     .venv/bin/python -m bench.webhook_ack --burst 1000 [--connections 200] [--drain 600]
