@@ -2,6 +2,7 @@
 
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 
 from bot import channels, inputs, outbox, statuses
 from bot.clock import utcnow
@@ -58,10 +59,11 @@ def store_inbound(session, form, max_body):
     tests): what they added is flushed first, and their conversations are read again after."""
     session.flush()
     message_id, created = record_inbound(session, form, max_body)
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Conversation):
-            session.expire(obj)
-    return session.get(Message, message_id), created
+    message = session.get(Message, message_id)
+    conversation = session.identity_map.get(identity_key(Conversation, message.conversation_id))
+    if conversation is not None:
+        session.expire(conversation)
+    return message, created
 
 
 def record_inbound(session, form, max_body):
