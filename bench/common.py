@@ -32,7 +32,10 @@ def stack_arguments(parser):
     parser.add_argument("--workers", type=int, default=2, help="RQ workers")
     parser.add_argument("--fork", action="store_true", help="fork a work-horse per job")
     parser.add_argument(
-        "--nice", type=int, default=0, help="run Rasa, actions and workers at this nice level"
+        "--nice",
+        type=int,
+        default=10,
+        help="run Rasa, actions and workers at this nice level (0: the web tier's priority)",
     )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument(
@@ -43,6 +46,7 @@ def stack_arguments(parser):
         "--postgres", action="store_true",
         help="a throwaway PostgreSQL cluster instead of an SQLite file (production's database)",
     )  # fmt: skip
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per web worker")
 
 
 @contextmanager
@@ -86,8 +90,9 @@ def running_stack(args):
             tmp,
             workers=args.workers,
             worker_args=["--fork"] if args.fork else [],
-            nice=getattr(args, "nice", 0),
+            nice=getattr(args, "nice", 10),
             web_workers=getattr(args, "web_workers", 2),
+            web_threads=getattr(args, "web_threads", 4),
             rasa_replicas=getattr(args, "rasa_replicas", 1),
             database_url=database_url,
         )

@@ -10,8 +10,11 @@ Three modes:
 - open loop (--rate R): the senders together post R messages per second on a fixed schedule,
   as debtors do, whatever the server's speed: the latency a debtor's message meets;
 - burst (--burst N): N imported debtors each write once, all at once (a campaign's replies
-  arriving together), offered at the highest rate this generator reaches (or --rate); then
-  the backlog is watched until every message is answered (or --drain seconds pass).
+  arriving together), offered at the highest rate this generator reaches (or open loop at
+  --rate, each acknowledgement timed from its scheduled instant); the CPU each process used
+  during the burst is printed; then the backlog is watched until every message is answered
+  (or --drain seconds pass). Rasa, the workers and the action server run at --nice 10 (the
+  Procfiles' priority); --nice 0 runs them at the web tier's.
 
     .venv/bin/python -m bench.webhook_ack [--senders 50] [--per-sender 20] [--rate 20]
     .venv/bin/python -m bench.webhook_ack --burst 1000 [--connections 200] [--drain 600]
@@ -26,24 +29,33 @@ import uuid
 
 import aiohttp
 
-from .common import running_stack, stack_arguments, summary
+from .common import cpu_seconds, running_stack, stack_arguments, summary
 
 
-async def sender(session, stack, forms, latencies, errors, interval=0.0, offset=0.0):
+async def sender(
+    session, stack, forms, latencies, errors, interval=0.0, offset=0.0, signed=None, lags=None
+):
+    """Post forms one after another (every interval seconds from offset, when given). A
+    scheduled request's latency runs from its scheduled instant, so a generator or a server
+    that falls behind is counted, not hidden; lags gets how late each was put on the wire."""
     url = stack.base_url + "/webhooks/twilio/messages"
     loop = asyncio.get_running_loop()
     due = loop.time() + offset
-    for form in forms:
-        if interval:
+    for i, form in enumerate(forms):
+        scheduled = bool(interval or offset)
+        if scheduled:
             await asyncio.sleep(max(0.0, due - loop.time()))
-            due += interval
-        headers = {"X-Twilio-Signature": stack.sign("/webhooks/twilio/messages", form)}
-        start = time.perf_counter()
+        signature = signed[i] if signed else stack.sign("/webhooks/twilio/messages", form)
+        headers = {"X-Twilio-Signature": signature}
+        start = due if scheduled else loop.time()
+        if lags is not None:
+            lags.append(loop.time() - start)
+        due += interval
         async with session.post(url, data=form, headers=headers) as response:
             await response.read()
             if response.status != 200:
                 errors.append(response.status)
-        latencies.append(time.perf_counter() - start)
+        latencies.append(loop.time() - start)
 
 
 async def run(stack, senders, per_sender, rate=0.0):
@@ -103,9 +115,11 @@ def burst_debtors(stack, count):
 
 
 async def burst(stack, phones, connections, rate=0.0):
-    """One message from each number, all offered at once (or at rate per second)."""
+    """One message from each number, all offered at once (or at rate per second, open loop).
+    Signatures are computed beforehand: the generator's CPU goes to sending."""
     forms = [stack.inbound_form(phone, "hola") for phone in phones]
-    latencies, errors = [], []
+    signed = [stack.sign("/webhooks/twilio/messages", form) for form in forms]
+    latencies, errors, lags = [], [], []
     connector = aiohttp.TCPConnector(limit=connections)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -114,12 +128,12 @@ async def burst(stack, phones, connections, rate=0.0):
         interval = 1 / rate if rate else 0.0
         await asyncio.gather(
             *(
-                sender(session, stack, [form], latencies, errors, 0.0, interval * i)
-                for i, form in enumerate(forms)
+                sender(session, stack, [form], latencies, errors, 0.0, interval * i, [sig], lags)
+                for i, (form, sig) in enumerate(zip(forms, signed, strict=True))
             )
         )
         elapsed = time.perf_counter() - started
-    return latencies, errors, elapsed
+    return latencies, errors, elapsed, lags
 
 
 def drain(stack, count, timeout):
@@ -226,12 +240,25 @@ def main_cpu(count):
 def main_burst(args):
     with running_stack(args) as stack:
         phones = burst_debtors(stack, args.burst)
-        latencies, errors, elapsed = asyncio.run(burst(stack, phones, args.connections, args.rate))
+        groups = ("web", "worker", "rasa", "actions", "redis")
+        before = {g: cpu_seconds(stack, g) for g in groups}
+        own = time.process_time()
+        latencies, errors, elapsed, lags = asyncio.run(
+            burst(stack, phones, args.connections, args.rate)
+        )
+        used = {g: cpu_seconds(stack, g) - before[g] for g in groups}
+        used["generator"] = time.process_time() - own
         offered = f"at {args.rate:g}/s" if args.rate else "as fast as the generator goes"
         print(f"burst: {len(latencies)} signed webhooks from distinct debtors, {offered}")
         print(f"offered rate reached: {len(latencies) / elapsed:.0f} requests/s")
         print(summary("acknowledgement", latencies))
+        if args.rate:
+            print(summary("generator lag (sent after its instant)", lags))
         print(f"non-200: {len(errors)} {sorted(set(errors))}")
+        print(
+            f"CPU during the burst's {elapsed:.1f} s: "
+            + ", ".join(f"{g} {used[g]:.1f} s" for g in (*groups, "generator"))
+        )
         seconds = drain(stack, args.burst, args.drain)
         if seconds is None:
             print(f"not all answered within {args.drain:g} s")

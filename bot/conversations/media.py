@@ -12,7 +12,12 @@ LOCATION = "location"
 
 def kind(message):
     """voice, receipt, other, or None for a message of words only."""
-    types = [(m.get("content_type") or "").split(";")[0].lower() for m in message.media or []]
+    return media_kind(message.media)
+
+
+def media_kind(media):
+    """kind() of a message's media list (None or [{"url", "content_type"}])."""
+    types = [(m.get("content_type") or "").split(";")[0].lower() for m in media or []]
     if not types:
         return None
     if any(t.startswith("audio/") for t in types):

@@ -61,9 +61,10 @@ class Stack:
         web_workers=2,
         extra_env=None,
         worker_args=(),
-        nice=0,
+        nice=10,
         rasa_replicas=1,
         database_url=None,
+        web_threads=4,
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +76,7 @@ class Stack:
         self.n_workers = workers
         self.worker_args = list(worker_args)
         self.web_workers = web_workers
+        self.web_threads = web_threads
         # Rasa, the action server and the workers at a lower CPU priority than the web tier,
         # as Procfile.dev runs them: on one machine, acknowledgements come first.
         self.nice = nice
@@ -196,7 +198,7 @@ class Stack:
                 "--workers",
                 str(self.web_workers),
                 "--threads",
-                "4",
+                str(self.web_threads),
                 "bot:create_app()",
             ],
         )

@@ -17,7 +17,8 @@ ENV_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 
 
 def procfile():
-    """{process: its command's words, leading VAR=value assignments left out}."""
+    """{process: its command's words, leading VAR=value assignments and `nice -n N` left out
+    (compose gives the background services a smaller cpu_shares instead)."""
     out = {}
     for line in (ROOT / "Procfile").read_text("utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
@@ -26,6 +27,8 @@ def procfile():
         words = shlex.split(command)
         while words and ENV_ASSIGNMENT.match(words[0]):
             words.pop(0)
+        if words[:2] == ["nice", "-n"]:
+            words = words[3:]
         out[name.strip()] = words
     return out
 
@@ -87,6 +90,17 @@ def test_long_running_services_have_a_health_check_and_rasa_scales():
         assert "--metrics-port" in command_words(worker)
         assert "9100/healthz" in SERVICES[worker]["healthcheck"]["test"][-1]
     assert "replicas" in SERVICES["rasa"]["deploy"]
+
+
+def test_background_processes_yield_the_cpu_to_the_web_tier():
+    """Acknowledgements are latency-critical (Twilio's 15 s timeout), turns are throughput:
+    on shared cores the workers, Rasa and the action server run at a lower priority."""
+    background = {"worker", "outbound", "rasa", "actions"}
+    for line in (ROOT / "Procfile").read_text("utf-8").splitlines():
+        name, command = line.split(":", 1)
+        assert (" nice -n " in f" {command}") == (name in background), name
+    for name in background:
+        assert SERVICES[name]["cpu_shares"] < SERVICES["web"].get("cpu_shares", 1024), name
 
 
 def test_redis_persists_with_an_append_only_file():

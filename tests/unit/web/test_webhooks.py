@@ -268,3 +268,33 @@ def test_a_message_sid_from_outside_is_checked_before_the_database(client, db, s
 def test_a_status_callback_with_odd_values_is_400(client, sign, extra):
     response = post_signed(client, sign, extra, path="/webhooks/twilio/status")
     assert response.status_code == 400
+
+
+def test_a_signature_over_the_url_with_its_default_port_is_accepted(app, client, db):
+    """Twilio signs some requests over https://host:443/...: both forms are valid."""
+    from twilio.request_validator import RequestValidator
+
+    form = inbound_form()
+    url = app.config["PUBLIC_BASE_URL"].replace(".test", ".test:443") + PATH
+    signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
+    response = client.post(PATH, data=form, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200 and count(db, Message) == 1
+
+
+def test_a_message_reopens_a_closed_conversation_and_keeps_an_agents_hold(client, db, sign):
+    post_signed(client, sign, inbound_form(sid="SM1"))
+    conversation = db.execute(select(Conversation)).scalar_one()
+    conversation.state = "closed"
+    db.commit()
+    post_signed(client, sign, inbound_form(sid="SM2"))
+    db.expire_all()
+    assert db.get(Conversation, conversation.id).state == "bot"
+    conversation.state = "agent"  # an agent took it meanwhile: the webhook leaves that alone
+    db.commit()
+    post_signed(client, sign, inbound_form(sid="SM3"))
+    db.expire_all()
+    conversation = db.get(Conversation, conversation.id)
+    assert conversation.state == "agent" and count(db, Message) == 3
+    assert conversation.last_inbound_at == max(
+        m.created_at for m in db.execute(select(Message)).scalars()
+    )
