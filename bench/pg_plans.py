@@ -70,11 +70,13 @@ INSERT INTO scheduled_messages (id, debtor_id, account_id, step, ref_date, templ
                                 due_at, expires_at, status, channel, contacted_at, attempts,
                                 created_at, updated_at)
 SELECT r, (r + 1) / 2, (r + 1) / 2, CASE WHEN r % 2 = 1 THEN 'due:-3' ELSE 'due:0' END,
-       DATE :today - ((r + 1) / 2 % 120), 'reminder.due', TIMESTAMP :now - interval '1 hour' * (r % 2000),
+       DATE :today - ((r + 1) / 2 % 120), 'reminder.due',
+       TIMESTAMP :now - interval '1 hour' * (r % 2000),
        TIMESTAMP :now - interval '1 hour' * (r % 2000) + interval '12 hours',
        CASE WHEN r % 50 = 0 THEN 'suppressed' ELSE 'sent' END, 'whatsapp',
        TIMESTAMP :now - interval '1 hour' * (r % 2000), 1,
-       TIMESTAMP :now - interval '1 hour' * (r % 2000), TIMESTAMP :now - interval '1 hour' * (r % 2000)
+       TIMESTAMP :now - interval '1 hour' * (r % 2000),
+       TIMESTAMP :now - interval '1 hour' * (r % 2000)
 FROM generate_series(1, 2 * :n) r;
 
 INSERT INTO promises (account_id, promised_date, amount_minor, status, created_by,
@@ -178,8 +180,9 @@ def passes(s, now, with_planning=False):
     yield "sweep", lambda: periodic.sweep(now)
     yield "agents' queue", lambda: handover.queue(s)
     yield "reminders: requeue lost", lambda: sending.requeue_stale(s, now=now)
-    yield "reminders: broken promises", lambda: promises.break_overdue_promises(
-        s, today=now.date() - timedelta(days=1)
+    yield (
+        "reminders: broken promises",
+        lambda: promises.break_overdue_promises(s, today=now.date() - timedelta(days=1)),
     )
     yield "reminders: dispatch", lambda: dispatching.dispatch(s, now=now)
     yield "health: database", lambda: s.execute(text("SELECT 1"))
@@ -200,8 +203,11 @@ def explain(engine, statement, parameters):
     while "Plans" in node and not node["Node Type"].endswith("Scan"):
         node = node["Plans"][0]
     scan = node["Node Type"] + (f" {node.get('Index Name', node.get('Relation Name', ''))}")
-    return top["Node Type"], scan.strip(), plan["Execution Time"], top["Shared Hit Blocks"] + top.get(
-        "Shared Read Blocks", 0
+    return (
+        top["Node Type"],
+        scan.strip(),
+        plan["Execution Time"],
+        top["Shared Hit Blocks"] + top.get("Shared Read Blocks", 0),
     )
 
 
@@ -277,9 +283,11 @@ def _short(statement):
 
 
 def _print(rows, args):
-    print(f"\nperiodic queries at {args.debtors:,} debtors"
-          f"{' without ' + args.without if args.without else ''} (EXPLAIN ANALYZE, ms):")  # fmt: skip
-    print(f"{'pass':28s} {'ms':>9s} {'blocks':>8s}  {'top node':14s} {'rows read by':40s} statement")
+    without = f" without {args.without}" if args.without else ""
+    print(f"\nperiodic queries at {args.debtors:,} debtors{without} (EXPLAIN ANALYZE, ms):")
+    print(
+        f"{'pass':28s} {'ms':>9s} {'blocks':>8s}  {'top node':14s} {'rows read by':40s} statement"
+    )
     for label, statement, top, scan, ms, blocks in rows:
         print(f"{label:28s} {ms:9.2f} {blocks:8d}  {top:14s} {scan:40s} {statement}")
     slow = [r for r in rows if r[4] >= 20 and not r[0].startswith("reminders: planning")]

@@ -15,13 +15,13 @@ set up first.
    ended more than RASA_EVENTS_MAX_AGE_DAYS (default 30) ago are dropped, so a debtor who
    writes every few days (the tracker never expires) does not grow one tracker forever.
 
-Only Rasa and the standard library are imported: this is the Rasa process, not the bot's.
+Only Rasa and the standard library are imported (and bot.clock by the tracker store Rasa loads
+by its module path): this is the Rasa process, not the bot's.
 """
 
 import json
 import os
 import sys
-import time
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -109,6 +109,8 @@ def _tracker_store_class():
     from rasa.core.tracker_store import RedisTrackerStore
     from rasa.shared.core.trackers import DialogueStateTracker
 
+    from bot import clock  # the project's only reader of the time (tests move it)
+
     class PruningRedisTrackerStore(RedisTrackerStore):
         """Rasa's Redis tracker store that drops past sessions older than max_age_days."""
 
@@ -126,7 +128,7 @@ def _tracker_store_class():
                 prior = self.deserialise_tracker(tracker.sender_id, stored)
                 tracker = self._merge_trackers(prior, tracker)
             state = json.loads(self.serialise_tracker(tracker))
-            kept = prune_events(state.get("events") or [], time.time() - self.max_age)
+            kept = prune_events(state.get("events") or [], clock.epoch() - self.max_age)
             if len(kept) != len(state.get("events") or []):
                 tracker = DialogueStateTracker.from_dict(
                     tracker.sender_id, kept, self.domain.slots if self.domain else None

@@ -18,14 +18,23 @@ def session(start, turns=2):
         {"event": "action", "name": "action_listen", "timestamp": start},
     ]
     for i in range(turns):
-        events.append({"event": "user", "text": f"hola {i}", "timestamp": start + i + 1,
-                       "parse_data": {"intent": {"name": "greet"}, "entities": []}})
+        events.append(
+            {
+                "event": "user",
+                "text": f"hola {i}",
+                "timestamp": start + i + 1,
+                "parse_data": {"intent": {"name": "greet"}, "entities": []},
+            }
+        )
     return events
 
 
 def test_drops_only_whole_sessions_before_the_last_one_older_than_the_cutoff():
     now = 100 * DAY
-    old, older_current, = session(now - 60 * DAY), session(now - 40 * DAY)
+    (
+        old,
+        older_current,
+    ) = session(now - 60 * DAY), session(now - 40 * DAY)
     events = old + older_current
     kept = rasa_server.prune_events(events, now - 30 * DAY)
     # The last session that started before the cut-off is the current one: kept whole.
@@ -69,10 +78,9 @@ def store(monkeypatch, redis_server):
 
     monkeypatch.setenv("RASA_EVENTS_MAX_AGE_DAYS", "30")
     cls = rasa_server.PruningRedisTrackerStore
-    url = redis_server if isinstance(redis_server, str) else redis_server.url
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
-    store = cls(domain=Domain.load(str(ROOT / "dialogue" / "domain.yml")), host="127.0.0.1", port=port, record_exp=3600,
-                key_prefix="prunetest")  # fmt: skip
+    port = int(redis_server.rsplit(":", 1)[1].split("/")[0])
+    domain = Domain.load(str(ROOT / "dialogue" / "domain.yml"))
+    store = cls(domain=domain, host="127.0.0.1", port=port, record_exp=3600, key_prefix="prunetest")
     yield store
     store.red.delete(store.key_prefix + "debtor")
 
