@@ -11,9 +11,15 @@ set up first.
    RASA_REDIS_URL, else REDIS_URL (the bot's Redis), else redis://localhost:6379/0;
    RASA_TRACKER_EXPIRY defaults to a day.
 
-Only Rasa and the standard library are imported: this is the Rasa process, not the bot's.
+3. `PruningRedisTrackerStore` (endpoints.yml's tracker store): on save, whole past sessions that
+   ended more than RASA_EVENTS_MAX_AGE_DAYS (default 30) ago are dropped, so a debtor who
+   writes every few days (the tracker never expires) does not grow one tracker forever.
+
+Only Rasa and the standard library are imported (and bot.clock by the tracker store Rasa loads
+by its module path): this is the Rasa process, not the bot's.
 """
 
+import json
 import os
 import sys
 from urllib.parse import unquote, urlsplit
@@ -76,6 +82,67 @@ def fill_redis_environment(environ):
     for name, value in redis_environment(environ).items():
         if not environ.get(name):
             environ[name] = value
+
+
+DEFAULT_EVENTS_MAX_AGE_DAYS = 30
+
+
+def prune_events(events, cutoff):
+    """The events without the past sessions that ended before cutoff (a Unix time): the cut
+    is made only at a session's start (Rasa's action_session_start), so whole sessions go and
+    the current one always stays intact (slots carried over into a session are SlotSet events
+    inside it)."""
+    cut = 0
+    for i, event in enumerate(events):
+        if event.get("event") != "session_started" or i == 0:
+            continue
+        start = i
+        previous = events[i - 1]
+        if previous.get("event") == "action" and previous.get("name") == "action_session_start":
+            start = i - 1
+        if start > 0 and events[start - 1].get("timestamp", 0) < cutoff:
+            cut = start
+    return events[cut:]
+
+
+def _tracker_store_class():
+    from rasa.core.tracker_store import RedisTrackerStore
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot import clock  # the project's only reader of the time (tests move it)
+
+    class PruningRedisTrackerStore(RedisTrackerStore):
+        """Rasa's Redis tracker store that drops past sessions older than max_age_days."""
+
+        def __init__(self, *args, max_age_days=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            days = max_age_days or os.environ.get("RASA_EVENTS_MAX_AGE_DAYS") or ""
+            self.max_age = float(days or DEFAULT_EVENTS_MAX_AGE_DAYS) * 86400
+
+        async def save(self, tracker, timeout=None):
+            await self.stream_events(tracker)
+            timeout = timeout or self.record_exp
+            key = self.key_prefix + tracker.sender_id
+            stored = self.red.get(key)
+            if stored is not None:
+                prior = self.deserialise_tracker(tracker.sender_id, stored)
+                tracker = self._merge_trackers(prior, tracker)
+            state = json.loads(self.serialise_tracker(tracker))
+            kept = prune_events(state.get("events") or [], clock.epoch() - self.max_age)
+            if len(kept) != len(state.get("events") or []):
+                tracker = DialogueStateTracker.from_dict(
+                    tracker.sender_id, kept, self.domain.slots if self.domain else None
+                )
+            self.red.set(key, self.serialise_tracker(tracker), ex=timeout)
+
+    return PruningRedisTrackerStore
+
+
+def __getattr__(name):
+    # endpoints.yml names the class by its module path; Rasa is imported only when it asks.
+    if name == "PruningRedisTrackerStore":
+        return _tracker_store_class()
+    raise AttributeError(name)
 
 
 def main(argv=None):

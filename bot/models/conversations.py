@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import relationship
 
@@ -18,9 +19,25 @@ from bot.clock import utcnow
 from bot.models.base import Base, TimestampMixin
 
 
+# Partial indexes for the periodic queries: each reads only the few rows it is about among
+# millions (PostgreSQL and SQLite use one when the query's WHERE implies the index's, so the
+# predicates are spelled as the queries spell them).
+AGENTS_QUEUE = "needs_agent IS true OR state = 'agent'"
+MESSAGES_UNSENT = "status IN ('received', 'pending', 'sending')"
+MESSAGES_FAILED = "status = 'failed'"
+
+
+def partial(where):
+    return {"postgresql_where": text(where), "sqlite_where": text(where)}
+
+
 class Conversation(TimestampMixin, Base):
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("channel", "address", name="uq_conversation_address"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "address", name="uq_conversation_address"),
+        # The agents' queue, polled by every open console.
+        Index("ix_conversations_agents", "id", **partial(AGENTS_QUEUE)),
+    )
 
     id = Column(Integer, primary_key=True)
     channel = Column(String(16), nullable=False)  # whatsapp / sms / email
@@ -60,6 +77,10 @@ class Message(Base):
         ),
         # The results dashboard's daily job reads a day of messages at a time.
         Index("ix_messages_created_at", "created_at"),
+        # The sweep: inbound not yet answered, outbound not yet handed to Twilio.
+        Index("ix_messages_unsent", "id", **partial(MESSAGES_UNSENT)),
+        # The sweep's retries of what an outage made fail.
+        Index("ix_messages_failed", "created_at", **partial(MESSAGES_FAILED)),
     )
 
     id = Column(Integer, primary_key=True)

@@ -8,10 +8,12 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import relationship
 
@@ -57,6 +59,15 @@ class Installment(Base):
 
 class Promise(TimestampMixin, Base):
     __tablename__ = "promises"
+    # The reminders tick breaks pending promises past their date.
+    __table_args__ = (
+        Index(
+            "ix_promises_pending",
+            "promised_date",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
     id = Column(Integer, primary_key=True)
     account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)

@@ -140,3 +140,38 @@ def test_a_replica_down_is_skipped_without_waiting_for_a_retry(replicas):
         c=conversation_id(stack, LUCAS),
     )
     assert [a for (a,) in attempts] == [1, 1]
+
+
+def test_past_sessions_older_than_the_max_age_are_pruned_on_save(stack):
+    """RASA_EVENTS_MAX_AGE_DAYS (default 30): a tracker that is saved drops the whole sessions
+    that ended before the cut-off and keeps the current one, with its slots."""
+    import json
+    import time
+
+    sender = "prune-e2e"
+    now = time.time()
+
+    def session(start, text):
+        return [
+            {"event": "action", "name": "action_session_start", "timestamp": start},
+            {"event": "session_started", "timestamp": start},
+            {"event": "slot", "name": "verified", "value": True, "timestamp": start},
+            {"event": "action", "name": "action_listen", "timestamp": start},
+            {"event": "user", "text": text, "timestamp": start + 1,
+             "parse_data": {"intent": {"name": "greet", "confidence": 1.0}, "entities": []}},
+        ]  # fmt: skip
+
+    events = session(now - 60 * 86400, "old") + session(now - 60, "current")
+    response = requests.post(
+        f"{stack.rasa_url(0)}/conversations/{sender}/tracker/events",
+        params={"token": stack.env["RASA_TOKEN"], "include_events": "ALL"},
+        json=events,
+        timeout=30,
+    )
+    response.raise_for_status()
+    stored = json.loads(stack.redis.get(f"rasa:tracker:{sender}"))
+    texts = [e.get("text") for e in stored["events"] if e["event"] == "user"]
+    assert texts == ["current"]
+    assert stored["events"][1]["event"] == "session_started"
+    assert stack.redis.ttl(f"rasa:tracker:{sender}") > 0
+    assert tracker(stack, 0, sender)["slots"]["verified"] is True
