@@ -127,6 +127,13 @@ def _sms_to_camila(db):
 def test_a_63016_callback_racing_the_send_job_falls_back_once(
     app, db, conversation, twilio, buckets, monkeypatch, status_first
 ):
+    race_a_63016_callback(app, db, conversation, twilio, buckets, monkeypatch, status_first)
+
+
+def race_a_63016_callback(app, db, conversation, twilio, buckets, monkeypatch, status_first):
+    """Before the fix: with the 'sent' callback held, Camila got the SMS twice (a second
+    fallback, left to the outbound sweep); without it, the reminder was marked sent and its
+    fallback never went."""
     conversation.last_inbound_at = NOW - timedelta(hours=23)  # the gate thinks it is open
     db.commit()
     planning.plan(db, now=NOW)
