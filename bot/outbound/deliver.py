@@ -9,17 +9,19 @@ from datetime import timedelta, timezone
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
 
 from bot import channels, hooks, metrics, statuses
+from bot.clock import utcnow
 from bot.models import Message
 from bot.outbound import email
 from bot.outbound.errors import ProviderUnavailable
 from bot.outbound.status import OUTSIDE_WINDOW, apply_early_status
 
 Out = statuses.Outbound
-__all__ = ["ProviderUnavailable", "deliver", "create_params", "record_outcome"]
+__all__ = ["ProviderUnavailable", "claim", "deliver", "create_params", "record_outcome"]
 
 
 def status_callback_url():
@@ -87,9 +89,10 @@ def deliver(session, row, client):
             session.commit()
             apply_early_status(session, row)
             return
-    row.status = Out.SENDING
-    row.attempts += 1
+    claimed = claim(session, row)
     session.commit()
+    if not claimed:
+        return  # another worker took it meanwhile: it sends it, or reconciles it
     try:
         sent, error = client.messages.create(**create_params(row)), None
     except (TwilioRestException, requests.RequestException) as exc:
@@ -100,6 +103,30 @@ def deliver(session, row, client):
         raise retry from error
     if sent is not None:
         apply_early_status(session, row)
+
+
+def claim(session, row):
+    """Mark row 'sending' before its request, in one conditional UPDATE from the state this
+    session read (its status and attempts): of two jobs that read the same row, one claims it
+    and the other gets False and must not call Twilio. The caller commits."""
+    now = utcnow()
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == row.id,
+            Message.status == row.status,
+            Message.attempts == row.attempts,
+        )
+        .values(status=Out.SENDING, attempts=Message.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        session.expire(row)  # read again: another job moved it on
+        return False
+    for name, value in (("status", Out.SENDING), ("attempts", row.attempts + 1)):
+        set_committed_value(row, name, value)
+    set_committed_value(row, "updated_at", now)
+    return True
 
 
 def create_params(row):

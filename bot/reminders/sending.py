@@ -9,7 +9,8 @@ from datetime import timedelta
 import requests
 from flask import current_app
 from redis.exceptions import LockError
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
 
 from bot import audit, channels, outbox, statuses
@@ -20,7 +21,13 @@ from bot.conversations.inbound import get_or_create_conversation
 from bot.models import Account, Debtor, Message, ScheduledMessage
 from bot.outbound import email
 from bot.outbound.compose import conversation_locale
-from bot.outbound.deliver import ProviderUnavailable, create_params, deliver, record_outcome
+from bot.outbound.deliver import (
+    ProviderUnavailable,
+    claim,
+    create_params,
+    deliver,
+    record_outcome,
+)
 from bot.outbound.status import OUTSIDE_WINDOW, apply_early_status
 from bot.redis import redis_conn
 from bot.reminders.gate import past_expiry
@@ -86,7 +93,8 @@ def _send_locked(session, ids, client, bucket_for, threads, now=None):
             locale = conversation_locale(message.conversation)
             emails.append((sm, message, email.prepare(session, message, locale, cache)))
         elif message.status == Out.PENDING:
-            message.status, message.attempts = Out.SENDING, message.attempts + 1
+            if not claim(session, message):
+                continue  # another job claimed it since this one read it: it sends it
             sm.attempts += 1
             fresh.append((sm, message, create_params(message)))
         else:
@@ -281,13 +289,40 @@ def _settle(session, sm, message):
     elif message.status == Out.FAILED:
         code = message.error_code or ""
         reason = code if code.startswith("smtp:") else f"twilio:{code}"
-        sm.status, sm.reason = statuses.Reminder.FAILED, reason
-        sm.contacted_at = None  # never reached the debtor: not a contact
-        audit.record(session, "worker", "reminder.failed", sm, {"error": message.error_code})
-        _log_outcome(session, sm, message, "failed", reason)
+        # contacted_at: never reached the debtor, so not a contact.
+        failed = {"status": statuses.Reminder.FAILED, "reason": reason, "contacted_at": None}
+        if _move_on(session, sm, message, (QUEUED,), **failed):
+            audit.record(session, "worker", "reminder.failed", sm, {"error": message.error_code})
+            _log_outcome(session, sm, message, "failed", reason)
     elif message.status not in Out.UNSENT:
-        sm.status = statuses.Reminder.SENT
-        _log_outcome(session, sm, message, "sent", None)
+        if _move_on(session, sm, message, (QUEUED,), status=statuses.Reminder.SENT):
+            _log_outcome(session, sm, message, "sent", None)
+
+
+def _move_on(session, sm, message, from_statuses, **values):
+    """Move sm on from message in one conditional UPDATE: only while it still points at message
+    in one of from_statuses. The send job and the status callback's hook both settle a
+    reminder, each from what its own session read; whichever comes second finds the row moved
+    on (False) and does nothing, so a 63016 makes one fallback and a sent row never overwrites
+    one. sm's attributes follow the row either way."""
+    values.setdefault("updated_at", utcnow())
+    result = session.execute(
+        update(ScheduledMessage)
+        .where(
+            ScheduledMessage.id == sm.id,
+            ScheduledMessage.message_id == message.id,
+            ScheduledMessage.status.in_(from_statuses),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        session.refresh(sm)  # another path moved it on: see where to
+        return False
+    for name, value in values.items():
+        set_committed_value(sm, name, value)
+    session.expire(sm, ["message"])
+    return True
 
 
 def _log_outcome(session, sm, message, action, reason):
@@ -331,8 +366,21 @@ def _outside_window(session, sm, message):
                 status=Out.PENDING,
             )
             session.add(fallback)
-            sm.message, sm.channel, sm.reason = fallback, channels.SMS, "fallback:63016"
-            sm.status = QUEUED
+            session.flush()
+            moved = _move_on(
+                session,
+                sm,
+                message,
+                (QUEUED, statuses.Reminder.SENT),
+                message_id=fallback.id,
+                channel=channels.SMS,
+                reason="fallback:63016",
+                status=QUEUED,
+            )
+            if not moved:  # the other path already fell back (or settled it): no second SMS
+                session.delete(fallback)
+                session.commit()
+                return
             audit.record(
                 session,
                 "worker",
@@ -343,8 +391,12 @@ def _outside_window(session, sm, message):
             outbox.later(session, "send_reminders", [sm.id])
             session.commit()
             return
-    sm.contacted_at = None  # refused by WhatsApp: it never reached the debtor
-    suppress(session, sm, "outside_window", actor="worker")
+    # contacted_at: refused by WhatsApp, it never reached the debtor.
+    suppressed = {"status": statuses.Reminder.SUPPRESSED, "reason": "outside_window"}
+    if _move_on(
+        session, sm, message, (QUEUED, statuses.Reminder.SENT), contacted_at=None, **suppressed
+    ):
+        audit.record(session, "worker", "reminder.suppressed", sm, {"reason": "outside_window"})
 
 
 def outside_window(session, message):

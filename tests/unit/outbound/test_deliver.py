@@ -3,7 +3,8 @@
 import pytest
 
 from bot import clock
-from bot.models import Conversation, TemplateKey
+from bot.db import get_db
+from bot.models import Conversation, Message, TemplateKey
 from bot.outbound import compose, deliver
 from bot.outbound.twilio_client import make_client
 from bot.testing import wait_for
@@ -85,3 +86,22 @@ def test_sends_are_counted_by_result(app, db, conversation, twilio_api):
         deliver.record_outcome(db, row, None, error)
         db.rollback()
         assert _sends(result) == before + 1
+
+
+def test_two_jobs_that_read_the_same_pending_row_send_it_once(app, db, conversation, twilio_api):
+    conversation.last_inbound_at = clock.utcnow()
+    db.commit()
+    row = compose.queue_outbound(db, conversation, "document.sending", {}, purpose="requested")
+    db.commit()
+    client = make_client(app.config)
+    # A second job (a re-enqueued one, whose Redis lock was lost) read the row while pending.
+    other = get_db().Session()
+    try:
+        stale = other.get(Message, row.id)
+        deliver.deliver(db, row, client)
+        deliver.deliver(other, stale, client)  # its claim finds the row taken: no request
+        other.refresh(stale)
+        assert stale.status == "queued" and stale.attempts == 1
+    finally:
+        other.close()
+    assert len(twilio_api.messages) == 1

@@ -1,18 +1,26 @@
 """A campaign dispatched on a real PostgreSQL: the due rows are paged in the index's own order
 (no sort of every remaining row per batch) and conversations are found through the
-(channel, address) unique index, so each batch costs the same however many are due."""
+(channel, address) unique index, so each batch costs the same however many are due; a 63016
+callback racing the send job falls back once."""
 
 from datetime import datetime
+from types import SimpleNamespace
 
-from sqlalchemy import select, text
+from redis import Redis
+from sqlalchemy import create_engine, select, text
 
 from bot import create_app
 from bot.db import session as db_session
 from bot.debts.imports import import_csv
-from bot.models import Conversation, Message, ScheduledMessage
+from bot.models import Conversation, Debtor, Message, ScheduledMessage
+from bot.outbound.throttle import TokenBucket
+from bot.redis import redis_conn
 from bot.reminders import campaigns, dispatching
 from tests.conftest import DEMO_CSV
 from tests.unit.ledger.test_postgres import postgres  # noqa: F401 (the fixture)
+from tests.unit.reminders.conftest import FakeMessages
+from tests.unit.reminders.test_reminders import CAMILA
+from tests.unit.reminders.test_sending import race_a_63016_callback
 
 NOW = datetime(2026, 11, 24, 15, 0)  # a Tuesday inside the hours of the demo's countries
 
@@ -73,5 +81,43 @@ def test_a_campaign_on_postgresql_uses_the_indexes(postgres, redis_server):  # n
         )
         assert "uq_conversation_address" in lookup, lookup
         s.rollback()
+        s.close()
+    app.extensions["db"].engine.dispose()
+
+
+def test_a_63016_callback_racing_the_send_job_falls_back_once_on_postgresql(
+    postgres,  # noqa: F811
+    redis_server,
+    monkeypatch,
+):
+    # A database of its own: the campaign above left its rows in the cluster's default one.
+    engine = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(text("CREATE DATABASE race"))
+    engine.dispose()
+    app = create_app(
+        {
+            "APP_ENV": "test",
+            "DATABASE_URL": postgres.rsplit("/", 1)[0] + "/race",
+            "REDIS_URL": redis_server,
+            "PUBLIC_BASE_URL": "https://bot.example.test",
+        }
+    )
+    result = app.test_cli_runner().invoke(args=["db-upgrade"])
+    assert result.exit_code == 0, result.output
+    Redis.from_url(redis_server).flushdb()
+    twilio = SimpleNamespace(messages=FakeMessages())
+    with app.app_context():
+        s = db_session()
+        with DEMO_CSV.open("rb") as fh:
+            assert not import_csv(s, fh).errors
+        debtor = s.execute(select(Debtor).where(Debtor.phone == CAMILA)).scalar_one()
+        conversation = Conversation(channel="whatsapp", address=CAMILA, debtor=debtor)
+        s.add(conversation)
+        s.commit()
+        bucket = TokenBucket(redis_conn(), "test", 1000, burst=1000)
+        race_a_63016_callback(
+            app, s, conversation, twilio, lambda _channel: bucket, monkeypatch, True
+        )
         s.close()
     app.extensions["db"].engine.dispose()
