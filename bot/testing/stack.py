@@ -20,6 +20,8 @@ from bot.testing.smtp import SmtpCatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# The workers' app, as the Procfile starts them: without the web tier and its consoles.
+WORKER_APP = "bot:create_app(web=False)"
 
 
 def free_port():
@@ -274,7 +276,9 @@ class Stack:
 
     def start_worker(self, i=0):
         return self._spawn(
-            f"worker{i}", [str(BIN / "flask"), "worker", *self.worker_args], background=True
+            f"worker{i}",
+            [str(BIN / "flask"), "--app", WORKER_APP, "worker", *self.worker_args],
+            background=True,
         )
 
     def peak_memory(self):
@@ -318,7 +322,7 @@ class Stack:
                     "bot:create_app()",
                 ],
             )
-            self._spawn("sandbox-worker", [str(BIN / "flask"), "worker"])
+            self._spawn("sandbox-worker", [str(BIN / "flask"), "--app", WORKER_APP, "worker"])
         finally:
             self.env = saved
         self._wait(
