@@ -24,9 +24,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith(("bot.", "flask_b
 
 
 def _worker_app(procfile):
-    line = next(
-        x for x in (ROOT / procfile).read_text().splitlines() if x.startswith("worker:")
-    )
+    line = next(x for x in (ROOT / procfile).read_text().splitlines() if x.startswith("worker:"))
     return re.search(r'--app "([^"]+)"', line).group(1)
 
 
