@@ -268,7 +268,7 @@ def _outbound_messages(app, count):
                     "status": "sending",
                     "body": "Hola",
                 }
-                for cid, sid in zip(ids, sids)
+                for cid, sid in zip(ids, sids, strict=True)
             ],
         )
     return sids
