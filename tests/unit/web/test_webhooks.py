@@ -268,3 +268,29 @@ def test_a_message_sid_from_outside_is_checked_before_the_database(client, db, s
 def test_a_status_callback_with_odd_values_is_400(client, sign, extra):
     response = post_signed(client, sign, extra, path="/webhooks/twilio/status")
     assert response.status_code == 400
+
+
+def test_a_status_callback_that_moves_forward_is_one_update(app, client, db, sign):
+    from sqlalchemy import event
+
+    row = outbound(db, status="queued")
+    statements = []
+    engine = app.extensions["db"].engine
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert post_status(client, sign, row.provider_sid, "delivered").status_code == 204
+        moved = list(statements)
+        statements.clear()
+        # Behind: nothing moves, and only then is the SID looked up (known: 204).
+        assert post_status(client, sign, row.provider_sid, "sent").status_code == 204
+        behind = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert moved == ["UPDATE"]
+    assert behind == ["UPDATE", "SELECT"]
+    db.expire_all()
+    assert db.get(Message, row.id).status == "delivered"
