@@ -25,7 +25,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     FLASK_APP=bot \
     APP_ENV=production \
     LOG_FORMAT=json \
-    TF_CPP_MIN_LOG_LEVEL=3
+    TF_CPP_MIN_LOG_LEVEL=3 \
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --chown=bot:bot . .
 USER bot

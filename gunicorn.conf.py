@@ -21,6 +21,11 @@ _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 # connection the balancer is about to reuse, and that request fails with a 502.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 
+# Build the app once in the master, then fork the workers: the imported code and data
+# (Flask, SQLAlchemy, the consoles, Babel, the contact packs) are shared copy-on-write pages
+# instead of one private copy per worker. GUNICORN_PRELOAD=0 turns it off.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
+
 # LOG_FORMAT=json: gunicorn's own lines (start, worker boot and exit, errors) as JSON too, in the
 # bot's format (bot/logs.py), so a log collector reads one format from the web container.
 if os.environ.get("LOG_FORMAT") == "json":
@@ -49,6 +54,15 @@ def on_starting(server):
     for name in os.listdir(_metrics_dir):
         if name.endswith(".db"):
             os.remove(os.path.join(_metrics_dir, name))
+
+
+def post_fork(server, worker):
+    # With preload_app the master built the app: a worker must not share its database
+    # connections (none are open at start, but a pool must never cross a fork).
+    app = getattr(server.app, "callable", None)
+    db = getattr(app, "extensions", {}).get("db") if app is not None else None
+    if db is not None:
+        db.engine.dispose(close=False)
 
 
 def child_exit(server, worker):

@@ -3,6 +3,7 @@
 import os
 import statistics
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -96,18 +97,83 @@ def running_stack(args):
             rasa_replicas=getattr(args, "rasa_replicas", 1),
             database_url=database_url,
         )
+        sampler = None
         try:
-            yield stack.start()
-            print_memory(stack)
+            stack.start()
+            sampler = MemorySampler(stack).start()
+            yield stack
+            print_memory(stack, sampler)
         finally:
+            if sampler:
+                sampler.stop()
             stack.stop()
 
 
-def print_memory(stack):
+class MemorySampler:
+    """Samples every process's PSS (and the stack's sum) each interval in a thread: the peak
+    of the sum is the memory the whole stack needed at once, which the per-process VmHWM
+    peaks overstate (they peak at different instants and count pages gunicorn's forked workers
+    share once per worker)."""
+
+    def __init__(self, stack, interval=1.0):
+        self.stack, self.interval = stack, interval
+        self.peak_pss, self.peak_total = {}, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def sample(self):
+        now = self.stack.memory()
+        for name, mib in now.items():
+            self.peak_pss[name] = max(self.peak_pss.get(name, 0.0), mib["pss"])
+        self.peak_total = max(self.peak_total, sum(m["pss"] for m in now.values()))
+        return now
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample()
+            except Exception:  # a process exiting between two reads: next sample
+                continue
+
+
+def print_memory(stack, sampler=None):
     peaks = stack.peak_memory()
-    print("peak memory (VmHWM, MiB, process + children):")
+    now = sampler.sample() if sampler else stack.memory()
+    print("memory, MiB (process + children): peak RSS (VmHWM), RSS and PSS now, peak PSS")
     for name, mib in sorted(peaks.items()):
-        print(f"  {name:10s} {mib:8.1f}")
+        m = now.get(name, {"rss": 0.0, "pss": 0.0})
+        peak = sampler.peak_pss.get(name, 0.0) if sampler else m["pss"]
+        print(f"  {name:10s} {mib:8.1f} {m['rss']:8.1f} {m['pss']:8.1f} {peak:8.1f}")
+    total_now = sum(m["pss"] for m in now.values())
+    print(
+        f"  {'total':10s} {sum(peaks.values()):8.1f} {sum(m['rss'] for m in now.values()):8.1f} "
+        f"{total_now:8.1f} {sampler.peak_total if sampler else total_now:8.1f}"
+    )
+    print("  (the whole stack's PSS, sampled each second: peak of the sum in the last column)")
+
+
+def stack_memory_line(stack, label):
+    """One line: Rasa's and the whole stack's RSS and PSS now."""
+    now = stack.memory()
+    rasa = [m for name, m in now.items() if name.startswith("rasa")]
+    every = list(now.values())
+
+    def total(ms, key):
+        return sum(m[key] for m in ms)
+
+    return (
+        f"{label}: Rasa RSS {total(rasa, 'rss'):.1f} MiB, PSS {total(rasa, 'pss'):.1f}; "
+        f"whole stack RSS {total(every, 'rss'):.1f} MiB, PSS {total(every, 'pss'):.1f}"
+    )
 
 
 def _stat_fields(pid):

@@ -18,12 +18,20 @@ and N replicas through the whole stack).
 """
 
 import argparse
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from .common import cpu_seconds, rss_mib, running_stack, stack_arguments, summary
+from .common import (
+    cpu_seconds,
+    rss_mib,
+    running_stack,
+    stack_arguments,
+    stack_memory_line,
+    summary,
+)
 
 
 def one_turn(stack, i, session):
@@ -69,6 +77,12 @@ def main():
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--direct", action="store_true", help="post to Rasa's REST channel")
+    parser.add_argument(
+        "--memory-at",
+        default="",
+        help="comma-separated conversation counts at which to print Rasa's and the whole "
+        "stack's RSS and PSS (e.g. 1000,10000: flat memory as conversations grow)",
+    )
     stack_arguments(parser)
     args = parser.parse_args()
     turn = one_direct_turn if args.direct else one_turn
@@ -78,14 +92,21 @@ def main():
             turn(stack, 90000 + i, sessions[0])
         rasa_cpu, rasa_rss = cpu_seconds(stack, "rasa"), rss_mib(stack, "rasa")
         actions_cpu = cpu_seconds(stack, "actions")
+        checkpoints = sorted(int(n) for n in args.memory_at.split(",") if n.strip())
+        done, lock = [0], threading.Lock()
+
+        def counted(i):
+            result = turn(stack, i, sessions[i % args.concurrency])
+            with lock:
+                done[0] += 1
+                if done[0] in checkpoints:
+                    print(stack_memory_line(stack, f"after {done[0]} conversations"), flush=True)
+            return result
+
+        print(stack_memory_line(stack, "before the run"), flush=True)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
-            results = list(
-                pool.map(
-                    lambda i: turn(stack, i, sessions[i % args.concurrency]),
-                    range(args.conversations),
-                )
-            )
+            results = list(pool.map(counted, range(args.conversations)))
         elapsed = time.perf_counter() - started
         rasa_cpu = cpu_seconds(stack, "rasa") - rasa_cpu
         actions_cpu = cpu_seconds(stack, "actions") - actions_cpu

@@ -221,12 +221,19 @@ def main_cpu(count):
                 forms.append((form, validator.compute_signature(url, form)))
             for form, signature in forms[:50]:  # warm up
                 client.post(url, data=form, headers={"X-Twilio-Signature": signature})
-            cpu, wall = time.process_time(), time.perf_counter()
-            for form, signature in forms[50:]:
-                response = client.post(url, data=form, headers={"X-Twilio-Signature": signature})
-                assert response.status_code == 200
-            cpu = (time.process_time() - cpu) / count
-            wall = (time.perf_counter() - wall) / count
+            cpu, wall = _timed(client, url, forms[50:], 200)
+            # Twilio's ~4 delivery-status callbacks per reply (queued, sent, delivered, read),
+            # each moving one outbound message forward: as cheap as an acknowledgement.
+            status_url = "https://bot.example.test/webhooks/twilio/status"
+            sids = _outbound_messages(app, count + 50)
+            callbacks = []
+            for state in ("queued", "sent", "delivered", "read"):
+                for sid in sids:
+                    form = _status_form(sid, state)
+                    callbacks.append((form, validator.compute_signature(status_url, form)))
+            warm = 50 * 4
+            status_cpu, status_wall = _timed(client, status_url, callbacks[:warm], 204)
+            status_cpu, status_wall = _timed(client, status_url, callbacks[warm:], 204)
             app.extensions["db"].engine.dispose()
         finally:
             stack.stop()
@@ -234,7 +241,67 @@ def main_cpu(count):
         f"{count} acknowledgements in-process: {cpu * 1000:.2f} ms CPU each "
         f"(wall {wall * 1000:.2f} ms)"
     )
+    print(
+        f"{len(callbacks) - warm} status callbacks in-process: {status_cpu * 1000:.2f} ms CPU "
+        f"each (wall {status_wall * 1000:.2f} ms); {status_cpu / cpu:.2f}x an acknowledgement"
+    )
     print(f"one web core sustains about {1 / cpu:.0f} inbound messages/s")
+    print(
+        "with 4 status callbacks per reply, about "
+        f"{1 / (cpu + 4 * status_cpu):.0f} turns/s (one ack, one reply)"
+    )
+
+
+def _timed(client, url, forms, expected):
+    """CPU and wall seconds per request of posting forms (signed) with the test client."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for form, signature in forms:
+        response = client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+        assert response.status_code == expected, response.status_code
+    n = max(1, len(forms))
+    return (time.process_time() - cpu) / n, (time.perf_counter() - wall) / n
+
+
+def _outbound_messages(app, count):
+    """One sent reply in each conversation the acknowledgements opened; their SIDs."""
+    from sqlalchemy import insert, select
+
+    from bot.models import Message
+
+    db = app.extensions["db"]
+    with db.engine.begin() as conn:
+        ids = conn.execute(select(Message.conversation_id).limit(count)).scalars().all()
+        sids = ["SM" + uuid.uuid4().hex for _ in ids]
+        conn.execute(
+            insert(Message),
+            [
+                {
+                    "conversation_id": cid,
+                    "direction": "out",
+                    "provider_sid": sid,
+                    "status": "sending",
+                    "body": "Hola",
+                }
+                for cid, sid in zip(ids, sids, strict=True)
+            ],
+        )
+    return sids
+
+
+def _status_form(sid, status):
+    """The form Twilio posts for a WhatsApp message's status."""
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "SmsStatus": status,
+        "MessageStatus": status,
+        "AccountSid": "AC" + "1" * 32,
+        "From": "whatsapp:+14155238886",
+        "To": "whatsapp:+573010000000",
+        "ApiVersion": "2010-04-01",
+        "ChannelToAddress": "+573010000000",
+        "ChannelPrefix": "whatsapp",
+    }
 
 
 def main_burst(args):

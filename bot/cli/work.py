@@ -31,7 +31,11 @@ from bot.tasks import periodic
     "127.0.0.1); default: no port.",
 )
 def worker(burst, fork, names, metrics_port):
-    """Run an RQ worker (with RQ's scheduler and the sweep) on all queues, app preloaded."""
+    """Run an RQ worker (with RQ's scheduler and the sweep) on all queues, app preloaded.
+
+    Start it on the app without the web tier, `flask --app "bot:create_app(web=False)" worker`
+    (the Procfile's way): the consoles, the pay page and their imports stay out of its memory.
+    """
     from bot.tasks import health, jobs, queues
     from bot.tasks.worker import build
 

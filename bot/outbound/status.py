@@ -36,44 +36,71 @@ def apply_early_status(session, row):
         _apply(session, row, status, error_code or None)
 
 
+# The statuses each status may move a message from (every lower rank), computed once.
+_LOWER = {
+    status: tuple(name for name, other in Out.RANK.items() if other < rank)
+    for status, rank in Out.RANK.items()
+}
+
+
 def apply_status(session, sid, status, error_code=None):
-    """Apply a delivery-status callback; return False when the SID is not (yet) known."""
-    stmt = select(Message).where(Message.provider_sid == sid)
-    row = session.execute(stmt).scalar_one_or_none()
-    if row is None:
-        hold_early_status(sid, status, error_code)
-        session.rollback()
-        row = session.execute(stmt).scalar_one_or_none()
-        if row is not None:  # the sender recorded the SID meanwhile: drain for it
-            apply_early_status(session, row)
-        return False
-    if row.direction == statuses.OUT:
-        _apply(session, row, status, error_code)
-    return True
+    """Apply a delivery-status callback; return False when the SID is not (yet) known.
 
-
-def _apply(session, row, status, error_code):
-    """Move row to status only from a lower rank, in one conditional UPDATE: two callbacks
-    racing on two threads cannot move it backwards."""
+    Twilio posts about four of these per reply, so the usual case is one conditional UPDATE
+    keyed by the SID, with no ORM load of the message: the status moves forward or nothing
+    happens. Only when nothing moved is the SID looked up (known: a late or repeated callback;
+    unknown: a callback that beat the send's own response, held in Redis)."""
     status = (status or "").lower()
-    rank = Out.RANK.get(status)
-    if rank is None:
+    if status in _LOWER:
+        where = (Message.provider_sid == sid, Message.direction == statuses.OUT)
+        if _advance(session, where, status, error_code):
+            session.commit()
+            if status in Out.FINAL_FAILURES:
+                row = session.execute(select(Message).where(*where)).scalar_one()
+                _failed(session, row, error_code)
+            return True
+    stmt = select(Message.id).where(Message.provider_sid == sid)
+    if session.execute(stmt).first() is not None:
         session.commit()
-        return
-    lower = [name for name, other in Out.RANK.items() if other < rank]
+        return True
+    hold_early_status(sid, status, error_code)
+    session.rollback()
+    row = session.execute(select(Message).where(Message.provider_sid == sid)).scalar_one_or_none()
+    if row is not None:  # the sender recorded the SID meanwhile: drain for it
+        apply_early_status(session, row)
+    return False
+
+
+def _advance(session, where, status, error_code):
+    """Move the message matched by where to status only from a lower rank, in one conditional
+    UPDATE: two callbacks racing on two threads cannot move it backwards. True if it moved."""
     values = {"status": status, "updated_at": utcnow()}
     if error_code:
         values["error_code"] = str(error_code)[:16]
     result = session.execute(
         update(Message)
-        .where(Message.id == row.id, Message.status.in_(lower))
+        .where(*where, Message.status.in_(_LOWER[status]))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)
+
+
+def _apply(session, row, status, error_code):
+    """Apply one held callback to row (see _advance)."""
+    status = (status or "").lower()
+    if status not in _LOWER:
+        session.commit()
+        return
+    moved = _advance(session, (Message.id == row.id,), status, error_code)
     session.commit()
     session.expire(row)
-    if result.rowcount and status in Out.FINAL_FAILURES:
-        # A reminder refused for the 24-hour window falls back to SMS; anything else goes to
-        # the agents (bot.create_app wires the receivers).
-        hooks.delivery_failed.first(session, row, str(error_code or ""))
-        session.commit()
+    if moved and status in Out.FINAL_FAILURES:
+        _failed(session, row, error_code)
+
+
+def _failed(session, row, error_code):
+    # A reminder refused for the 24-hour window falls back to SMS; anything else goes to
+    # the agents (bot.create_app wires the receivers).
+    hooks.delivery_failed.first(session, row, str(error_code or ""))
+    session.commit()

@@ -20,6 +20,8 @@ from bot.testing.smtp import SmtpCatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# The workers' app, as the Procfile starts them: without the web tier and its consoles.
+WORKER_APP = "bot:create_app(web=False)"
 
 
 def free_port():
@@ -107,6 +109,9 @@ class Stack:
             # The action server (python -m rasa_sdk) listens on all interfaces unless told.
             "SANIC_HOST": "127.0.0.1",
             "TF_CPP_MIN_LOG_LEVEL": "3",
+            # As the Procfile and compose.yaml run them: two glibc malloc arenas per process,
+            # not eight per core (Rasa's TensorFlow threads, gunicorn's and the worker's).
+            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
             "FLASK_APP": "bot",
             # Proactive reminders would write to the test debtors mid-test; their own test
             # (test_reminders.py) turns the tick on.
@@ -276,7 +281,9 @@ class Stack:
 
     def start_worker(self, i=0):
         return self._spawn(
-            f"worker{i}", [str(BIN / "flask"), "worker", *self.worker_args], background=True
+            f"worker{i}",
+            [str(BIN / "flask"), "--app", WORKER_APP, "worker", *self.worker_args],
+            background=True,
         )
 
     def peak_memory(self):
@@ -294,6 +301,26 @@ class Stack:
                         total += int(line.split()[1]) / 1024
             peaks[name] = round(total, 1)
         return peaks
+
+    def memory(self):
+        """Memory now (MiB) of each running process and its children: rss (resident) and pss
+        (proportional: pages shared by gunicorn's forked workers counted once in the sum),
+        from /proc/<pid>/smaps_rollup."""
+        found = {}
+        for name, proc in self.procs.items():
+            rss = pss = 0.0
+            for pid in [proc.pid, *_children(proc.pid)]:
+                try:
+                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                except OSError:
+                    continue
+                for line in rollup.splitlines():
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) / 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) / 1024
+            found[name] = {"rss": round(rss, 1), "pss": round(pss, 1)}
+        return found
 
     def start_sandbox(self):
         """A second web app and worker in sandbox mode (no Twilio credentials), sharing this
@@ -320,7 +347,7 @@ class Stack:
                     "bot:create_app()",
                 ],
             )
-            self._spawn("sandbox-worker", [str(BIN / "flask"), "worker"])
+            self._spawn("sandbox-worker", [str(BIN / "flask"), "--app", WORKER_APP, "worker"])
         finally:
             self.env = saved
         self._wait(

@@ -298,3 +298,29 @@ def test_a_message_reopens_a_closed_conversation_and_keeps_an_agents_hold(client
     assert conversation.last_inbound_at == max(
         m.created_at for m in db.execute(select(Message)).scalars()
     )
+
+
+def test_a_status_callback_that_moves_forward_is_one_update(app, client, db, sign):
+    from sqlalchemy import event
+
+    row = outbound(db, status="queued")
+    statements = []
+    engine = app.extensions["db"].engine
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert post_status(client, sign, row.provider_sid, "delivered").status_code == 204
+        moved = list(statements)
+        statements.clear()
+        # Behind: nothing moves, and only then is the SID looked up (known: 204).
+        assert post_status(client, sign, row.provider_sid, "sent").status_code == 204
+        behind = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert moved == ["UPDATE"]
+    assert behind == ["UPDATE", "SELECT"]
+    db.expire_all()
+    assert db.get(Message, row.id).status == "delivered"
