@@ -132,6 +132,7 @@ CONVERSATIONS = Conversation.__table__
 # Built once: a statement's cache key is computed once per object, so the acknowledgement
 # pays neither the construction nor the key (a third of its SQL CPU when built per request).
 INSERT_MESSAGE = insert(MESSAGES)
+INSERT_CONVERSATION = insert(CONVERSATIONS)
 MESSAGE_BY_SID = select(MESSAGES.c.id).where(MESSAGES.c.provider_sid == bindparam("sid"))
 DEBTOR_BY_PHONE = select(Debtor.__table__.c.id).where(Debtor.__table__.c.phone == bindparam("a"))
 CONVERSATION_BY_ADDRESS = select(
@@ -169,12 +170,13 @@ def _touch_conversation(session, channel, address, now):
     if row is None:
         try:
             return session.execute(
-                insert(CONVERSATIONS).values(
-                    channel=channel,
-                    address=address,
-                    debtor_id=_debtor_id(session, address),
-                    last_inbound_at=now,
-                )
+                INSERT_CONVERSATION,
+                {
+                    "channel": channel,
+                    "address": address,
+                    "debtor_id": _debtor_id(session, address),
+                    "last_inbound_at": now,
+                },
             ).inserted_primary_key[0]
         except IntegrityError:  # another request created it first
             session.rollback()
